@@ -1,0 +1,13 @@
+#!/bin/sh
+# Debian packages the test suite drives as real clients. Installs only what is missing,
+# and only as root (CI runs as root); otherwise prints what to install.
+set -e
+need=""
+command -v logger >/dev/null 2>&1 || need="$need bsdutils"
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
+else
+    echo "tests need these Debian packages:$need (run: sudo apt-get install$need)" >&2
+    exit 1
+fi

@@ -1,0 +1,5 @@
+"""``python -m tracelake`` is the CLI."""
+
+from tracelake.cli import main
+
+main()

@@ -1,0 +1,21 @@
+"""Assemble the Starlette application from the route modules."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+
+from tracelake.api import logs, meta, search, sql
+from tracelake.api.context import AppContext
+from tracelake.api.errors import HANDLERS
+
+
+def build_app(ctx: AppContext) -> Starlette:
+    app = Starlette(
+        routes=[*meta.routes, *logs.routes, *search.routes, *sql.routes],
+        exception_handlers=HANDLERS,  # type: ignore[arg-type]
+        middleware=[Middleware(GZipMiddleware, minimum_size=4096)],
+    )
+    app.state.ctx = ctx
+    return app

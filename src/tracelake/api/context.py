@@ -1,0 +1,28 @@
+"""What routes need from the running server, handed over by ``server.py``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from tracelake.ingest.sink import LogIngest
+from tracelake.settings import Settings
+from tracelake.store import Store
+from tracelake.telemetry import ServerMetrics
+
+
+@dataclass(slots=True)
+class AppContext:
+    settings: Settings
+    store: Store
+    ingest: LogIngest
+    metrics: ServerMetrics
+    ready: bool = False
+    started_at: float = 0.0
+    listeners: dict[str, str] = field(default_factory=dict)
+
+
+def context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx

@@ -1,0 +1,125 @@
+"""``GET /api/v1/search`` and ``GET /api/v1/tail``: the search language over ``logs``.
+
+Both compile the query once (``tracelake.query``); search runs it over the segments
+that overlap the time range plus the memtable, tail runs its filter over every new
+batch as the WAL applies it and streams matches as server-sent events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pyarrow as pa
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from tracelake.api.context import context
+from tracelake.api.execute import run_query
+from tracelake.api.params import bounded_int, parse_time
+from tracelake.api.responses import JSON, dumps
+from tracelake.query import compile_query
+from tracelake.store.duck import Results, Source
+
+#: New batches a slow tail client may fall behind by before batches are skipped.
+TAIL_BACKLOG = 256
+TAIL_HEARTBEAT_S = 15.0
+
+
+def _micros(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp() * 1_000_000)
+
+
+def rows_as_objects(results: Results) -> list[dict[str, Any]]:
+    """Rows keyed by column; ``attributes`` JSON text is embedded as JSON, not a string."""
+    columns = results.columns
+    out = []
+    for row in results.rows:
+        item = dict(zip(columns, row, strict=True))
+        attrs = item.get("attributes")
+        if isinstance(attrs, str):
+            item["attributes"] = orjson.Fragment(attrs)
+        out.append(item)
+    return out
+
+
+async def search(request: Request) -> Response:
+    ctx = context(request)
+    params = request.query_params
+    now = datetime.now(UTC)
+    compiled = compile_query(
+        params.get("q", ""),
+        start=parse_time(params.get("from"), "from", now),
+        end=parse_time(params.get("to"), "to", now),
+        limit=bounded_int(request, "limit", 100, 1, ctx.settings.query_max_rows),
+    )
+    results = await run_query(
+        ctx, compiled.sql, compiled.params, kind="search", tables=["logs"],
+        start_us=_micros(compiled.start), end_us=_micros(compiled.end),
+    )
+    body: dict[str, Any] = {
+        "kind": compiled.kind,
+        "columns": results.columns,
+        "rows": rows_as_objects(results),
+        "truncated": results.truncated,
+        "took_ms": round(results.elapsed_ms, 2),
+    }
+    if params.get("explain") in ("1", "true"):
+        body["sql"] = compiled.sql
+        body["params"] = compiled.params
+    return JSON(body)
+
+
+async def tail(request: Request) -> Response:
+    """Matching new lines as server-sent events (``data: {row}``), oldest first."""
+    ctx = context(request)
+    compiled = compile_query(request.query_params.get("q", ""), limit=ctx.settings.query_max_rows)
+    sql = f"SELECT * FROM logs WHERE {compiled.where_sql} ORDER BY timestamp"  # noqa: S608 - compiler output, values are bound
+    loop = asyncio.get_running_loop()
+    batches: asyncio.Queue[pa.RecordBatch] = asyncio.Queue(TAIL_BACKLOG)
+
+    def on_batch(table: str, batch: pa.RecordBatch) -> None:
+        if table == "logs":
+            loop.call_soon_threadsafe(_offer, batches, batch)
+
+    unsubscribe = ctx.store.memtable.subscribe(on_batch)
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            yield b": tail started\n\n"
+            while True:
+                try:
+                    batch = await asyncio.wait_for(batches.get(), TAIL_HEARTBEAT_S)
+                except TimeoutError:
+                    yield b": ping\n\n"
+                    continue
+                source = {"logs": Source([], pa.Table.from_batches([batch]))}
+                results = await asyncio.to_thread(
+                    ctx.store.engine.run, sql, compiled.where_params, source,
+                    timeout_s=ctx.settings.query_timeout_s, max_rows=ctx.settings.query_max_rows,
+                )
+                for row in rows_as_objects(results):
+                    yield b"data: " + dumps(row) + b"\n\n"
+        finally:
+            unsubscribe()
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _offer(queue: asyncio.Queue[pa.RecordBatch], batch: pa.RecordBatch) -> None:
+    if not queue.full():
+        queue.put_nowait(batch)
+
+
+routes = [
+    Route("/api/v1/search", search, methods=["GET"]),
+    Route("/api/v1/tail", tail, methods=["GET"]),
+]

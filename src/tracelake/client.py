@@ -1,0 +1,90 @@
+"""A small HTTP client for the native API, used by the CLI (and handy in scripts)."""
+
+from __future__ import annotations
+
+import gzip as gzip_module
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+import orjson
+
+from tracelake.errors import TracelakeError
+
+DEFAULT_URL = "http://127.0.0.1:7700"
+
+
+class ClientError(TracelakeError):
+    """The server answered with an error, or could not be reached."""
+
+
+class Client:
+    def __init__(self, url: str = DEFAULT_URL, *, timeout: float = 60.0, token: str | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as e:
+            raise ClientError(
+                f"cannot reach tracelake at {self.url} ({e}): is `tracelake serve` running? pass --url"
+            ) from e
+        if response.status_code >= 400 and response.status_code != 503:
+            raise ClientError(_error_text(response))
+        return response
+
+    def search(self, query: str, **params: Any) -> dict[str, Any]:
+        clean = {k: v for k, v in params.items() if v is not None}
+        data: dict[str, Any] = self._request("GET", "/api/v1/search", params={"q": query, **clean}).json()
+        return data
+
+    def sql(self, sql: str, params: list[Any] | None = None) -> dict[str, Any]:
+        body = orjson.dumps({"sql": sql, "params": params or []})
+        data: dict[str, Any] = self._request(
+            "POST", "/api/v1/sql", content=body, headers={"Content-Type": "application/json"}
+        ).json()
+        return data
+
+    def send_logs(self, body: bytes, *, gzip: bool = True, retries: int = 30) -> dict[str, Any]:
+        """POST an NDJSON body; waits out 503s as the server's Retry-After asks."""
+        headers = {"Content-Type": "application/x-ndjson"}
+        if gzip:
+            body = gzip_module.compress(body, 1)
+            headers["Content-Encoding"] = "gzip"
+        for _ in range(retries):
+            response = self._request("POST", "/api/v1/logs", content=body, headers=headers)
+            if response.status_code != 503:
+                data: dict[str, Any] = response.json()
+                return data
+            time.sleep(float(response.headers.get("Retry-After", "1")))
+        raise ClientError(f"server stayed overloaded for {retries} tries: try again later")
+
+    def tail(self, query: str) -> Iterator[dict[str, Any]]:
+        """Yield matching new log rows as they arrive, until interrupted."""
+        try:
+            with self._http.stream("GET", "/api/v1/tail", params={"q": query}, timeout=None) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise ClientError(_error_text(response))
+                for line in response.iter_lines():
+                    if line.startswith("data: "):
+                        yield orjson.loads(line[6:])
+        except httpx.TransportError as e:
+            raise ClientError(f"lost the tail stream from {self.url}: {e}") from e
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
+        return self._request("GET", path, params=params)
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        message = response.json().get("error", response.text)
+    except ValueError:
+        message = response.text.strip()[:300]
+    return f"server answered {response.status_code}: {message}"

@@ -1,0 +1,89 @@
+"""The log sink every input hands records to: pipeline, then the store.
+
+HTTP bodies of NDJSON go to ``ingest_ndjson`` which decodes and normalises them in a
+worker process when ``ingest_workers`` > 0 (the JSON work is GIL-bound; a second
+process uses the second core). Listeners that decode themselves call the sink with
+log objects. Either way the call returns once the good records are durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import signal
+import time
+from collections.abc import Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import Any
+
+from tracelake.model import IngestResult, LogObject, RecordError
+from tracelake.pipeline.batches import logs_batch, to_ipc
+from tracelake.pipeline.jobs import ndjson_logs_job
+from tracelake.settings import Settings
+from tracelake.store import Store
+from tracelake.telemetry import ServerMetrics
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the server, which shuts them down in order."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class LogIngest:
+    """Decode → pipeline → store, counted on the server's metrics."""
+
+    def __init__(self, store: Store, settings: Settings, metrics: ServerMetrics) -> None:
+        self.store = store
+        self.settings = settings
+        self.metrics = metrics
+        self._pool: Executor | None = None
+        if settings.ingest_workers > 0:
+            self._pool = ProcessPoolExecutor(
+                settings.ingest_workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_ignore_interrupts,
+            )
+
+    def warm_up(self) -> None:
+        """Start the worker processes now rather than on the first request."""
+        if self._pool is not None:
+            self._pool.submit(int, 0).result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    async def ingest_ndjson(self, body: bytes, encoding: str, source: str = "http") -> dict[str, Any]:
+        """One NDJSON/JSON-array body; returns the response dict once durable."""
+        now_us = int(time.time() * 1e6)
+        args = (body, encoding, self.settings.max_body_bytes, self.settings.max_line_bytes, now_us)
+        if self._pool is None:
+            ipc, result = ndjson_logs_job(*args)
+        else:
+            ipc, result = await asyncio.get_running_loop().run_in_executor(self._pool, ndjson_logs_job, *args)
+        if result["accepted"]:
+            await self.store.append("logs", ipc)
+        self._count(source, result["accepted"], result["rejected"], len(body))
+        return result
+
+    async def __call__(self, objects: Sequence[LogObject], source: str = "stream") -> IngestResult:
+        """The ``LogSink`` of stream listeners: objects already decoded."""
+        result = IngestResult()
+        batch = logs_batch(list(objects), list(range(1, len(objects) + 1)), result, int(time.time() * 1e6))
+        if batch.num_rows:
+            await self.store.append("logs", to_ipc(batch))
+        self._count(source, result.accepted, result.rejected, 0)
+        return result
+
+    def reject(self, source: str, errors: Sequence[RecordError]) -> None:
+        """Count records a decoder refused before they reached the pipeline."""
+        self._count(source, 0, len(errors), 0)
+
+    def _count(self, source: str, accepted: int, rejected: int, nbytes: int) -> None:
+        m = self.metrics
+        if accepted:
+            m.ingest_records.labels(source, "accepted").inc(accepted)
+        if rejected:
+            m.ingest_records.labels(source, "rejected").inc(rejected)
+        if nbytes:
+            m.ingest_bytes.labels(source).inc(nbytes)

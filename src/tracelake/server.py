@@ -1,0 +1,134 @@
+"""The composition root: the one place that builds and wires every part.
+
+Read this first. ``Server`` makes the metrics, the store, the ingest sink and the HTTP
+app from one ``Settings``; ``run`` replays the WAL, starts the listeners and the
+background maintenance, reports ready, and on SIGINT/SIGTERM stops taking input,
+flushes the memtable to segments and closes the WAL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import time
+from collections.abc import Callable, Iterator
+
+import uvicorn
+
+from tracelake.api.app import build_app
+from tracelake.api.context import AppContext
+from tracelake.errors import ConfigError
+from tracelake.ingest.sink import LogIngest
+from tracelake.settings import Settings
+from tracelake.store import Store
+from tracelake.telemetry import ServerMetrics
+
+log = logging.getLogger("tracelake.server")
+
+MAINTENANCE_PERIOD_S = 0.5
+
+
+def bind_tcp(host: str, port: int, flag: str) -> socket.socket:
+    """Bind a listening socket now, so a busy port is a clear error, not a log line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port} ({e.strerror}): stop what uses it or pass {flag}") from e
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+class _HTTPServer(uvicorn.Server):
+    """uvicorn without its own signal handling: it re-raises the signal after its
+    shutdown, which would kill the process before the store is flushed and closed."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def request_exit(self) -> None:
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
+
+
+class Server:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = ServerMetrics()
+        self.store = Store(settings)
+        self.ingest = LogIngest(self.store, settings, self.metrics)
+        self.ctx = AppContext(settings, self.store, self.ingest, self.metrics)
+        self.app = build_app(self.ctx)
+        self.metrics.add_gauges(self._gauges)
+
+    def _gauges(self) -> dict[str, tuple[str, float]]:
+        store = self.store
+        wal = store.wal
+        return {
+            "tracelake_memtable_rows": ("Rows held in the memtable", store.memtable.rows),
+            "tracelake_memtable_bytes": ("Arrow bytes held in the memtable", store.memtable.nbytes),
+            "tracelake_ingest_pending_bytes": ("Bytes waiting for the WAL", store.pending_bytes),
+            "tracelake_wal_bytes_written": ("Bytes written to the WAL since start", wal.bytes_written if wal else 0),
+            "tracelake_wal_syncs": ("WAL group commits since start", wal.syncs if wal else 0),
+            "tracelake_segments": ("Segment files in the lake", store.segment_count()),
+            "tracelake_segment_bytes": ("Bytes of segment files in the lake", store.segment_bytes()),
+            "tracelake_flushes": ("Memtable flushes since start", store.stats.flushes),
+            "tracelake_compactions": ("Compactions since start", store.stats.compactions),
+            "tracelake_ingest_overloaded": ("Appends refused with 503 since start", store.stats.rejected_overload),
+            "tracelake_wal_replayed_batches": ("Batches replayed from the WAL at start", store.replay.frames),
+            "tracelake_wal_truncated_bytes": ("Torn WAL bytes truncated at start", store.replay.truncated_bytes),
+        }
+
+    async def run(self, on_ready: Callable[[Server], None] | None = None) -> None:
+        """Serve until SIGINT/SIGTERM; then flush and close."""
+        s = self.settings
+        self.ctx.started_at = time.time()
+        await asyncio.to_thread(self.store.open)
+        await asyncio.to_thread(self.ingest.warm_up)
+        config = uvicorn.Config(
+            self.app, host=s.host, port=s.http_port, log_level="warning", lifespan="off",
+            access_log=False, timeout_graceful_shutdown=5,
+        )
+        http = _HTTPServer(config)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, http.request_exit)
+        sock = bind_tcp(s.host, s.http_port, "--http-port")
+        self.ctx.listeners["http"] = f"http://{s.host}:{sock.getsockname()[1]}"
+        maintenance = asyncio.create_task(self._maintain())
+        serving = asyncio.create_task(http.serve(sockets=[sock]))
+        while not http.started and not serving.done():
+            await asyncio.sleep(0.02)
+        if http.started:
+            self.ctx.ready = True
+            if on_ready is not None:
+                on_ready(self)
+        try:
+            await serving
+        finally:
+            self.ctx.ready = False
+            maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await maintenance
+            await asyncio.to_thread(self.close)
+
+    async def _maintain(self) -> None:
+        while True:
+            await asyncio.sleep(MAINTENANCE_PERIOD_S)
+            try:
+                await asyncio.to_thread(self.store.maintain)
+            except Exception:
+                log.exception("store maintenance failed; retrying in %.1f s", MAINTENANCE_PERIOD_S)
+
+    def close(self) -> None:
+        self.ingest.close()
+        self.store.close()

@@ -1,0 +1,281 @@
+"""The store: the lake and the way into it.
+
+``Store`` ties the pieces together: ``append`` puts a batch through the WAL (acked once
+fsync'd) into the memtable; ``maintain`` flushes the memtable to Parquet segments,
+compacts, applies retention and empties the trash; ``sources`` gives a query the
+segment files and in-memory rows it must read, pruned by time.
+
+Directory layout under ``data_dir``::
+
+    wal/<seq>.wal             frames not yet in segments
+    lake/<table>/date=…/hour=…/<n>.parquet
+    lake/_manifest.json       the segments that make up the lake
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tracelake.errors import Overloaded
+from tracelake.pipeline.batches import from_ipc
+from tracelake.schema import SCHEMAS, schema_of
+from tracelake.settings import Settings
+from tracelake.store.compaction import plan_compactions
+from tracelake.store.duck import QueryEngine, Source
+from tracelake.store.manifest import Manifest, Segment
+from tracelake.store.memtable import Generation, Memtable
+from tracelake.store.retention import expired
+from tracelake.store.segments import write_segments
+from tracelake.store.wal import WAL, ReplayReport, read_frames
+
+log = logging.getLogger("tracelake.store")
+
+#: Removed segment files are kept this long after leaving the manifest, for queries
+#: that started before.
+TRASH_GRACE_S = 120.0
+
+
+@dataclass(slots=True)
+class StoreStats:
+    """Counters the server publishes on /metrics."""
+
+    flushes: int = 0
+    compactions: int = 0
+    segments_written: int = 0
+    segments_expired: int = 0
+    rejected_overload: int = 0
+
+
+class Store:
+    """The lake: WAL + memtable + Parquet segments + manifest, queried through DuckDB."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = settings.data_path
+        self.lake = self.root / "lake"
+        self.lake.mkdir(parents=True, exist_ok=True)
+        self.manifest = Manifest(self.lake / "_manifest.json")
+        self.memtable = Memtable()
+        self.stats = StoreStats()
+        self.replay = ReplayReport()
+        self._lock = threading.Lock()  # manifest + memtable generations, as queries see them
+        self._maintenance = threading.Lock()  # one flush/compaction/retention at a time
+        self._pending_bytes = 0
+        self._last_flush = time.monotonic()
+        self._last_compaction = time.monotonic()
+        self._trash: list[tuple[float, Path]] = []
+        self.wal: WAL | None = None
+        self.engine = QueryEngine(
+            self.lake,
+            threads=settings.query_threads,
+            memory_limit=settings.query_memory_limit,
+            concurrency=settings.query_concurrency,
+        )
+
+    # -- opening -------------------------------------------------------------------
+
+    def open(self) -> ReplayReport:
+        """Load the manifest, remove orphans, replay the WAL; then accept appends."""
+        self.manifest.load()
+        self._remove_orphans()
+        wal_dir = self.root / "wal"
+        wal_dir.mkdir(parents=True, exist_ok=True)
+        files = sorted(wal_dir.glob("*.wal"))
+        checkpoint = self.manifest.state.wal_checkpoint
+        pending = [p for p in files if int(p.stem) > checkpoint]
+        for path in files:
+            if int(path.stem) <= checkpoint:
+                path.unlink()
+        for i, path in enumerate(pending):
+            for table, ipc in read_frames(path, self.replay, is_last=i == len(pending) - 1):
+                self.memtable.add(table, from_ipc(bytes(ipc)))
+        if self.replay.frames or self.replay.truncated_bytes:
+            log.info(
+                "wal: replayed %d batches (%d rows); truncated %d torn bytes",
+                self.replay.frames, self.memtable.rows, self.replay.truncated_bytes,
+            )
+        self.wal = WAL(
+            wal_dir,
+            fsync=self.settings.wal_fsync,
+            apply=lambda table, ipc: self.memtable.add(table, from_ipc(ipc)),
+            on_seal=self.memtable.freeze,
+        )
+        return self.replay
+
+    def _remove_orphans(self) -> None:
+        known = {self.lake / s.path for s in self.manifest.segments()}
+        for path in self.lake.rglob("*.parquet*"):
+            if path not in known:
+                log.info("store: removing orphan segment %s", path.relative_to(self.lake))
+                path.unlink()
+
+    def close(self) -> None:
+        """Flush what is in memory and stop the WAL writer."""
+        if self.wal is None:
+            return
+        self.flush()
+        self.wal.close()
+        self.wal = None
+        self._empty_trash(force=True)
+
+    # -- writing -------------------------------------------------------------------
+
+    async def append(self, table: str, ipc: bytes) -> None:
+        """Make one Arrow IPC batch durable; returns once it is acknowledged.
+
+        Raises Overloaded (503 + Retry-After) instead of queueing without bound when the
+        WAL or the flusher is behind.
+        """
+        assert self.wal is not None, "store is not open"
+        size = len(ipc)
+        limit = self.settings.ingest_max_pending_bytes
+        if self._pending_bytes + size > limit or self.memtable.rows > 4 * self.settings.memtable_max_rows:
+            self.stats.rejected_overload += 1
+            raise Overloaded(
+                "ingest is behind the disk: retry after the Retry-After delay", retry_after=1
+            )
+        self._pending_bytes += size
+        try:
+            await asyncio.wrap_future(self.wal.append(table, ipc))
+        finally:
+            self._pending_bytes -= size
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._pending_bytes
+
+    # -- maintenance ---------------------------------------------------------------
+
+    def maintain(self, now: float | None = None) -> None:
+        """One round of background work; call it every second or so, off the event loop."""
+        now = time.monotonic() if now is None else now
+        s = self.settings
+        if self.memtable.active_rows >= s.memtable_max_rows or (
+            self.memtable.active_rows and now - self._last_flush >= s.flush_interval_s
+        ):
+            self.flush()
+        if now - self._last_compaction >= s.compaction_interval_s:
+            self._last_compaction = now
+            self.compact()
+            self.apply_retention()
+        self._empty_trash()
+
+    def flush(self) -> int:
+        """Write every frozen and active batch to segments; returns rows written."""
+        assert self.wal is not None
+        with self._maintenance:
+            self._last_flush = time.monotonic()
+            if self.memtable.active_rows:
+                self.wal.seal().result()
+            written = 0
+            while (generation := self.memtable.oldest_frozen()) is not None:
+                written += self._flush_generation(generation)
+            return written
+
+    def _flush_generation(self, generation: Generation) -> int:
+        assert self.wal is not None
+        segments: list[Segment] = []
+        for table, batches in generation.batches.items():
+            data = pa.Table.from_batches(batches, schema=schema_of(table))
+            segments += write_segments(self.lake, table, data, self._segment_number)
+        with self._lock:
+            self.manifest.state.segments.extend(segments)
+            self.manifest.state.wal_checkpoint = max(self.manifest.state.wal_checkpoint, generation.wal_seq)
+            self.manifest.save()
+            self.memtable.drop(generation)
+        self.wal.remove_through(generation.wal_seq)
+        self.stats.flushes += 1
+        self.stats.segments_written += len(segments)
+        return generation.rows
+
+    def _segment_number(self) -> int:
+        with self._lock:
+            return self.manifest.take_segment_number()
+
+    def compact(self) -> int:
+        """Merge small segments per partition; returns how many groups were merged."""
+        done = 0
+        with self._maintenance:
+            with self._lock:
+                plans = plan_compactions(
+                    self.manifest.segments(), self.settings.compaction_min_segments
+                )
+            for group in plans:
+                table = group[0].table
+                data = pq.read_table(
+                    [str(self.lake / s.path) for s in group], schema=schema_of(table)
+                )
+                merged = write_segments(
+                    self.lake, table, data, self._segment_number, compacted=True
+                )
+                self._replace(group, merged)
+                done += 1
+        self.stats.compactions += done
+        return done
+
+    def apply_retention(self, now_us: int | None = None) -> int:
+        """Drop partitions past their table's retention; returns segments dropped."""
+        now_us = int(time.time() * 1e6) if now_us is None else now_us
+        days = {t: self.settings.retention_for(t) for t in SCHEMAS}
+        with self._maintenance:
+            with self._lock:
+                old = expired(self.manifest.segments(), now_us, days)
+            if old:
+                self._replace(old, [])
+        self.stats.segments_expired += len(old)
+        return len(old)
+
+    def _replace(self, old: list[Segment], new: list[Segment]) -> None:
+        gone = set(old)
+        with self._lock:
+            self.manifest.state.segments = [s for s in self.manifest.state.segments if s not in gone] + new
+            self.manifest.save()
+        deadline = time.monotonic() + TRASH_GRACE_S
+        self._trash += [(deadline, self.lake / s.path) for s in old]
+
+    def _empty_trash(self, force: bool = False) -> None:
+        now = time.monotonic()
+        keep = []
+        for deadline, path in self._trash:
+            if force or deadline <= now:
+                path.unlink(missing_ok=True)
+            else:
+                keep.append((deadline, path))
+        self._trash = keep
+
+    # -- reading -------------------------------------------------------------------
+
+    def sources(
+        self, tables: list[str] | None = None, start_us: int | None = None, end_us: int | None = None
+    ) -> dict[str, Source]:
+        """Segment files overlapping the time range plus memtable rows, per table."""
+        out = {}
+        with self._lock:
+            for table in tables or list(SCHEMAS):
+                files = [
+                    str(self.lake / s.path)
+                    for s in self.manifest.segments(table)
+                    if s.overlaps(start_us, end_us)
+                ]
+                batches = self.memtable.batches(table)
+                out[table] = (files, batches)
+        return {
+            table: Source(files, pa.Table.from_batches(batches, schema=schema_of(table)))
+            for table, (files, batches) in out.items()
+        }
+
+    def segment_bytes(self) -> int:
+        with self._lock:
+            return sum(s.bytes for s in self.manifest.segments())
+
+    def segment_count(self) -> int:
+        with self._lock:
+            return len(self.manifest.state.segments)

@@ -1,0 +1,89 @@
+"""Parquet segments: how rows leave memory for the lake.
+
+A segment holds the rows of one table and one hour, sorted by time, zstd-compressed,
+at ``<table>/date=YYYY-MM-DD/hour=HH/<number>.parquet`` (Hive layout, so Spark and
+DuckDB read the partitions as columns). Files are written under a temp name, fsync'd
+and renamed; only the manifest makes them part of the lake. Id columns carry Parquet
+Bloom filters, so a lookup by trace id skips row groups without reading them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from tracelake.store.manifest import Segment, fsync_dir
+
+HOUR_US = 3_600_000_000
+ROW_GROUP_ROWS = 128 * 1024
+BLOOM_COLUMNS = ("trace_id",)
+
+
+def partition_of(hour: int) -> str:
+    """The Hive partition path of an hour number (hours since the epoch)."""
+    moment = datetime.fromtimestamp(hour * 3600, UTC)
+    return f"date={moment:%Y-%m-%d}/hour={moment:%H}"
+
+
+def split_by_hour(data: pa.Table) -> dict[int, pa.Table]:
+    """Rows grouped by the hour of their timestamp, each group sorted by time."""
+    if data.num_rows == 0:
+        return {}
+    hours = pc.divide(data.column("timestamp").cast(pa.int64()), HOUR_US)
+    unique = pc.unique(hours).to_pylist()
+    if len(unique) == 1:
+        return {unique[0]: data.sort_by("timestamp")}
+    return {h: data.filter(pc.equal(hours, h)).sort_by("timestamp") for h in unique}
+
+
+def write_segment(root: Path, table: str, hour: int, rows: pa.Table, number: int, *, compacted: bool) -> Segment:
+    """Write one sorted hour of rows as a Parquet file; return its manifest entry."""
+    partition = partition_of(hour)
+    relative = f"{table}/{partition}/{number:012d}.parquet"
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    bloom = {
+        c: {"ndv": max(rows.num_rows, 1024), "fpp": 0.01} for c in BLOOM_COLUMNS if c in rows.column_names
+    }
+    pq.write_table(
+        rows,
+        tmp,
+        compression="zstd",
+        compression_level=3,
+        row_group_size=ROW_GROUP_ROWS,
+        write_statistics=True,
+        bloom_filter_options=bloom or None,
+        sorting_columns=[pq.SortingColumn(rows.column_names.index("timestamp"))],
+    )
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+    ts = pc.min_max(rows.column("timestamp").cast(pa.int64()))
+    return Segment(
+        table=table,
+        path=relative,
+        min_ts=ts["min"].as_py(),
+        max_ts=ts["max"].as_py(),
+        rows=rows.num_rows,
+        bytes=path.stat().st_size,
+        partition=partition,
+        compacted=compacted,
+    )
+
+
+def write_segments(
+    root: Path, table: str, data: pa.Table, number: Callable[[], int], *, compacted: bool = False
+) -> list[Segment]:
+    """Write ``data`` as one segment per hour it spans."""
+    return [
+        write_segment(root, table, hour, rows, number(), compacted=compacted)
+        for hour, rows in sorted(split_by_hour(data).items())
+    ]

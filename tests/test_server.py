@@ -1,0 +1,104 @@
+"""The server as a process: readiness, clean shutdown, and nothing acknowledged lost to kill -9."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+
+from tests.conftest import ServerProcess
+
+CHURN = {  # flush, compact and expire constantly, so a kill lands mid-maintenance
+    "TRACELAKE_MEMTABLE_MAX_ROWS": "3000",
+    "TRACELAKE_FLUSH_INTERVAL_S": "0.3",
+    "TRACELAKE_COMPACTION_INTERVAL_S": "0.5",
+    "TRACELAKE_COMPACTION_MIN_SEGMENTS": "2",
+    "TRACELAKE_QUERY_MAX_ROWS": "1000000",
+}
+
+
+def _batch(start: int, n: int) -> bytes:
+    return b"\n".join(
+        orjson.dumps({"message": f"line {i}", "service": "crash", "seq": i}) for i in range(start, start + n)
+    )
+
+
+def _seqs(url: str) -> list[int]:
+    response = httpx.post(
+        f"{url}/api/v1/sql",
+        json={"sql": "SELECT CAST(json_extract_string(attributes, '$.seq') AS BIGINT) FROM logs"},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    return [row[0] for row in response.json()["rows"]]
+
+
+def test_kill_9_mid_ingest_loses_no_acknowledged_line_and_duplicates_none(
+    server_factory: type[ServerProcess], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    server = server_factory(data, env=CHURN).start()
+    acked: list[int] = []
+    stop = threading.Event()
+
+    def send() -> None:
+        seq = 0
+        with httpx.Client(timeout=10) as client:
+            while not stop.is_set():
+                try:
+                    r = client.post(f"{server.url}/api/v1/logs", content=_batch(seq, 500))
+                except httpx.TransportError:
+                    return
+                if r.status_code == 200:
+                    assert r.json()["accepted"] == 500
+                    acked.extend(range(seq, seq + 500))
+                seq += 500
+
+    senders = [threading.Thread(target=send) for _ in range(1)]
+    for t in senders:
+        t.start()
+    time.sleep(3)
+    server.kill()
+    stop.set()
+    for t in senders:
+        t.join()
+    assert len(acked) >= 5000, "the test should have ingested a fair amount before the kill"
+
+    restarted = server_factory(data, env=CHURN).start()
+    seqs = _seqs(restarted.url)
+    assert len(seqs) == len(set(seqs)), "a line was stored twice"
+    missing = set(acked) - set(seqs)
+    assert not missing, f"{len(missing)} acknowledged lines lost, e.g. {sorted(missing)[:5]}"
+
+
+def test_clean_shutdown_flushes_memtable_to_segments(server: ServerProcess) -> None:
+    r = httpx.post(f"{server.url}/api/v1/logs", content=_batch(0, 100))
+    assert r.json()["accepted"] == 100
+    assert server.stop() == 0
+    manifest = orjson.loads((server.data_dir / "lake" / "_manifest.json").read_bytes())
+    assert sum(s["rows"] for s in manifest["segments"]) == 100
+    assert not any(p.stat().st_size for p in (server.data_dir / "wal").glob("*.wal"))
+
+
+def test_ready_and_health_answer_once_started(server: ServerProcess) -> None:
+    assert httpx.get(f"{server.url}/-/ready").json() == {"status": "ready"}
+    health = httpx.get(f"{server.url}/-/health").json()
+    assert health["status"] == "ok" and health["listeners"]["http"] == server.url
+
+
+def test_busy_port_is_a_one_line_error_and_exit_2(server_factory: type[ServerProcess], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    first = server_factory(tmp_path / "a").start()
+    out = subprocess.run(
+        [sys.executable, "-m", "tracelake", "serve", "--data-dir", str(tmp_path / "b"),
+         "--http-port", str(first.port)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{first.port}" in out.stderr
+    assert "--http-port" in out.stderr

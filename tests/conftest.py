@@ -33,6 +33,11 @@ class ServerProcess:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
 
+    def listener(self, name: str) -> int:
+        """The port a stream listener got, e.g. ``listener("syslog/udp")``."""
+        health = httpx.get(f"{self.url}/-/health").json()
+        return int(health["listeners"][name].rsplit(":", 1)[1])
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -43,7 +48,8 @@ class ServerProcess:
         self.log = open(self.data_dir.parent / f"server-{self.port}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tracelake", "serve", "--data-dir", str(self.data_dir),
-             "--http-port", str(self.port), *self.extra_args],
+             "--http-port", str(self.port), "--tcp-port", "0", "--syslog-port", "0",
+             "--forward-port", "0", *self.extra_args],
             stdout=self.log, stderr=subprocess.STDOUT, env=env,
         )
         deadline = time.monotonic() + timeout

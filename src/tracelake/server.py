@@ -21,6 +21,7 @@ import uvicorn
 from tracelake.api.app import build_app
 from tracelake.api.context import AppContext
 from tracelake.errors import ConfigError
+from tracelake.ingest.listeners import Listeners
 from tracelake.ingest.sink import LogIngest
 from tracelake.settings import Settings
 from tracelake.store import Store
@@ -66,9 +67,11 @@ class Server:
         self.metrics = ServerMetrics()
         self.store = Store(settings)
         self.ingest = LogIngest(self.store, settings, self.metrics)
+        self.listeners = Listeners(settings, self.ingest)
         self.ctx = AppContext(settings, self.store, self.ingest, self.metrics)
         self.app = build_app(self.ctx)
         self.metrics.add_gauges(self._gauges)
+        self.metrics.add_listener_stats(self.listeners.stats)
 
     def _gauges(self) -> dict[str, tuple[str, float]]:
         store = self.store
@@ -98,6 +101,7 @@ class Server:
             self.app, host=s.host, port=s.http_port, log_level="warning", lifespan="off",
             access_log=False, timeout_graceful_shutdown=5,
         )
+        self.ctx.listeners.update(await self.listeners.start())
         http = _HTTPServer(config)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -116,6 +120,7 @@ class Server:
             await serving
         finally:
             self.ctx.ready = False
+            await self.listeners.stop()
             maintenance.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await maintenance

@@ -29,7 +29,13 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("data_dir", "data", "Directory holding the WAL, the lake's Parquet segments and state"),
     Setting("host", "127.0.0.1", "Address every listener binds; loopback unless you mean otherwise"),
-    Setting("http_port", 7700, "Port of the HTTP API, the ingest endpoints and the UI"),
+    Setting("http_port", 7700, "Port of the HTTP API, the ingest endpoints and the UI (0: any free port)"),
+    Setting("tcp_port", 4560, "JSON lines over TCP and UDP (Logstash json_lines); 0: any free port, -1: off"),
+    Setting("syslog_port", 5514, "Syslog over UDP and TCP (RFC 5424/3164/6587); 0: any free port, -1: off"),
+    Setting("forward_port", 24224, "Fluentd forward protocol (TCP, UDP heartbeat); 0: any free port, -1: off"),
+    Setting("max_connections", 1024, "Open connections per stream listener"),
+    Setting("idle_timeout_s", 600.0, "Seconds a stream connection may stay silent before it is closed"),
+    Setting("forward_shared_key", "", "Fluentd forward shared key; empty: no handshake"),
     Setting("max_body_bytes", 64 * 1024 * 1024, "Largest accepted HTTP body, after decompression"),
     Setting("max_line_bytes", 1024 * 1024, "Largest accepted log line or record"),
     Setting("ingest_max_pending_bytes", 256 * 1024 * 1024,
@@ -59,6 +65,12 @@ class Settings:
     data_dir: str
     host: str
     http_port: int
+    tcp_port: int
+    syslog_port: int
+    forward_port: int
+    max_connections: int
+    idle_timeout_s: float
+    forward_shared_key: str
     max_body_bytes: int
     max_line_bytes: int
     ingest_max_pending_bytes: int

@@ -6,10 +6,11 @@ memtable, segments) are read at scrape time by a collector, so nothing polls.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 # ``*_created`` series double every counter's output for no use here.
@@ -50,6 +51,34 @@ class ServerMetrics:
     def add_gauges(self, read: Callable[[], dict[str, tuple[str, float]]]) -> None:
         """Publish ``read()``'s ``{name: (help, value)}`` as gauges at every scrape."""
         self.registry.register(_Gauges(read))
+
+
+    def add_listener_stats(self, read: Callable[[], Iterable[tuple[str, Any]]]) -> None:
+        """Publish each stream listener's counters (``ListenerStats``) at every scrape."""
+        self.registry.register(_ListenerStats(read))
+
+
+class _ListenerStats(Collector):
+    def __init__(self, read: Callable[[], Iterable[tuple[str, Any]]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        received = CounterMetricFamily(
+            "tracelake_listener_records", "Records decoded by a stream listener", labels=["listener"]
+        )
+        rejected = CounterMetricFamily(
+            "tracelake_listener_rejects", "Frames or records a stream listener refused, by reason",
+            labels=["listener", "reason"],
+        )
+        connections = GaugeMetricFamily(
+            "tracelake_listener_connections", "Open connections of a stream listener", labels=["listener"]
+        )
+        for name, stats in self._read():
+            received.add_metric([name], stats.received)
+            connections.add_metric([name], stats.connections)
+            for reason, count in stats.rejected_by_reason.items():
+                rejected.add_metric([name, reason], count)
+        yield from (received, rejected, connections)
 
 
 class _Gauges(Collector):

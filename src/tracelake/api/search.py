@@ -25,6 +25,7 @@ from tracelake.api.responses import JSON, dumps
 from tracelake.query import compile_query
 from tracelake.store.duck import Results, Source
 
+DEFAULT_ROWS = 100
 #: New batches a slow tail client may fall behind by before batches are skipped.
 TAIL_BACKLOG = 256
 TAIL_HEARTBEAT_S = 15.0
@@ -51,12 +52,14 @@ async def search(request: Request) -> Response:
     ctx = context(request)
     params = request.query_params
     now = datetime.now(UTC)
-    compiled = compile_query(
-        params.get("q", ""),
-        start=parse_time(params.get("from"), "from", now),
-        end=parse_time(params.get("to"), "to", now),
-        limit=bounded_int(request, "limit", 100, 1, ctx.settings.query_max_rows),
-    )
+    text = params.get("q", "")
+    start = parse_time(params.get("from"), "from", now)
+    end = parse_time(params.get("to"), "to", now)
+    cap = ctx.settings.query_max_rows
+    limit = bounded_int(request, "limit", 0, 1, cap)
+    compiled = compile_query(text, start=start, end=end, limit=limit or cap)
+    if not limit and compiled.kind == "rows":  # rows default to a page; stats to every bucket
+        compiled = compile_query(text, start=start, end=end, limit=DEFAULT_ROWS)
     results = await run_query(
         ctx, compiled.sql, compiled.params, kind="search", tables=["logs"],
         start_us=_micros(compiled.start), end_us=_micros(compiled.end),

@@ -33,7 +33,14 @@ def print_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) 
         writer.writerow(columns)
         writer.writerows([[_cell(v) for v in row] for row in rows])
     else:
-        table = Table(*columns, show_lines=False, header_style="bold")
+        # Columns empty in every row (no trace ids, say) only take width from the rest.
+        keep = [i for i in range(len(columns)) if any(row[i] not in (None, "") for row in rows)] or list(
+            range(len(columns))
+        )
+        table = Table(*(columns[i] for i in keep), header_style="bold")
         for row in rows:
-            table.add_row(*(_cell(v) for v in row))
-        Console().print(table)
+            table.add_row(*(_cell(row[i]) for i in keep))
+        console = Console()
+        if not console.is_terminal:
+            console.width = 240
+        console.print(table)

@@ -15,17 +15,30 @@ from tracelake.settings import Settings
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where the WAL and the lake live.")
 @click.option("--host", help="Address to bind (default 127.0.0.1).")
 @click.option("--http-port", type=int, help="HTTP port (default 7700; 0 picks a free one).")
+@click.option("--tcp-port", type=int, help="JSON lines over TCP/UDP (default 4560; -1 off).")
+@click.option("--syslog-port", type=int, help="Syslog over UDP/TCP (default 5514; -1 off).")
+@click.option("--forward-port", type=int, help="Fluentd forward (default 24224; -1 off).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="A tracelake.toml.")
 @click.option("--log-level", default="INFO", show_default=True, help="Server log level.")
 def command(
-    data_dir: str | None, host: str | None, http_port: int | None, config_file: str | None, log_level: str
+    data_dir: str | None,
+    host: str | None,
+    http_port: int | None,
+    tcp_port: int | None,
+    syslog_port: int | None,
+    forward_port: int | None,
+    config_file: str | None,
+    log_level: str,
 ) -> None:
     """Run the server: ingest, store, query API and UI on one port."""
     from tracelake.server import Server
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.load(
-        config_file, overrides={"data_dir": data_dir, "host": host, "http_port": http_port}
+        config_file, overrides={
+            "data_dir": data_dir, "host": host, "http_port": http_port, "tcp_port": tcp_port,
+            "syslog_port": syslog_port, "forward_port": forward_port,
+        },
     )
     console = Console(stderr=True)
 
@@ -33,6 +46,9 @@ def command(
         url = server.ctx.listeners["http"]
         console.print(f"[bold green]tracelake[/] ready on [link={url}]{url}[/link]  (data in {settings.data_dir})")
         console.print(f"  UI {url}/   search {url}/api/v1/search?q=   ingest POST {url}/api/v1/logs")
+        streams = ", ".join(f"{k} {v}" for k, v in server.ctx.listeners.items() if k != "http")
+        if streams:
+            console.print(f"  streams: {streams}")
         if settings.host not in ("127.0.0.1", "::1", "localhost"):
             console.print(f"[yellow]listening on {settings.host}: every address that reaches it can read and write")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from tracelake.cli.options import url_option
 
@@ -21,8 +21,11 @@ def command(query: str, url: str) -> None:
     console = Console(highlight=False)
     for row in Client(url).tail(query):
         level = row.get("level") or ""
-        style = LEVEL_STYLES.get(level, "")
-        console.print(
-            f"{escape(str(row.get('timestamp')))} [{style}]{level:5}[/] "
-            f"[cyan]{escape(str(row.get('service') or '-'))}[/] {escape(str(row.get('message') or ''))}"
+        line = Text.assemble(
+            (str(row.get("timestamp")), "dim"), " ",
+            (f"{level:5}", LEVEL_STYLES.get(level, "")), " ",
+            (str(row.get("service") or "-"), "cyan"), " ",
+            str(row.get("message") or ""),
         )
+        console.print(line)
+        console.file.flush()  # a pipe reader sees each line as it comes

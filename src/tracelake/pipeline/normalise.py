@@ -14,7 +14,6 @@ import orjson
 
 from tracelake.model import LogObject
 
-_MISSING: Any = object()
 
 TIMESTAMP_KEYS = ("@timestamp", "timestamp", "ts", "time")
 LEVEL_KEYS = ("level", "severity", "levelname", "log.level")
@@ -95,12 +94,31 @@ class LogColumns:
         return len(self.level)
 
 
-def _take(obj: LogObject, keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        value = obj.pop(key, _MISSING)
-        if value is not _MISSING:
-            return value
-    return None
+_ZERO_TRACE = "0" * 32
+_ZERO_SPAN = "0" * 16
+
+#: Candidate keys of each column, in order of preference.
+FIELD_KEYS = (
+    TIMESTAMP_KEYS, LEVEL_KEYS, SERVICE_KEYS, MESSAGE_KEYS,
+    TRACE_KEYS, SPAN_KEYS, HOST_KEYS, LOGGER_KEYS,
+)
+_Plan = tuple[str | None, ...]
+_PLANS: dict[tuple[str, ...], _Plan] = {}
+_PLANS_MAX = 4096
+
+
+def _plan(keys: tuple[str, ...]) -> _Plan:
+    """For one key layout, which key feeds each column (None: the column is empty).
+
+    Producers send the same layout line after line, so the plan is computed once per
+    layout and the hot loop pops exactly the keys it needs.
+    """
+    present = set(keys)
+    plan = tuple(next((k for k in aliases if k in present), None) for aliases in FIELD_KEYS)
+    if len(_PLANS) >= _PLANS_MAX:
+        _PLANS.clear()
+    _PLANS[keys] = plan
+    return plan
 
 
 def _text(value: Any) -> str | None:
@@ -142,68 +160,57 @@ def normalise_logs(objects: list[LogObject], lines: list[int]) -> LogColumns:
     attr_append = cols.attributes.append
     dumps = orjson.dumps
     levels = _LEVELS
+    plans = _PLANS
     for obj in objects:
+        keys = tuple(obj)
+        plan = plans.get(keys) or _plan(keys)
+        k_ts, k_level, k_service, k_message, k_trace, k_span, k_host, k_logger = plan
         pop = obj.pop
-        ts = pop("@timestamp", _MISSING)
-        if ts is _MISSING:
-            ts = _take(obj, TIMESTAMP_KEYS[1:])
-        ts_append(ts)
+        ts_append(pop(k_ts) if k_ts else None)
 
-        raw_level = pop("level", _MISSING)
-        if raw_level is _MISSING:
-            raw_level = _take(obj, LEVEL_KEYS[1:])
-        if raw_level is None:
-            lvl_append("INFO")
-        else:
+        if k_level:
+            raw_level = pop(k_level)
             level = levels.get(raw_level) or normalise_level(raw_level)
             if level is None:
                 obj["original_level"] = raw_level
                 level = "INFO"
             lvl_append(level)
+        else:
+            lvl_append("INFO")
 
-        service = pop("service", _MISSING)
-        if service is _MISSING:
-            service = _take(obj, SERVICE_KEYS[1:])
-        elif type(service) is dict:
-            obj["service"] = service
+        service = pop(k_service) if k_service else None
+        if type(service) is dict:
+            obj[k_service] = service  # ECS style {"service": {"name": …}}: keep it whole
             service = service.get("name")
-        svc_append(service if service is None or type(service) is str else _text(service))
+        if service is not None and type(service) is not str:
+            service = _text(service)
 
-        message = pop("message", _MISSING)
-        if message is _MISSING:
-            message = _take(obj, MESSAGE_KEYS[1:])
+        message = pop(k_message) if k_message else None
         msg_append(message if type(message) is str else _text(message))
 
-        trace_id = pop("trace_id", _MISSING)
-        if trace_id is _MISSING:
-            trace_id = _take(obj, TRACE_KEYS[1:])
+        trace_id = pop(k_trace) if k_trace else None
         if trace_id is not None:
-            trace_id = trace_id if type(trace_id) is str and len(trace_id) == 32 and trace_id.islower() \
-                else _hex_id(trace_id, 32)
+            trace_id = trace_id.lower() if type(trace_id) is str and len(trace_id) == 32 \
+                and trace_id != _ZERO_TRACE else _hex_id(trace_id, 32)
         tid_append(trace_id)
 
-        span_id = pop("span_id", _MISSING)
-        if span_id is _MISSING:
-            span_id = _take(obj, SPAN_KEYS[1:])
+        span_id = pop(k_span) if k_span else None
         if span_id is not None:
-            span_id = span_id if type(span_id) is str and len(span_id) == 16 and span_id.islower() \
-                else _hex_id(span_id, 16)
+            span_id = span_id.lower() if type(span_id) is str and len(span_id) == 16 \
+                and span_id != _ZERO_SPAN else _hex_id(span_id, 16)
         sid_append(span_id)
 
-        host = pop("host", _MISSING)
-        if host is _MISSING:
-            host = _take(obj, HOST_KEYS[1:])
-        elif type(host) is dict:
-            obj["host"] = host
+        host = pop(k_host) if k_host else None
+        if type(host) is dict:
+            obj[k_host] = host
             host = host.get("name")
         host_append(host if host is None or type(host) is str else _text(host))
 
-        logger = pop("logger", _MISSING)
-        if logger is _MISSING:
-            logger = _take(obj, LOGGER_KEYS[1:])
-        logger_append(logger if logger is None or type(logger) is str else _text(logger))
-        if service is None and logger is not None:
-            cols.service[-1] = _text(logger)
+        logger = pop(k_logger) if k_logger else None
+        if logger is not None and type(logger) is not str:
+            logger = _text(logger)
+        logger_append(logger)
+        svc_append(service if service is not None else logger)
 
         attr_append(dumps(obj) if obj else None)
     cols.lines = lines

@@ -99,6 +99,7 @@ class QueryEngine:
             raise QueryError(_first_line(e)) from e
         finally:
             timer.cancel()
+            con.abort()  # drop the unread rest of a capped result
             for name in sources:
                 con.unregister(f"tl_mem_{name}")
             self._pool.put(con)

@@ -1,0 +1,78 @@
+"""Start and stop every stream listener the settings ask for.
+
+One place decides which protocol listens where: JSON lines on TCP and UDP share
+``tcp_port``, syslog on TCP and UDP shares ``syslog_port``, and Fluentd forward takes
+``forward_port`` (TCP, with its UDP heartbeat on the same number).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+from collections.abc import Iterator
+from typing import Literal
+
+from tracelake.errors import ConfigError
+from tracelake.ingest.sink import LogIngest
+from tracelake.ingest.tcp import ListenerConfig, ListenerStats, TcpListener
+from tracelake.ingest.udp import UdpListener
+from tracelake.settings import Settings
+
+log = logging.getLogger("tracelake.ingest")
+
+Format = Literal["jsonlines", "syslog", "forward"]
+
+
+class Listeners:
+    """The running stream listeners, by name (``jsonlines/tcp`` …)."""
+
+    def __init__(self, settings: Settings, ingest: LogIngest) -> None:
+        self.settings = settings
+        self.ingest = ingest
+        self.running: dict[str, TcpListener | UdpListener] = {}
+
+    async def start(self) -> dict[str, str]:
+        """Start each enabled listener; returns ``{name: "host:port"}``."""
+        s = self.settings
+        plan: list[tuple[Format, int, str]] = [
+            ("jsonlines", s.tcp_port, "--tcp-port"),
+            ("syslog", s.syslog_port, "--syslog-port"),
+            ("forward", s.forward_port, "--forward-port"),
+        ]
+        for fmt, port, flag in plan:
+            if port < 0:
+                continue
+            config = ListenerConfig(
+                host=s.host, port=port, max_frame_bytes=s.max_line_bytes,
+                max_connections=s.max_connections, idle_timeout=s.idle_timeout_s,
+                max_decompressed_bytes=s.max_body_bytes, shared_key=s.forward_shared_key or None,
+            )
+            tcp = TcpListener(self._sink(f"{fmt}/tcp"), fmt, config, name=f"{fmt}/tcp")
+            try:
+                await tcp.start()
+            except OSError as e:
+                await self.stop()
+                raise ConfigError(
+                    f"cannot listen on {s.host}:{port} for {fmt} ({e.strerror}): "
+                    f"stop what uses it, or pass {flag} (-1 turns it off)"
+                ) from e
+            self.running[tcp.name] = tcp
+            # UDP takes the port TCP got, so "any free port" gives one number for both.
+            udp_config = dataclasses.replace(config, port=tcp.port)
+            udp = UdpListener(self._sink(f"{fmt}/udp"), fmt, udp_config, name=f"{fmt}/udp")
+            await udp.start()
+            self.running[udp.name] = udp
+        return {name: f"{self.settings.host}:{lst.port}" for name, lst in self.running.items()}
+
+    def _sink(self, source: str) -> functools.partial[object]:
+        return functools.partial(self.ingest.__call__, source=source)
+
+    async def stop(self) -> None:
+        for listener in self.running.values():
+            await listener.stop()
+        self.running.clear()
+
+    def stats(self) -> Iterator[tuple[str, ListenerStats]]:
+        for name, listener in self.running.items():
+            yield name, listener.stats

@@ -1,0 +1,111 @@
+"""The store: replay, flush to Parquet segments, compaction, retention, orphans, pruning."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pyarrow.parquet as pq
+
+from tests.store.conftest import T0, append, ipc_of, messages
+from tracelake.store import Store
+
+MakeStore = Callable[..., Store]
+
+
+def test_appended_rows_are_searchable_at_once_from_the_memtable(make_store: MakeStore) -> None:
+    store = make_store()
+    append(store, ipc_of("a", "b"))
+    assert messages(store) == ["a", "b"]
+
+
+def test_rows_survive_a_restart_through_wal_replay(make_store: MakeStore) -> None:
+    store = make_store()
+    append(store, ipc_of("a", "b"))
+    store.wal.close()  # type: ignore[union-attr]  # a crash: no flush
+    store.wal = None
+    again = make_store()
+    assert again.replay.frames == 1
+    assert messages(again) == ["a", "b"]
+
+
+def test_flush_writes_hourly_hive_partitions_sorted_by_time_and_empties_the_wal(make_store: MakeStore) -> None:
+    store = make_store()
+    append(store, ipc_of("late", ts_us=T0 + 3_600_000_000))
+    append(store, ipc_of("early2", "early3", ts_us=T0 + 1_000))
+    append(store, ipc_of("early1", ts_us=T0))
+    assert store.flush() == 4
+    paths = sorted(s.path for s in store.manifest.segments())
+    assert [p.rsplit("/", 1)[0] for p in paths] == [
+        "logs/date=2026-01-01/hour=00", "logs/date=2026-01-01/hour=01",
+    ]
+    first = pq.read_table(store.lake / paths[0])
+    assert first.column("message").to_pylist() == ["early1", "early2", "early3"]
+    assert pq.ParquetFile(store.lake / paths[0]).metadata.row_group(0).column(0).compression == "ZSTD"
+    assert store.memtable.rows == 0
+    assert messages(store) == ["early1", "early2", "early3", "late"]
+    assert all(p.stat().st_size == 0 for _, p in store.wal.files())  # type: ignore[union-attr]
+
+
+def test_restart_after_flush_replays_nothing_twice(make_store: MakeStore) -> None:
+    store = make_store()
+    append(store, ipc_of("a"))
+    store.flush()
+    append(store, ipc_of("b", ts_us=T0 + 5_000_000))
+    store.wal.close()  # type: ignore[union-attr]
+    store.wal = None
+    again = make_store()
+    assert messages(again) == ["a", "b"]
+
+
+def test_compaction_merges_small_segments_of_a_partition_into_one(make_store: MakeStore) -> None:
+    store = make_store(compaction_min_segments=3)
+    for i in range(4):
+        append(store, ipc_of(f"m{i}", ts_us=T0 + i * 1_000_000))
+        store.flush()
+    assert len(store.manifest.segments()) == 4
+    assert store.compact() == 1
+    segments = store.manifest.segments()
+    assert len(segments) == 1 and segments[0].rows == 4 and segments[0].compacted
+    assert messages(store) == ["m0", "m1", "m2", "m3"]
+
+
+def test_orphan_segment_files_from_an_interrupted_flush_are_removed_on_open(make_store: MakeStore) -> None:
+    store = make_store()
+    append(store, ipc_of("a"))
+    store.flush()
+    orphan = store.lake / "logs" / "date=2026-01-01" / "hour=00" / "999999999999.parquet"
+    orphan.write_bytes(b"half written")
+    store.wal.close()  # type: ignore[union-attr]
+    store.wal = None
+    again = make_store()
+    assert not orphan.exists()
+    assert messages(again) == ["a"]
+
+
+def test_retention_drops_whole_partitions_older_than_the_table_limit(make_store: MakeStore) -> None:
+    store = make_store(retention_days=1)
+    append(store, ipc_of("old", ts_us=T0))
+    append(store, ipc_of("new", ts_us=T0 + 3 * 86_400_000_000))
+    store.flush()
+    assert store.apply_retention(now_us=T0 + 3 * 86_400_000_000 + 10) == 1
+    assert messages(store) == ["new"]
+
+
+def test_sources_prune_segments_outside_the_time_range(make_store: MakeStore) -> None:
+    store = make_store()
+    append(store, ipc_of("h0", ts_us=T0))
+    append(store, ipc_of("h5", ts_us=T0 + 5 * 3_600_000_000))
+    store.flush()
+    files = store.sources(["logs"], T0 + 4 * 3_600_000_000, None)["logs"].files
+    assert len(files) == 1 and "hour=05" in files[0]
+
+
+def test_overload_answers_instead_of_queueing_without_bound(make_store: MakeStore) -> None:
+    import pytest
+
+    from tracelake.errors import Overloaded
+
+    store = make_store(ingest_max_pending_bytes=10)
+    with pytest.raises(Overloaded) as info:
+        append(store, ipc_of("too big for the queue"))
+    assert info.value.retry_after >= 1

@@ -1,0 +1,95 @@
+"""Stream inputs end to end: real clients → the real server → found by search with their fields."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from tests.conftest import ServerProcess
+
+
+def wait_for(server: ServerProcess, query: str, n: int = 1, timeout: float = 10) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    rows: list[dict] = []
+    while time.monotonic() < deadline:
+        rows = httpx.get(f"{server.url}/api/v1/search", params={"q": query, "from": "-1d"}).json()["rows"]
+        if len(rows) >= n:
+            return rows
+        time.sleep(0.1)
+    raise AssertionError(f"{query!r}: found {len(rows)} rows, wanted {n}")
+
+
+def _logger(name: str, handler: logging.Handler) -> Callable[[], None]:
+    log = logging.getLogger(name)
+    log.handlers = [handler]
+    log.propagate = False
+    log.setLevel(logging.DEBUG)
+
+    def close() -> None:
+        handler.close()
+        log.handlers = []
+
+    return close
+
+
+def test_python_syslog_handler_over_udp_and_tcp(server: ServerProcess) -> None:
+    import socket
+
+    port = server.listener("syslog/udp")
+    udp = logging.handlers.SysLogHandler(address=("127.0.0.1", port))
+    udp.ident = "billing[42]: "  # without a header only prog[pid]: is read as the app
+    close = _logger("syslog-udp", udp)
+    logging.getLogger("syslog-udp").error("card declined over udp")
+    close()
+    tcp = logging.handlers.SysLogHandler(address=("127.0.0.1", port), socktype=socket.SOCK_STREAM)
+    close = _logger("syslog-tcp", tcp)
+    logging.getLogger("syslog-tcp").warning("disk nearly full over tcp")
+    close()
+    row = wait_for(server, '"card declined over udp"')[0]
+    assert row["level"] == "ERROR" and row["service"] == "billing"
+    assert wait_for(server, '"disk nearly full over tcp"')[0]["level"] == "WARN"
+
+
+def test_python_logstash_tcp_handler_version_1(server: ServerProcess) -> None:
+    logstash = pytest.importorskip("logstash")
+    handler = logstash.TCPLogstashHandler("127.0.0.1", server.listener("jsonlines/tcp"), version=1)
+    close = _logger("orders.api", handler)
+    logging.getLogger("orders.api").error("order failed", extra={"order_id": 42})
+    close()
+    row = wait_for(server, '"order failed"')[0]
+    assert row["level"] == "ERROR" and row["logger"] == "orders.api"
+    assert row["attributes"]["order_id"] == 42
+
+
+def test_fluent_logger_forward(server: ServerProcess) -> None:
+    sender_mod = pytest.importorskip("fluent.sender")
+    sender = sender_mod.FluentSender("inventory", host="127.0.0.1", port=server.listener("forward/tcp"))
+    assert sender.emit("stock", {"message": "stock low", "level": "warn", "sku": "A-1"})
+    sender.close()
+    row = wait_for(server, '"stock low"')[0]
+    assert row["level"] == "WARN" and row["attributes"]["sku"] == "A-1"
+    assert row["service"] == "inventory.stock"
+
+
+def test_garbage_on_every_listener_is_counted_and_they_keep_serving(server: ServerProcess) -> None:
+    import socket
+
+    for name in ("jsonlines/tcp", "syslog/tcp", "forward/tcp"):
+        with socket.create_connection(("127.0.0.1", server.listener(name))) as s:
+            s.sendall(b"\xff\x00\xc1garbage\x93" * 100 + b"\n")
+            time.sleep(0.2)
+    for name in ("jsonlines/udp", "syslog/udp"):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"\xff\xfe\x00", ("127.0.0.1", server.listener(name)))
+    handler = logging.handlers.SysLogHandler(address=("127.0.0.1", server.listener("syslog/udp")))
+    close = _logger("after-garbage", handler)
+    logging.getLogger("after-garbage").info("still serving")
+    close()
+    wait_for(server, '"still serving"')
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert "tracelake_listener_rejects_total" in metrics

@@ -57,9 +57,9 @@ FILTERS: list[tuple[str, str, list[Any]]] = [
     ("message:oops", MSG, ["oops"]),
     ("attributes:secret", 'contains(lower("attributes"), lower(?))', ["secret"]),
     # level: case-insensitive, wildcards, groups, severity comparisons
-    ("level:error", '"level" = upper(?)', ["error"]),
+    ("level:error", '"level" = ?', ["ERROR"]),
     ("level:ERR*", f'"level" ILIKE ? {ESC}', ["ERR%"]),
-    ("level:(error OR warn)", '"level" = upper(?) OR "level" = upper(?)', ["error", "warn"]),
+    ("level:(error OR warn)", '"level" = ? OR "level" = ?', ["ERROR", "WARN"]),
     ("level:>=warn", '"level" IN (?, ?, ?)', ["WARN", "ERROR", "FATAL"]),
     ("level:<debug", '"level" IN (?)', ["TRACE"]),
     ("level:>fatal", "FALSE", []),
@@ -69,8 +69,8 @@ FILTERS: list[tuple[str, str, list[Any]]] = [
     ("service:api-*", f'"service" LIKE ? {ESC}', ["api-%"]),
     ("host:web?", f'"host" LIKE ? {ESC}', ["web_"]),
     ("logger:app.db", '"logger" = ?', ["app.db"]),
-    ("trace_id:ABCDEF", '"trace_id" = lower(?)', ["ABCDEF"]),
-    ("span_id:ab*", f'"span_id" LIKE lower(?) {ESC}', ["ab%"]),
+    ("trace_id:ABCDEF", '"trace_id" = ?', ["abcdef"]),
+    ("span_id:AB*", f'"span_id" LIKE ? {ESC}', ["ab%"]),
     # existence, and its negation as IS NULL
     ("trace_id:*", '"trace_id" IS NOT NULL', []),
     ("-trace_id:*", '"trace_id" IS NULL', []),
@@ -103,8 +103,8 @@ FILTERS: list[tuple[str, str, list[Any]]] = [
     # a realistic mix
     (
         'level:error (service:api OR service:web) -"health check"',
-        f'"level" = upper(?) AND ("service" = ? OR "service" = ?) AND ({MSG}) IS NOT TRUE',
-        ["error", "api", "web", "health check"],
+        f'"level" = ? AND ("service" = ? OR "service" = ?) AND ({MSG}) IS NOT TRUE',
+        ["ERROR", "api", "web", "health check"],
     ),
 ]
 
@@ -206,12 +206,12 @@ PIPES: list[tuple[str, str, list[Any]]] = [
         sql(
             'SELECT time_bucket(?::INTERVAL, "timestamp") AS "bin(1m)", count(*) AS "count()"',
             "FROM logs",
-            'WHERE "level" = upper(?)',
+            'WHERE "level" = ?',
             "GROUP BY ALL",
             'ORDER BY "bin(1m)" ASC',
             "LIMIT ?",
         ),
-        ["1 minute", "error", 100],
+        ["1 minute", "ERROR", 100],
     ),
     (
         "| stats count(), avg(latency_ms), p95(latency_ms) by service, bin(5m)",

@@ -255,15 +255,17 @@ class _Compiler:
             return Sql(f"{col.text} = ?", (self.timestamp(value),))
         if value.has_wildcards:
             like = "ILIKE" if kind is FieldKind.LEVEL else "LIKE"
-            pattern = "lower(?)" if kind is FieldKind.ID else "?"
+            pattern = _like_pattern(value)
             return Sql(
-                f"{col.text} {like} {pattern} ESCAPE '{_LIKE_ESCAPE}'",
-                (*col.params, _like_pattern(value)),
+                f"{col.text} {like} ? ESCAPE '{_LIKE_ESCAPE}'",
+                (*col.params, pattern.lower() if kind is FieldKind.ID else pattern),
             )
+        # Values are folded here, not in SQL, so the comparison stays a constant that
+        # DuckDB pushes into Parquet statistics and Bloom filters.
         if kind is FieldKind.LEVEL:
-            return Sql(f"{col.text} = upper(?)", (value.text,))
+            return Sql(f"{col.text} = ?", (value.text.upper(),))
         if kind is FieldKind.ID:
-            return Sql(f"{col.text} = lower(?)", (value.text,))
+            return Sql(f"{col.text} = ?", (value.text.lower(),))
         if kind is FieldKind.ATTRIBUTE and not value.quoted and _NUMBER_RE.fullmatch(value.text):
             # 500 must find {"status": 500}, {"status": "500"} and {"status": 500.0}
             return field.number.wrap("", " = ?").bind(float(value.text))

@@ -13,15 +13,15 @@ from collections import defaultdict
 
 from tracelake.store.manifest import Segment
 
-#: A segment this large is left alone: merging it again would rewrite it for nothing.
-LARGE_SEGMENT_ROWS = 4_000_000
-
-
 def plan_compactions(segments: list[Segment], min_segments: int) -> list[list[Segment]]:
-    """Groups of small segments of one table and partition worth merging, oldest first."""
+    """Groups of flushed (never compacted) segments of one partition, oldest first.
+
+    A compacted segment is not merged again: each row is written at most twice, once
+    by the flush and once by compaction, however long the partition keeps growing.
+    """
     groups: dict[tuple[str, str], list[Segment]] = defaultdict(list)
     for segment in segments:
-        if segment.rows < LARGE_SEGMENT_ROWS:
+        if not segment.compacted:
             groups[(segment.table, segment.partition)].append(segment)
     return [
         sorted(group, key=lambda s: s.path)

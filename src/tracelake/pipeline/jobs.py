@@ -8,40 +8,19 @@ they cross the process boundary cheaply (Arrow IPC is a memcpy to rebuild).
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
-from tracelake.errors import BadRequest, PayloadTooLarge
+from tracelake.ingest.decoders.compression import inflate
 from tracelake.ingest.decoders.ndjson import decode_ndjson
 from tracelake.model import IngestResult
 from tracelake.pipeline.batches import logs_batch, to_ipc
-
-
-def decompress(body: bytes, encoding: str, max_bytes: int) -> bytes:
-    """Undo ``Content-Encoding`` gzip/deflate, refusing to inflate past ``max_bytes``."""
-    encoding = encoding.strip().lower()
-    if encoding in ("", "identity"):
-        return body
-    if encoding not in ("gzip", "x-gzip", "deflate"):
-        raise BadRequest(f"unsupported Content-Encoding {encoding!r}: send gzip, deflate or none")
-    wbits = 16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS
-    inflater = zlib.decompressobj(wbits)
-    try:
-        out = inflater.decompress(body, max_bytes + 1)
-    except zlib.error as e:
-        raise BadRequest(f"body is not valid {encoding}: {e}") from e
-    if len(out) > max_bytes or inflater.unconsumed_tail:
-        raise PayloadTooLarge(
-            f"body inflates past the limit of {max_bytes} bytes: send smaller batches"
-        )
-    return out
 
 
 def ndjson_logs_job(
     body: bytes, encoding: str, max_body_bytes: int, max_line_bytes: int, now_us: int
 ) -> tuple[bytes, dict[str, Any]]:
     """A ``POST /api/v1/logs`` body → (Arrow IPC of the good rows, the result dict)."""
-    data = decompress(body, encoding, max_body_bytes)
+    data = inflate(body, encoding, max_body_bytes)
     objects, lines, errors = decode_ndjson(data, max_line_bytes)
     result = IngestResult()
     for error in errors:

@@ -1,0 +1,594 @@
+"""OTLP/HTTP logs (``POST /v1/logs``) in, log objects out; the export response back.
+
+Every OpenTelemetry SDK exports logs as ``ExportLogsServiceRequest``: protobuf from the
+Python, Java and Go exporters, JSON from browsers, curl and the Collector's
+``encoding: json``. OTLP/JSON is *not* proto3's JSON mapping — trace and span ids are hex,
+not base64 — so JSON is mapped by hand here instead of through ``json_format``; protobuf
+goes through the generated classes of ``opentelemetry-proto``. Both paths end in the same
+record builder, so a record reads the same whichever encoding carried it.
+
+A record that breaks a rule (an id of the wrong length, a severity outside 0-24, too
+many attributes, a value of the wrong type) is rejected with its reason and the others
+are kept: OTLP's partial success. :func:`export_response` encodes the
+``ExportLogsServiceResponse`` in the encoding of the request; the spec requires the same
+``Content-Type`` both ways.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+from google.protobuf.message import DecodeError as ProtobufDecodeError
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, SeverityNumber
+
+from tracelake.errors import DecodeError, PayloadTooLarge
+from tracelake.ingest.decoders.compression import inflate
+from tracelake.model import LEVELS, LogObject, RecordError
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+
+#: Severity number → level: 1-4 TRACE, 5-8 DEBUG, ... 21-24 FATAL.
+SEVERITY_LEVELS: tuple[str, ...] = ("", *(level for level in LEVELS for _ in range(4)))
+
+#: Keys the record builder sets itself; a log attribute with one of these names is kept
+#: as ``attributes.<name>`` so that neither is lost.
+CORE_KEYS = frozenset(
+    {
+        "timestamp", "level", "message", "service", "host", "logger", "trace_id", "span_id",
+        "resource", "scope_version", "scope_attributes", "event_name", "severity_text",
+        "trace_flags", "dropped_attributes_count",
+    }
+)  # fmt: skip
+
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+_UINT64 = (0, (1 << 64) - 1)
+#: How many rejected records the partial-success message names before "and N more".
+_MESSAGE_ERRORS = 5
+
+
+class _Invalid(Exception):
+    """A record (or everything under a resource or scope) cannot be used: why."""
+
+
+def media_type(content_type: str | None) -> str | None:
+    """``PROTOBUF`` or ``JSON`` for a request's ``Content-Type``, else ``None`` (→ 415)."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media in (PROTOBUF, "application/protobuf"):
+        return PROTOBUF
+    if media == JSON:
+        return JSON
+    return None
+
+
+def decode_logs(
+    body: bytes,
+    content_type: str | None,
+    *,
+    content_encoding: str | None = None,
+    max_body_bytes: int = 64 << 20,
+    max_records: int = 1_000_000,
+    max_attributes: int = 256,
+    max_value_depth: int = 16,
+    now: Callable[[], int] | None = None,
+) -> tuple[list[LogObject], list[RecordError]]:
+    """Decode an ``ExportLogsServiceRequest`` in the encoding ``content_type`` names.
+
+    Returns the log objects and the rejected records (``line`` = the record's 1-based
+    position in the request). Raises :class:`DecodeError` for an unknown content type or
+    a body that cannot be read at all, and :class:`PayloadTooLarge` over
+    ``max_body_bytes`` (after decompression) or ``max_records``. ``max_attributes`` (per
+    record) and ``max_value_depth`` (nesting of arrays/kvlists) reject single records.
+    ``now`` (epoch ns) stamps a record with neither time set; without it such a record
+    has no ``timestamp`` and the pipeline stamps it.
+    """
+    media = media_type(content_type)
+    if media is None:
+        raise DecodeError(
+            f"unsupported Content-Type {content_type!r}; OTLP/HTTP takes {PROTOBUF} or {JSON}"
+        )
+    body = inflate(body, content_encoding, max_body_bytes)
+    if len(body) > max_body_bytes:
+        raise PayloadTooLarge(
+            f"request body is {len(body)} bytes, over max_body_bytes ({max_body_bytes})"
+        )
+    builder = _Builder(max_records, max_attributes, max_value_depth, now)
+    if media == JSON:
+        builder.json(body)
+    else:
+        builder.protobuf(body)
+    return builder.objects, builder.errors
+
+
+def export_response(rejected: Sequence[RecordError], *, as_json: bool) -> bytes:
+    """``ExportLogsServiceResponse``: ``partial_success`` only when records were rejected.
+
+    ``rejected`` is every record refused, by the decoder and by the store.
+    """
+    message = partial_success_message(rejected)
+    if as_json:
+        if not rejected:
+            return b"{}"
+        return orjson.dumps(
+            {"partialSuccess": {"rejectedLogRecords": str(len(rejected)), "errorMessage": message}}
+        )
+    response = ExportLogsServiceResponse()
+    if rejected:
+        response.partial_success.rejected_log_records = len(rejected)
+        response.partial_success.error_message = message
+    return response.SerializeToString()
+
+
+def partial_success_message(rejected: Sequence[RecordError]) -> str:
+    """One line naming the first few rejected records and why."""
+    if not rejected:
+        return ""
+    shown = "; ".join(e.error for e in rejected[:_MESSAGE_ERRORS])
+    more = len(rejected) - _MESSAGE_ERRORS
+    tail = f"; and {more} more" if more > 0 else ""
+    return f"{len(rejected)} log record(s) rejected: {shown}{tail}"
+
+
+def error_response(message: str, *, as_json: bool, code: int = 3) -> bytes:
+    """A ``google.rpc.Status`` body for a 4xx/5xx answer (``code`` 3 = INVALID_ARGUMENT)."""
+    if as_json:
+        return orjson.dumps({"code": code, "message": message})
+    text = message.encode()
+    return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+class _Builder:
+    """Walks resources → scopes → records, building objects and collecting rejects."""
+
+    def __init__(
+        self,
+        max_records: int,
+        max_attributes: int,
+        max_depth: int,
+        now: Callable[[], int] | None,
+    ) -> None:
+        self.max_records = max_records
+        self.max_attributes = max_attributes
+        self.max_depth = max_depth
+        self.now = now
+        self.objects: list[LogObject] = []
+        self.errors: list[RecordError] = []
+        self.record = 0  # 1-based ordinal of the last record seen
+
+    def _count(self) -> None:
+        self.record += 1
+        if self.record > self.max_records:
+            raise PayloadTooLarge(f"request has over max_records ({self.max_records}) log records")
+
+    def _reject(self, where: str, why: str) -> None:
+        self.errors.append(RecordError(self.record, f"{where}: {why}"))
+
+    def _reject_all(self, count: int, where: str, why: str) -> None:
+        for _ in range(count):
+            self._count()
+            self._reject(where, why)
+
+    # -- protobuf -------------------------------------------------------------------
+
+    def protobuf(self, body: bytes) -> None:
+        request = ExportLogsServiceRequest()
+        try:
+            request.ParseFromString(body)
+        except ProtobufDecodeError as e:
+            raise DecodeError(f"body is not a valid ExportLogsServiceRequest protobuf: {e}") from e
+        for r, resource_logs in enumerate(request.resource_logs):
+            where_r = f"resourceLogs[{r}]"
+            try:
+                resource = self._pb_attributes(resource_logs.resource.attributes, "resource")
+            except _Invalid as e:
+                total = sum(len(s.log_records) for s in resource_logs.scope_logs)
+                self._reject_all(total, where_r, str(e))
+                continue
+            for s, scope_logs in enumerate(resource_logs.scope_logs):
+                where_s = f"{where_r}.scopeLogs[{s}]"
+                scope = scope_logs.scope
+                try:
+                    scope_attrs = self._pb_attributes(scope.attributes, "scope")
+                except _Invalid as e:
+                    self._reject_all(len(scope_logs.log_records), where_s, str(e))
+                    continue
+                for i, record in enumerate(scope_logs.log_records):
+                    self._count()
+                    try:
+                        obj = self._pb_record(record)
+                    except _Invalid as e:
+                        self._reject(f"{where_s}.logRecords[{i}]", str(e))
+                        continue
+                    self.objects.append(
+                        _finish(obj, resource, scope.name, scope.version, scope_attrs)
+                    )
+
+    def _pb_record(self, record: LogRecord) -> LogObject:
+        attrs = self._pb_attributes(record.attributes, "log")
+        body = self._pb_value(record.body, 0, "body") if record.HasField("body") else None
+        return self._record(
+            attrs,
+            time=record.time_unix_nano,
+            observed=record.observed_time_unix_nano,
+            severity=record.severity_number,
+            severity_text=record.severity_text,
+            body=body,
+            has_body=record.HasField("body"),
+            trace_id=_pb_id(record.trace_id, 16, "traceId"),
+            span_id=_pb_id(record.span_id, 8, "spanId"),
+            flags=record.flags,
+            dropped=record.dropped_attributes_count,
+            event_name=record.event_name,
+        )
+
+    def _pb_attributes(self, attributes: Sequence[KeyValue], what: str) -> dict[str, Any]:
+        if len(attributes) > self.max_attributes:
+            raise _Invalid(
+                f"{len(attributes)} {what} attributes, over max_attributes ({self.max_attributes})"
+            )
+        return {kv.key: self._pb_value(kv.value, 0, kv.key) for kv in attributes}
+
+    def _pb_value(self, value: AnyValue, depth: int, key: str) -> Any:
+        kind = value.WhichOneof("value")
+        if kind == "string_value":
+            return value.string_value
+        if kind == "int_value":
+            return value.int_value
+        if kind == "bool_value":
+            return value.bool_value
+        if kind == "double_value":
+            return value.double_value
+        if kind == "bytes_value":
+            return base64.b64encode(value.bytes_value).decode()
+        if kind in ("array_value", "kvlist_value"):
+            if depth >= self.max_depth:
+                raise _Invalid(f"{key!r} is nested deeper than max_value_depth ({self.max_depth})")
+            if kind == "array_value":
+                return [self._pb_value(v, depth + 1, key) for v in value.array_value.values]
+            return {
+                kv.key: self._pb_value(kv.value, depth + 1, key) for kv in value.kvlist_value.values
+            }
+        return None  # unset, or a string_value_strindex we have no dictionary for
+
+    # -- JSON -----------------------------------------------------------------------
+
+    def json(self, body: bytes) -> None:
+        try:
+            request: Any = orjson.loads(body)
+        except orjson.JSONDecodeError as e:
+            raise DecodeError(f"body is not valid JSON: {e}") from e
+        if type(request) is not dict:
+            raise DecodeError("body must be a JSON ExportLogsServiceRequest object")
+        for r, resource_logs in enumerate(_array(request, "resourceLogs", "resource_logs", "")):
+            where_r = f"resourceLogs[{r}]"
+            _expect_object(resource_logs, where_r)
+            resource_obj = _object(resource_logs, "resource", where_r)
+            all_scopes = _array(resource_logs, "scopeLogs", "scope_logs", where_r)
+            try:
+                resource = self._json_attributes(resource_obj, "resource")
+            except _Invalid as e:
+                total = sum(
+                    len(_array(s, "logRecords", "log_records", where_r))
+                    for s in all_scopes
+                    if type(s) is dict
+                )
+                self._reject_all(total, where_r, str(e))
+                continue
+            for s, scope_logs in enumerate(all_scopes):
+                where_s = f"{where_r}.scopeLogs[{s}]"
+                _expect_object(scope_logs, where_s)
+                scope = _object(scope_logs, "scope", where_s)
+                records = _array(scope_logs, "logRecords", "log_records", where_s)
+                try:
+                    scope_attrs = self._json_attributes(scope, "scope")
+                    scope_name = _string(scope, "name", "name")
+                    scope_version = _string(scope, "version", "version")
+                except _Invalid as e:
+                    self._reject_all(len(records), where_s, str(e))
+                    continue
+                for i, record in enumerate(records):
+                    self._count()
+                    try:
+                        obj = self._json_record(record)
+                    except _Invalid as e:
+                        self._reject(f"{where_s}.logRecords[{i}]", str(e))
+                        continue
+                    self.objects.append(
+                        _finish(obj, resource, scope_name, scope_version, scope_attrs)
+                    )
+
+    def _json_record(self, record: Any) -> LogObject:
+        if type(record) is not dict:
+            raise _Invalid(f"must be an object, got {_kind(record)}")
+        body_value = _get(record, "body", "body")
+        return self._record(
+            self._json_attributes(record, "log"),
+            time=_integer(record, "timeUnixNano", "time_unix_nano", _UINT64),
+            observed=_integer(record, "observedTimeUnixNano", "observed_time_unix_nano", _UINT64),
+            severity=_severity(_get(record, "severityNumber", "severity_number")),
+            severity_text=_string(record, "severityText", "severity_text"),
+            body=self._json_value(body_value, 0, "body") if body_value is not None else None,
+            has_body=body_value is not None,
+            trace_id=_hex_id(record, "traceId", "trace_id", 16),
+            span_id=_hex_id(record, "spanId", "span_id", 8),
+            flags=_integer(record, "flags", "flags", (0, (1 << 32) - 1)),
+            dropped=_integer(
+                record, "droppedAttributesCount", "dropped_attributes_count", (0, (1 << 32) - 1)
+            ),
+            event_name=_string(record, "eventName", "event_name"),
+        )
+
+    def _json_attributes(self, owner: dict[str, Any], what: str) -> dict[str, Any]:
+        attributes = _get(owner, "attributes", "attributes")
+        if attributes is None:
+            return {}
+        if type(attributes) is not list:
+            raise _Invalid(f"{what} attributes must be an array of {{key, value}}")
+        if len(attributes) > self.max_attributes:
+            raise _Invalid(
+                f"{len(attributes)} {what} attributes, over max_attributes ({self.max_attributes})"
+            )
+        return self._json_kvlist(attributes, 0, what)
+
+    def _json_kvlist(self, pairs: list[Any], depth: int, what: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for kv in pairs:
+            if type(kv) is not dict or type(kv.get("key")) is not str:
+                raise _Invalid(f"{what} attributes must be objects with a string key")
+            out[kv["key"]] = self._json_value(kv.get("value"), depth, kv["key"])
+        return out
+
+    def _json_value(self, value: Any, depth: int, key: str) -> Any:
+        if value is None:
+            return None
+        if type(value) is not dict:
+            raise _Invalid(f"{key!r} must be an AnyValue object, got {_kind(value)}")
+        if not value:
+            return None
+        ((kind, v),) = list(value.items())[:1]
+        if kind == "stringValue" or kind == "string_value":
+            if type(v) is not str:
+                raise _Invalid(f"{key!r}: stringValue must be a string")
+            return v
+        if kind == "boolValue" or kind == "bool_value":
+            if type(v) is not bool:
+                raise _Invalid(f"{key!r}: boolValue must be true or false")
+            return v
+        if kind == "intValue" or kind == "int_value":
+            return _to_int(v, f"{key!r}: intValue", _INT64)
+        if kind == "doubleValue" or kind == "double_value":
+            return _to_float(v, key)
+        if kind == "bytesValue" or kind == "bytes_value":
+            if type(v) is not str:
+                raise _Invalid(f"{key!r}: bytesValue must be a base64 string")
+            try:
+                base64.b64decode(v, validate=True)
+            except binascii.Error as e:
+                raise _Invalid(f"{key!r}: bytesValue is not base64") from e
+            return v
+        if kind in ("arrayValue", "array_value", "kvlistValue", "kvlist_value"):
+            if depth >= self.max_depth:
+                raise _Invalid(f"{key!r} is nested deeper than max_value_depth ({self.max_depth})")
+            values = v.get("values", []) if type(v) is dict else None
+            if type(values) is not list:
+                raise _Invalid(f"{key!r}: {kind} must be an object with a values array")
+            if kind.startswith("array"):
+                return [self._json_value(item, depth + 1, key) for item in values]
+            return self._json_kvlist(values, depth + 1, key)
+        raise _Invalid(f"{key!r}: unknown AnyValue field {kind!r}")
+
+    # -- shared ---------------------------------------------------------------------
+
+    def _record(
+        self,
+        attrs: dict[str, Any],
+        *,
+        time: int,
+        observed: int,
+        severity: int,
+        severity_text: str,
+        body: Any,
+        has_body: bool,
+        trace_id: str | None,
+        span_id: str | None,
+        flags: int,
+        dropped: int,
+        event_name: str,
+    ) -> LogObject:
+        if not 0 <= severity <= 24:
+            raise _Invalid(f"severityNumber {severity} is outside 0-24")
+        obj: LogObject = {}
+        for key, value in attrs.items():
+            obj[f"attributes.{key}" if key in CORE_KEYS else key] = value
+        ts = time or observed or (self.now() if self.now is not None else 0)
+        if ts > _INT64[1]:
+            raise _Invalid(f"timestamp {ts} is past the year 2262 (over int64 nanoseconds)")
+        if ts:
+            obj["timestamp"] = ts
+        level = SEVERITY_LEVELS[severity]
+        if level:
+            obj["level"] = level
+            if severity_text and severity_text.upper() != level:
+                obj["severity_text"] = severity_text
+        elif severity_text:
+            obj["level"] = severity_text
+        if has_body and body is not None:
+            obj["message"] = body if type(body) is str else _json_text(body)
+        if trace_id:
+            obj["trace_id"] = trace_id
+        if span_id:
+            obj["span_id"] = span_id
+        if flags:
+            obj["trace_flags"] = flags
+        if dropped:
+            obj["dropped_attributes_count"] = dropped
+        if event_name:
+            obj["event_name"] = event_name
+        return obj
+
+
+def _finish(
+    obj: LogObject,
+    resource: dict[str, Any],
+    scope_name: str,
+    scope_version: str,
+    scope_attrs: dict[str, Any],
+) -> LogObject:
+    """Add what the record inherits from its resource and scope.
+
+    Each record gets its own copy of the shared dicts, so a processor that edits one
+    record's ``resource`` leaves its siblings alone.
+    """
+    if resource:
+        obj["resource"] = dict(resource)
+        service = resource.get("service.name")
+        if type(service) is str and service:
+            obj["service"] = service
+        host = resource.get("host.name")
+        if type(host) is str and host:
+            obj["host"] = host
+    if scope_name:
+        obj["logger"] = scope_name
+    if scope_version:
+        obj["scope_version"] = scope_version
+    if scope_attrs:
+        obj["scope_attributes"] = dict(scope_attrs)
+    return obj
+
+
+def _json_text(value: Any) -> str:
+    if type(value) is str:  # a bytes body, already base64 text
+        return value
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # an int over 64 bits cannot come from OTLP; be safe anyway
+        return str(value)
+
+
+def _pb_id(raw: bytes, size: int, name: str) -> str | None:
+    if not raw:
+        return None
+    if len(raw) != size:
+        raise _Invalid(f"{name} must be {size} bytes, got {len(raw)}")
+    return None if not any(raw) else raw.hex()
+
+
+def _hex_id(record: dict[str, Any], camel: str, snake: str, size: int) -> str | None:
+    value = _get(record, camel, snake)
+    if value is None or value == "":
+        return None
+    if type(value) is not str or len(value) != size * 2:
+        raise _Invalid(
+            f"{camel} must be {size * 2} hex digits (OTLP/JSON ids are hex, not base64), "
+            f"got {value!r:.60}"
+        )
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError as e:
+        raise _Invalid(f"{camel} {value!r} is not hex") from e
+    return None if not any(raw) else raw.hex()
+
+
+def _get(owner: dict[str, Any], camel: str, snake: str) -> Any:
+    """A field by its OTLP/JSON name, or by its proto name (harmless to accept)."""
+    value = owner.get(camel)
+    return owner.get(snake) if value is None and snake != camel else value
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _expect_object(value: Any, where: str) -> None:
+    if type(value) is not dict:
+        raise DecodeError(f"{where} must be an object, got {_kind(value)}")
+
+
+def _object(owner: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    """An optional sub-object (``resource``, ``scope``): absent is empty."""
+    value = owner.get(key)
+    if value is None:
+        return {}
+    _expect_object(value, f"{where}.{key}")
+    return value
+
+
+def _array(owner: Any, camel: str, snake: str, where: str) -> list[Any]:
+    if type(owner) is not dict:
+        return []
+    value = _get(owner, camel, snake)
+    if value is None:
+        return []
+    if type(value) is not list:
+        path = f"{where}.{camel}" if where else camel
+        raise DecodeError(f"{path} must be an array, got {_kind(value)}")
+    return value
+
+
+def _string(owner: dict[str, Any], camel: str, snake: str) -> str:
+    value = _get(owner, camel, snake)
+    if value is None:
+        return ""
+    if type(value) is not str:
+        raise _Invalid(f"{camel} must be a string, got {_kind(value)}")
+    return value
+
+
+def _integer(owner: dict[str, Any], camel: str, snake: str, bounds: tuple[int, int]) -> int:
+    value = _get(owner, camel, snake)
+    return 0 if value is None else _to_int(value, camel, bounds)
+
+
+def _to_int(value: Any, name: str, bounds: tuple[int, int]) -> int:
+    """A 64-bit integer: a decimal string in OTLP/JSON, a number accepted too."""
+    if type(value) is int:
+        number = value
+    elif (type(value) is str and value.lstrip("-").isdigit()) or (
+        type(value) is float and value.is_integer()
+    ):
+        number = int(value)
+    else:
+        raise _Invalid(f"{name} must be an integer or a decimal string, got {value!r:.40}")
+    if not bounds[0] <= number <= bounds[1]:
+        raise _Invalid(f"{name} {number} is out of range")
+    return number
+
+
+def _to_float(value: Any, key: str) -> float:
+    if type(value) in (int, float):
+        return float(value)
+    if value in ("NaN", "Infinity", "-Infinity"):
+        return math.nan if value == "NaN" else math.copysign(math.inf, -1 if value[0] == "-" else 1)
+    raise _Invalid(f"{key!r}: doubleValue must be a number, got {value!r:.40}")
+
+
+def _severity(value: Any) -> int:
+    """An enum is an integer in OTLP/JSON; its name (``SEVERITY_NUMBER_WARN``) is accepted."""
+    if value is None:
+        return 0
+    if type(value) is str and value.startswith("SEVERITY_NUMBER_"):
+        try:
+            return int(SeverityNumber.Value(value))
+        except ValueError as e:
+            raise _Invalid(f"severityNumber {value!r} is not a SeverityNumber") from e
+    return _to_int(value, "severityNumber", _INT64)
+

@@ -6,14 +6,17 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 
-from tracelake.api import logs, meta, search, sql
+from tracelake.api import elasticsearch, logs, loki, meta, otlp_logs, search, sql
 from tracelake.api.context import AppContext
 from tracelake.api.errors import HANDLERS
 
 
 def build_app(ctx: AppContext) -> Starlette:
     app = Starlette(
-        routes=[*meta.routes, *logs.routes, *search.routes, *sql.routes],
+        routes=[
+            *meta.routes, *logs.routes, *search.routes, *sql.routes,
+            *otlp_logs.routes, *loki.routes, *elasticsearch.routes,
+        ],
         exception_handlers=HANDLERS,  # type: ignore[arg-type]
         middleware=[Middleware(GZipMiddleware, minimum_size=4096)],
     )

@@ -1,0 +1,72 @@
+"""Elasticsearch-compatible ingest under ``/es``: ``_bulk`` and the handshake routes.
+
+Shippers (Logstash, Filebeat, Fluent Bit, Vector, the official clients) first call a few
+cluster routes and check the ``X-Elastic-Product`` header; ``es_handshake`` answers those.
+``_bulk`` stores the good documents and answers per item exactly as Elasticsearch does,
+so the clients' retry logic (on 429 and per-item errors) works unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tracelake.api.context import context
+from tracelake.api.params import read_body
+from tracelake.api.responses import dumps
+from tracelake.errors import DecodeError, Overloaded, PayloadTooLarge
+from tracelake.ingest.decoders.es_bulk import bulk_response, decode_bulk
+from tracelake.ingest.decoders.es_handshake import RESPONSE_HEADERS, error_body, respond
+
+
+def _es_error(status: int, kind: str, reason: str, **headers: str) -> Response:
+    return Response(
+        dumps(error_body(status, kind, reason)), status_code=status,
+        headers={**dict(RESPONSE_HEADERS), **headers},
+    )
+
+
+async def bulk(request: Request) -> Response:
+    ctx = context(request)
+    started = time.perf_counter()
+    try:
+        body = await read_body(request, ctx.settings.max_body_bytes)
+        decoded = decode_bulk(
+            body,
+            default_index=request.path_params.get("index"),
+            content_encoding=request.headers.get("content-encoding"),
+            max_body_bytes=ctx.settings.max_body_bytes,
+            max_doc_bytes=ctx.settings.max_line_bytes,
+        )
+        stored = await ctx.ingest(decoded.objects, source="es_bulk")
+    except PayloadTooLarge as e:
+        return _es_error(413, "content_too_long_exception", e.message)
+    except DecodeError as e:
+        return _es_error(400, "illegal_argument_exception", e.message)
+    except Overloaded as e:
+        return _es_error(429, "es_rejected_execution_exception", e.message, **{"Retry-After": str(e.retry_after)})
+    took = int((time.perf_counter() - started) * 1000)
+    return Response(bulk_response(decoded, stored, took_ms=took), headers=dict(RESPONSE_HEADERS))
+
+
+async def handshake(request: Request) -> Response:
+    path = "/" + request.path_params.get("path", "")
+    answer = respond(request.method, path)
+    if answer is None:
+        return _es_error(
+            404, "tracelake_unsupported", f"{request.method} /es{path} is not supported: tracelake takes _bulk"
+        )
+    return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
+
+
+METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
+
+routes = [
+    Route("/es/_bulk", bulk, methods=["POST", "PUT"]),
+    Route("/es/{index}/_bulk", bulk, methods=["POST", "PUT"]),
+    Route("/es", handshake, methods=METHODS),
+    Route("/es/{path:path}", handshake, methods=METHODS),
+]

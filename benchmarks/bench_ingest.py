@@ -24,7 +24,7 @@ from benchmarks.datagen import log_lines  # noqa: E402
 from tests.conftest import ServerProcess  # noqa: E402
 
 BATCH = 5000
-BATCHES = 240
+BATCHES = int(__import__("os").environ.get("BENCH_BATCHES", 240))
 CLIENTS = 8
 
 

@@ -83,6 +83,9 @@ class Server:
             "tracelake_wal_bytes_written": ("Bytes written to the WAL since start", wal.bytes_written if wal else 0),
             "tracelake_wal_syncs": ("WAL group commits since start", wal.syncs if wal else 0),
             "tracelake_segments": ("Segment files in the lake", store.segment_count()),
+            "tracelake_segments_flushed": (
+                "Segment files not yet compacted", store.segment_count(compacted=False)
+            ),
             "tracelake_segment_bytes": ("Bytes of segment files in the lake", store.segment_bytes()),
             "tracelake_flushes": ("Memtable flushes since start", store.stats.flushes),
             "tracelake_compactions": ("Compactions since start", store.stats.compactions),

@@ -40,7 +40,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_line_bytes", 1024 * 1024, "Largest accepted log line or record"),
     Setting("ingest_max_pending_bytes", 256 * 1024 * 1024,
             "Bytes of ingest waiting for the WAL before new requests get 503"),
-    Setting("ingest_workers", 1, "Processes decoding HTTP log bodies beside the server (0: in-process)"),
+    Setting("ingest_workers", 2, "Processes decoding HTTP log bodies beside the server (0: in-process)"),
     Setting("wal_fsync", True, "fsync each WAL group commit before acknowledging (turn off only for tests)"),
     Setting("flush_interval_s", 10.0, "Longest time a record stays in the memtable before its segment is written"),
     Setting("memtable_max_rows", 400_000, "Rows in the memtable that trigger a segment flush"),

@@ -109,3 +109,27 @@ def test_overload_answers_instead_of_queueing_without_bound(make_store: MakeStor
     with pytest.raises(Overloaded) as info:
         append(store, ipc_of("too big for the queue"))
     assert info.value.retry_after >= 1
+
+
+def test_a_closed_hour_is_compacted_even_with_one_segment_and_an_open_one_waits(
+    make_store: MakeStore,
+) -> None:
+    store = make_store(compaction_min_segments=4)
+    append(store, ipc_of("closed", ts_us=T0))
+    append(store, ipc_of("open", ts_us=T0 + 5 * 3_600_000_000))
+    store.flush()
+    assert store.compact(now_us=T0 + 5 * 3_600_000_000 + 60_000_000) == 1
+    compacted = {s.partition: s.compacted for s in store.manifest.segments()}
+    assert compacted == {"date=2026-01-01/hour=00": True, "date=2026-01-01/hour=05": False}
+
+
+def test_compacted_segments_carry_a_trace_id_bloom_filter(make_store: MakeStore) -> None:
+    store = make_store()
+    append(store, ipc_of("a"))
+    store.flush()
+    store.compact()
+    (segment,) = store.manifest.segments()
+    meta = pq.ParquetFile(store.lake / segment.path).metadata
+    trace_col = meta.schema.names.index("trace_id")
+    assert segment.compacted
+    assert (meta.row_group(0).column(trace_col).bloom_filter_length or 0) > 0

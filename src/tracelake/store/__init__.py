@@ -200,13 +200,14 @@ class Store:
         with self._lock:
             return self.manifest.take_segment_number()
 
-    def compact(self) -> int:
-        """Merge small segments per partition; returns how many groups were merged."""
+    def compact(self, now_us: int | None = None) -> int:
+        """Merge flushed segments per partition; returns how many groups were merged."""
+        now_us = int(time.time() * 1e6) if now_us is None else now_us
         done = 0
         with self._maintenance:
             with self._lock:
                 plans = plan_compactions(
-                    self.manifest.segments(), self.settings.compaction_min_segments
+                    self.manifest.segments(), self.settings.compaction_min_segments, now_us
                 )
             for group in plans:
                 table = group[0].table
@@ -276,6 +277,8 @@ class Store:
         with self._lock:
             return sum(s.bytes for s in self.manifest.segments())
 
-    def segment_count(self) -> int:
+    def segment_count(self, compacted: bool | None = None) -> int:
         with self._lock:
-            return len(self.manifest.state.segments)
+            return sum(
+                1 for s in self.manifest.state.segments if compacted is None or s.compacted == compacted
+            )

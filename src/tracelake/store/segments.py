@@ -3,8 +3,8 @@
 A segment holds the rows of one table and one hour, sorted by time, zstd-compressed,
 at ``<table>/date=YYYY-MM-DD/hour=HH/<number>.parquet`` (Hive layout, so Spark and
 DuckDB read the partitions as columns). Files are written under a temp name, fsync'd
-and renamed; only the manifest makes them part of the lake. Id columns carry Parquet
-Bloom filters, so a lookup by trace id skips row groups without reading them.
+and renamed; only the manifest makes them part of the lake. Compacted segments carry a
+Parquet Bloom filter on ``trace_id``, so a lookup by trace id skips row groups unread.
 """
 
 from __future__ import annotations
@@ -49,14 +49,15 @@ def write_segment(root: Path, table: str, hour: int, rows: pa.Table, number: int
     path = root / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
+    # Flushes must keep up with ingest; compaction has time for the Bloom filter.
     bloom = {
         c: {"ndv": max(rows.num_rows, 1024), "fpp": 0.01} for c in BLOOM_COLUMNS if c in rows.column_names
-    }
+    } if compacted else {}
     pq.write_table(
         rows,
         tmp,
         compression="zstd",
-        compression_level=3,
+        compression_level=3 if compacted else 1,
         row_group_size=ROW_GROUP_ROWS,
         write_statistics=True,
         bloom_filter_options=bloom or None,

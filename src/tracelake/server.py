@@ -16,6 +16,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 
+import pyarrow as pa
 import uvicorn
 
 from tracelake.api.app import build_app
@@ -63,6 +64,10 @@ class _HTTPServer(uvicorn.Server):
 
 class Server:
     def __init__(self, settings: Settings) -> None:
+        # Arrow's default allocator keeps freed memory for reuse; the system allocator
+        # gives the large buffers of flushed memtables back at once, which keeps the
+        # server's footprint near its working set under sustained ingest.
+        pa.set_memory_pool(pa.system_memory_pool())
         self.settings = settings
         self.metrics = ServerMetrics()
         self.store = Store(settings)

@@ -43,7 +43,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ingest_workers", 2, "Processes decoding HTTP log bodies beside the server (0: in-process)"),
     Setting("wal_fsync", True, "fsync each WAL group commit before acknowledging (turn off only for tests)"),
     Setting("flush_interval_s", 10.0, "Longest time a record stays in the memtable before its segment is written"),
-    Setting("memtable_max_rows", 400_000, "Rows in the memtable that trigger a segment flush"),
+    Setting("memtable_max_rows", 200_000, "Rows in the memtable that trigger a segment flush"),
     Setting("compaction_interval_s", 60.0, "How often small segments of a partition are merged"),
     Setting("compaction_min_segments", 4, "Segments in a partition that make it worth compacting"),
     Setting("retention_days", 30, "Days of data kept per table; whole hourly partitions older are dropped"),

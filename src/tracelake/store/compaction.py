@@ -17,6 +17,8 @@ from tracelake.store.manifest import Segment
 #: even if there are few of them, so every row ends up in a compacted file.
 CLOSE_AFTER_US = 5 * 60 * 1_000_000
 HOUR_US = 3_600_000_000
+#: Rows merged at once: a merge holds them (and a sorted copy) in memory.
+MAX_MERGE_ROWS = 600_000
 
 
 def plan_compactions(
@@ -34,11 +36,24 @@ def plan_compactions(
     for segment in segments:
         if not segment.compacted:
             groups[(segment.table, segment.partition)].append(segment)
-    return [
-        sorted(group, key=lambda s: s.path)
-        for _, group in sorted(groups.items(), key=lambda kv: kv[0][1])
-        if len(group) >= min_segments or _hour_end(group[0]) + CLOSE_AFTER_US <= now_us
-    ]
+    plans = []
+    for _, group in sorted(groups.items(), key=lambda kv: kv[0][1]):
+        if len(group) >= min_segments or _hour_end(group[0]) + CLOSE_AFTER_US <= now_us:
+            plans += _bounded(sorted(group, key=lambda s: s.path))
+    return plans
+
+
+def _bounded(group: list[Segment]) -> list[list[Segment]]:
+    """Split a group so no merge holds more than ``MAX_MERGE_ROWS`` rows in memory."""
+    out: list[list[Segment]] = [[]]
+    rows = 0
+    for segment in group:
+        if out[-1] and rows + segment.rows > MAX_MERGE_ROWS:
+            out.append([])
+            rows = 0
+        out[-1].append(segment)
+        rows += segment.rows
+    return out
 
 
 def _hour_end(segment: Segment) -> int:

@@ -1,6 +1,6 @@
 """Parquet segments: how rows leave memory for the lake.
 
-A segment holds the rows of one table and one hour, sorted by time, zstd-compressed,
+A segment holds the rows of one table and one hour, zstd-compressed,
 at ``<table>/date=YYYY-MM-DD/hour=HH/<number>.parquet`` (Hive layout, so Spark and
 DuckDB read the partitions as columns). Files are written under a temp name, fsync'd
 and renamed; only the manifest makes them part of the lake. Compacted segments carry a
@@ -31,15 +31,16 @@ def partition_of(hour: int) -> str:
     return f"date={moment:%Y-%m-%d}/hour={moment:%H}"
 
 
-def split_by_hour(data: pa.Table) -> dict[int, pa.Table]:
-    """Rows grouped by the hour of their timestamp, each group sorted by time."""
+def split_by_hour(data: pa.Table, *, sort: bool) -> dict[int, pa.Table]:
+    """Rows grouped by the hour of their timestamp, sorted by time when asked."""
     if data.num_rows == 0:
         return {}
     hours = pc.divide(data.column("timestamp").cast(pa.int64()), HOUR_US)
     unique = pc.unique(hours).to_pylist()
-    if len(unique) == 1:
-        return {unique[0]: data.sort_by("timestamp")}
-    return {h: data.filter(pc.equal(hours, h)).sort_by("timestamp") for h in unique}
+    groups = {unique[0]: data} if len(unique) == 1 else {
+        h: data.filter(pc.equal(hours, h)) for h in unique
+    }
+    return {h: g.sort_by("timestamp") for h, g in groups.items()} if sort else groups
 
 
 def write_segment(root: Path, table: str, hour: int, rows: pa.Table, number: int, *, compacted: bool) -> Segment:
@@ -61,7 +62,7 @@ def write_segment(root: Path, table: str, hour: int, rows: pa.Table, number: int
         row_group_size=ROW_GROUP_ROWS,
         write_statistics=True,
         bloom_filter_options=bloom or None,
-        sorting_columns=[pq.SortingColumn(rows.column_names.index("timestamp"))],
+        sorting_columns=[pq.SortingColumn(rows.column_names.index("timestamp"))] if compacted else None,
     )
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
@@ -83,8 +84,12 @@ def write_segment(root: Path, table: str, hour: int, rows: pa.Table, number: int
 def write_segments(
     root: Path, table: str, data: pa.Table, number: Callable[[], int], *, compacted: bool = False
 ) -> list[Segment]:
-    """Write ``data`` as one segment per hour it spans."""
+    """Write ``data`` as one segment per hour it spans.
+
+    Flushed segments keep arrival order (they are small, and sorting would cost the
+    flush time and a copy of the memtable); compaction writes them sorted by time.
+    """
     return [
         write_segment(root, table, hour, rows, number(), compacted=compacted)
-        for hour, rows in sorted(split_by_hour(data).items())
+        for hour, rows in sorted(split_by_hour(data, sort=compacted).items())
     ]

@@ -31,6 +31,15 @@ def test_good_lines_are_stored_and_bad_ones_reported_by_line(server: ServerProce
     assert count(server) == 2
 
 
+def test_absurd_timestamps_are_rejected_with_a_reason_and_nothing_stored(server: ServerProcess) -> None:
+    body = b"\n".join(orjson.dumps({"message": "absurd", "ts": ts}) for ts in
+                       ("9999-12-31T00:00:00Z", -1, 1e25, "0001-01-01", True))
+    result = post(server, body).json()
+    assert result["accepted"] == 0 and result["rejected"] == 5
+    assert all("timestamp" in e["error"] for e in result["errors"])
+    assert count(server) == 0
+
+
 def test_a_json_array_body_is_accepted(server: ServerProcess) -> None:
     r = post(server, orjson.dumps([{"message": "a"}, {"message": "b"}]))
     assert r.json()["accepted"] == 2

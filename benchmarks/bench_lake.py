@@ -85,7 +85,7 @@ def make_bodies(n_lines: int, seed: int = 1) -> tuple[list[bytes], str]:
 def rss_mb(pid: int) -> float:
     """Resident memory of the server and its worker processes together."""
     total = 0.0
-    for p in [pid, *_children(pid)]:
+    for p in {pid, *_children(pid)}:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -180,7 +180,8 @@ def run() -> dict[str, float]:
         out["settle_s"] = time.perf_counter() - started - elapsed
         stats = httpx.post(f"{server.url}/api/v1/sql", json={"sql": "SELECT count(*) FROM logs"}).json()
         out["rows_stored"] = stats["rows"][0][0]
-        segment_bytes = sum(p.stat().st_size for p in (Path(tmp) / "data" / "lake").rglob("*.parquet"))
+        manifest = orjson.loads((Path(tmp) / "data" / "lake" / "_manifest.json").read_bytes())
+        segment_bytes = sum(s["bytes"] for s in manifest["segments"])  # live files, not trash
         out["raw_ndjson_bytes_per_line"] = raw_bytes / LINES
         out["stored_bytes_per_line"] = segment_bytes / LINES
         out["stored_to_raw_ratio"] = segment_bytes / raw_bytes
@@ -193,7 +194,7 @@ def run() -> dict[str, float]:
             server.url, {"q": "| stats count() by service", "from": "-25h"}
         )
         out["trace_id_lookup_ms"] = median_ms(server.url, {"q": f"trace_id:{probe_trace}", "from": "-25h"})
-        files = [str(p) for p in (Path(tmp) / "data" / "lake").rglob("*.parquet")]
+        files = [str(Path(tmp) / "data" / "lake" / s["path"]) for s in manifest["segments"]]
         con = duckdb.connect()
         t = time.perf_counter()
         for _ in range(5):

@@ -137,7 +137,7 @@ class Store:
         assert self.wal is not None, "store is not open"
         size = len(ipc)
         limit = self.settings.ingest_max_pending_bytes
-        if self._pending_bytes + size > limit or self.memtable.rows > 4 * self.settings.memtable_max_rows:
+        if self._pending_bytes + size > limit or self.memtable.rows > 3 * self.settings.memtable_max_rows:
             self.stats.rejected_overload += 1
             raise Overloaded(
                 "ingest is behind the disk: retry after the Retry-After delay", retry_after=1

@@ -47,11 +47,20 @@ class RecordError:
 
 @dataclass(slots=True)
 class IngestResult:
-    """What a batch came to: OTLP's and ``_bulk``'s partial-success shape."""
+    """What a batch came to: OTLP's and ``_bulk``'s partial-success shape.
+
+    ``accepted`` counts every record taken; ``dropped`` those of them that drop or
+    sample rules discarded on purpose, so ``accepted - dropped`` were stored.
+    """
 
     accepted: int = 0
     rejected: int = 0
+    dropped: int = 0
     errors: list[RecordError] = field(default_factory=list)
+
+    @property
+    def stored(self) -> int:
+        return self.accepted - self.dropped
 
     def reject(self, line: int, error: str) -> None:
         self.rejected += 1
@@ -61,5 +70,6 @@ class IngestResult:
         return {
             "accepted": self.accepted,
             "rejected": self.rejected,
+            "dropped": self.dropped,
             "errors": [e.as_dict() for e in self.errors[:max_errors]],
         }

@@ -53,6 +53,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("query_threads", 2, "DuckDB threads per query"),
     Setting("query_memory_limit", "2GB", "DuckDB memory limit per query connection"),
     Setting("query_concurrency", 4, "Queries running at once; more wait their turn"),
+    Setting("pipeline", {}, "Processors of every log record: parse, enrich, drop, sample, redact"),
 )
 
 _DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
@@ -87,6 +88,7 @@ class Settings:
     query_threads: int
     query_memory_limit: str
     query_concurrency: int
+    pipeline: dict[str, Any]
 
     @property
     def data_path(self) -> Path:
@@ -154,7 +156,9 @@ def _coerce(name: str, value: Any) -> Any:
         if isinstance(default, dict):
             if not isinstance(value, dict):
                 raise TypeError
-            return {str(k): int(v) for k, v in value.items()}
+            if name == "retention_days_by_table":
+                return {str(k): int(v) for k, v in value.items()}
+            return value  # e.g. pipeline: validated by its own module
         return kind(value)
     except (TypeError, ValueError) as e:
         raise ConfigError(

@@ -4,6 +4,10 @@ HTTP bodies of NDJSON go to ``ingest_ndjson`` which decodes and normalises them 
 worker process when ``ingest_workers`` > 0 (the JSON work is GIL-bound; a second
 process uses the second core). Listeners that decode themselves call the sink with
 log objects. Either way the call returns once the good records are durable.
+
+Both ways run the configured ``Pipeline`` (parse, enrich, drop/sample, redact): in the
+worker it is rebuilt from its config. Records that rules drop count as accepted and
+``dropped`` (metric outcome ``dropped``), never as errors.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 
 from tracelake.model import IngestResult, LogObject, RecordError
 from tracelake.pipeline.batches import logs_batch, to_ipc
+from tracelake.pipeline.config import Pipeline
 from tracelake.pipeline.jobs import ndjson_logs_job
 from tracelake.settings import Settings
 from tracelake.store import Store
@@ -36,6 +41,7 @@ class LogIngest:
         self.store = store
         self.settings = settings
         self.metrics = metrics
+        self.pipeline = Pipeline(settings.pipeline)  # ConfigError here stops the start
         self._pool: Executor | None = None
         if settings.ingest_workers > 0:
             self._pool = ProcessPoolExecutor(
@@ -56,33 +62,46 @@ class LogIngest:
     async def ingest_ndjson(self, body: bytes, encoding: str, source: str = "http") -> dict[str, Any]:
         """One NDJSON/JSON-array body; returns the response dict once durable."""
         now_us = int(time.time() * 1e6)
-        args = (body, encoding, self.settings.max_body_bytes, self.settings.max_line_bytes, now_us)
+        args = (
+            body, encoding, self.settings.max_body_bytes, self.settings.max_line_bytes, now_us,
+            self.pipeline,
+        )
         if self._pool is None:
             ipc, result = ndjson_logs_job(*args)
         else:
             ipc, result = await asyncio.get_running_loop().run_in_executor(self._pool, ndjson_logs_job, *args)
-        if result["accepted"]:
+        stored = result["accepted"] - result["dropped"]
+        if stored:
             await self.store.append("logs", ipc)
-        self._count(source, result["accepted"], result["rejected"], len(body))
+        self._count(source, stored, result["rejected"], result["dropped"], len(body))
         return result
 
     async def __call__(self, objects: Sequence[LogObject], source: str = "stream") -> IngestResult:
         """The ``LogSink`` of stream listeners: objects already decoded."""
         result = IngestResult()
-        batch = logs_batch(list(objects), list(range(1, len(objects) + 1)), result, int(time.time() * 1e6))
+        kept, lines, result.dropped = self.pipeline.run(
+            list(objects), list(range(1, len(objects) + 1)), result
+        )
+        batch = logs_batch(kept, lines, result, int(time.time() * 1e6), self.pipeline.redactor)
         if batch.num_rows:
             await self.store.append("logs", to_ipc(batch))
-        self._count(source, result.accepted, result.rejected, 0)
+        result.accepted += result.dropped  # taken, on purpose not stored: not an error
+        self._count(source, result.stored, result.rejected, result.dropped)
         return result
 
     def reject(self, source: str, errors: Sequence[RecordError]) -> None:
         """Count records a decoder refused before they reached the pipeline."""
         self._count(source, 0, len(errors), 0)
 
-    def _count(self, source: str, accepted: int, rejected: int, nbytes: int) -> None:
+    def _count(
+        self, source: str, stored: int, rejected: int, dropped: int, nbytes: int = 0
+    ) -> None:
+        """Outcomes partition the records: ``accepted`` (stored), ``dropped``, ``rejected``."""
         m = self.metrics
-        if accepted:
-            m.ingest_records.labels(source, "accepted").inc(accepted)
+        if stored:
+            m.ingest_records.labels(source, "accepted").inc(stored)
+        if dropped:
+            m.ingest_records.labels(source, "dropped").inc(dropped)
         if rejected:
             m.ingest_records.labels(source, "rejected").inc(rejected)
         if nbytes:

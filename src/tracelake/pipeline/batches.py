@@ -6,30 +6,40 @@ import pyarrow as pa
 
 from tracelake.model import IngestResult, LogObject
 from tracelake.pipeline.normalise import normalise_logs
+from tracelake.pipeline.redact import Redactor
 from tracelake.pipeline.timestamps import parse_timestamps
 from tracelake.schema import LOGS
 
 
 def logs_batch(
-    objects: list[LogObject], lines: list[int], result: IngestResult, now_us: int
+    objects: list[LogObject],
+    lines: list[int],
+    result: IngestResult,
+    now_us: int,
+    redactor: Redactor | None = None,
 ) -> pa.RecordBatch:
     """Normalise ``objects`` into a batch; rejected records are reported in ``result``.
 
     ``lines`` numbers each object for error reports (1-based line or item number).
+    ``redactor`` masks secrets in ``message`` and ``attributes`` before the batch exists.
     """
     cols = normalise_logs(objects, lines)
     timestamps, bad = parse_timestamps(cols.raw_timestamps, now_us)
+    message = pa.array(cols.message, pa.string())
+    attributes = pa.array(cols.attributes, pa.binary()).cast(pa.string())
+    if redactor is not None:
+        message, attributes = redactor.columns(message, attributes)
     batch = pa.record_batch(
         [
             timestamps,
             pa.array(cols.service, pa.string()),
             pa.array(cols.level, pa.string()),
-            pa.array(cols.message, pa.string()),
+            message,
             pa.array(cols.trace_id, pa.string()),
             pa.array(cols.span_id, pa.string()),
             pa.array(cols.host, pa.string()),
             pa.array(cols.logger, pa.string()),
-            pa.array(cols.attributes, pa.binary()).cast(pa.string()),
+            attributes,
         ],
         schema=LOGS,
     )

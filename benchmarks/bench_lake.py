@@ -203,6 +203,12 @@ def run() -> dict[str, float]:
         out["stats_ratio_to_baseline"] = out["stats_count_by_service_all_ms"] / out[
             "baseline_duckdb_group_by_service_ms"
         ]
+        t = time.perf_counter()
+        for _ in range(5):
+            con.execute("SELECT * FROM read_parquet(?) WHERE trace_id = ?", [files, probe_trace]).fetchall()
+        out["baseline_duckdb_trace_lookup_ms"] = (time.perf_counter() - t) / 5 * 1000
+        out["trace_lookup_ratio_to_baseline"] = out["trace_id_lookup_ms"] / out["baseline_duckdb_trace_lookup_ms"]
+        out["segments"] = len(files)
         out["peak_server_rss_mb"] = max(peak[0], rss_mb(server.proc.pid))
         server.stop()
     return out

@@ -51,9 +51,10 @@ def write_segment(root: Path, table: str, hour: int, rows: pa.Table, number: int
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     # Flushes must keep up with ingest; compaction has time for the Bloom filter.
-    bloom = {
-        c: {"ndv": max(rows.num_rows, 1024), "fpp": 0.01} for c in BLOOM_COLUMNS if c in rows.column_names
-    } if compacted else {}
+    # One filter per row group: sized for a row group's distinct ids (a trace has several
+    # lines), not the file's, so a lookup reads kilobytes of filter per row group.
+    ndv = max(min(rows.num_rows, ROW_GROUP_ROWS) // 2, 1024)
+    bloom = {c: {"ndv": ndv, "fpp": 0.02} for c in BLOOM_COLUMNS if c in rows.column_names} if compacted else {}
     pq.write_table(
         rows,
         tmp,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import click
@@ -12,7 +13,9 @@ from tracelake.settings import Settings
 
 
 @click.command("serve")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Where the WAL and the lake live.")
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False), help="Where the WAL and the lake live."
+)
 @click.option("--host", help="Address to bind (default 127.0.0.1).")
 @click.option("--http-port", type=int, help="HTTP port (default 7700; 0 picks a free one).")
 @click.option("--tcp-port", type=int, help="JSON lines over TCP/UDP (default 4560; -1 off).")
@@ -33,26 +36,37 @@ def command(
     """Run the server: ingest, store, query API and UI on one port."""
     from tracelake.server import Server
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = Settings.load(
-        config_file, overrides={
-            "data_dir": data_dir, "host": host, "http_port": http_port, "tcp_port": tcp_port,
-            "syslog_port": syslog_port, "forward_port": forward_port,
+        config_file,
+        overrides={
+            "data_dir": data_dir,
+            "host": host,
+            "http_port": http_port,
+            "tcp_port": tcp_port,
+            "syslog_port": syslog_port,
+            "forward_port": forward_port,
         },
     )
     console = Console(stderr=True)
 
     def ready(server: Server) -> None:
         url = server.ctx.listeners["http"]
-        console.print(f"[bold green]tracelake[/] ready on [link={url}]{url}[/link]  (data in {settings.data_dir})")
-        console.print(f"  UI {url}/   search {url}/api/v1/search?q=   ingest POST {url}/api/v1/logs")
+        console.print(
+            f"[bold green]tracelake[/] ready on [link={url}]{url}[/link]  (data in {settings.data_dir})"
+        )
+        console.print(
+            f"  UI {url}/   search {url}/api/v1/search?q=   ingest POST {url}/api/v1/logs"
+        )
         streams = ", ".join(f"{k} {v}" for k, v in server.ctx.listeners.items() if k != "http")
         if streams:
             console.print(f"  streams: {streams}")
         if settings.host not in ("127.0.0.1", "::1", "localhost"):
-            console.print(f"[yellow]listening on {settings.host}: every address that reaches it can read and write")
+            console.print(
+                f"[yellow]listening on {settings.host}: every address that reaches it can read and write"
+            )
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(Server(settings).run(on_ready=ready))
-    except KeyboardInterrupt:
-        pass

@@ -8,16 +8,17 @@ One place decides which protocol listens where: JSON lines on TCP and UDP share
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Literal
 
 from tracelake.errors import ConfigError
 from tracelake.ingest.sink import LogIngest
 from tracelake.ingest.tcp import ListenerConfig, ListenerStats, TcpListener
 from tracelake.ingest.udp import UdpListener
+from tracelake.model import IngestResult, LogObject
 from tracelake.settings import Settings
+from tracelake.typing import LogSink
 
 log = logging.getLogger("tracelake.ingest")
 
@@ -44,9 +45,13 @@ class Listeners:
             if port < 0:
                 continue
             config = ListenerConfig(
-                host=s.host, port=port, max_frame_bytes=s.max_line_bytes,
-                max_connections=s.max_connections, idle_timeout=s.idle_timeout_s,
-                max_decompressed_bytes=s.max_body_bytes, shared_key=s.forward_shared_key or None,
+                host=s.host,
+                port=port,
+                max_frame_bytes=s.max_line_bytes,
+                max_connections=s.max_connections,
+                idle_timeout=s.idle_timeout_s,
+                max_decompressed_bytes=s.max_body_bytes,
+                shared_key=s.forward_shared_key or None,
             )
             tcp = TcpListener(self._sink(f"{fmt}/tcp"), fmt, config, name=f"{fmt}/tcp")
             try:
@@ -65,8 +70,14 @@ class Listeners:
             self.running[udp.name] = udp
         return {name: f"{self.settings.host}:{lst.port}" for name, lst in self.running.items()}
 
-    def _sink(self, source: str) -> functools.partial[object]:
-        return functools.partial(self.ingest.__call__, source=source)
+    def _sink(self, source: str) -> LogSink:
+        """The ingest sink, counting this listener's records under its own name."""
+        ingest = self.ingest
+
+        async def sink(objects: Sequence[LogObject]) -> IngestResult:
+            return await ingest(objects, source=source)
+
+        return sink
 
     async def stop(self) -> None:
         for listener in self.running.values():

@@ -14,7 +14,6 @@ import orjson
 
 from tracelake.model import LogObject
 
-
 TIMESTAMP_KEYS = ("@timestamp", "timestamp", "ts", "time")
 LEVEL_KEYS = ("level", "severity", "levelname", "log.level")
 SERVICE_KEYS = ("service", "service.name", "service_name", "app")
@@ -99,8 +98,14 @@ _ZERO_SPAN = "0" * 16
 
 #: Candidate keys of each column, in order of preference.
 FIELD_KEYS = (
-    TIMESTAMP_KEYS, LEVEL_KEYS, SERVICE_KEYS, MESSAGE_KEYS,
-    TRACE_KEYS, SPAN_KEYS, HOST_KEYS, LOGGER_KEYS,
+    TIMESTAMP_KEYS,
+    LEVEL_KEYS,
+    SERVICE_KEYS,
+    MESSAGE_KEYS,
+    TRACE_KEYS,
+    SPAN_KEYS,
+    HOST_KEYS,
+    LOGGER_KEYS,
 )
 _Plan = tuple[str | None, ...]
 _PLANS: dict[tuple[str, ...], _Plan] = {}
@@ -179,7 +184,7 @@ def normalise_logs(objects: list[LogObject], lines: list[int]) -> LogColumns:
             lvl_append("INFO")
 
         service = pop(k_service) if k_service else None
-        if type(service) is dict:
+        if type(service) is dict and k_service:
             obj[k_service] = service  # ECS style {"service": {"name": …}}: keep it whole
             service = service.get("name")
         if service is not None and type(service) is not str:
@@ -190,18 +195,24 @@ def normalise_logs(objects: list[LogObject], lines: list[int]) -> LogColumns:
 
         trace_id = pop(k_trace) if k_trace else None
         if trace_id is not None:
-            trace_id = trace_id.lower() if type(trace_id) is str and len(trace_id) == 32 \
-                and trace_id != _ZERO_TRACE else _hex_id(trace_id, 32)
+            trace_id = (
+                trace_id.lower()
+                if type(trace_id) is str and len(trace_id) == 32 and trace_id != _ZERO_TRACE
+                else _hex_id(trace_id, 32)
+            )
         tid_append(trace_id)
 
         span_id = pop(k_span) if k_span else None
         if span_id is not None:
-            span_id = span_id.lower() if type(span_id) is str and len(span_id) == 16 \
-                and span_id != _ZERO_SPAN else _hex_id(span_id, 16)
+            span_id = (
+                span_id.lower()
+                if type(span_id) is str and len(span_id) == 16 and span_id != _ZERO_SPAN
+                else _hex_id(span_id, 16)
+            )
         sid_append(span_id)
 
         host = pop(k_host) if k_host else None
-        if type(host) is dict:
+        if type(host) is dict and k_host:
             obj[k_host] = host
             host = host.get("name")
         host_append(host if host is None or type(host) is str else _text(host))

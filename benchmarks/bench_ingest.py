@@ -20,8 +20,9 @@ import pyarrow.json as pj
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.datagen import log_lines  # noqa: E402
-from tests.conftest import ServerProcess  # noqa: E402
+from tests.conftest import ServerProcess
+
+from benchmarks.datagen import log_lines
 
 BATCH = 5000
 BATCHES = int(__import__("os").environ.get("BENCH_BATCHES", 240))
@@ -64,7 +65,9 @@ def run() -> dict[str, float]:
                             sent[0] += r.json()["accepted"]
 
             httpx.post(f"{server.url}/api/v1/logs", content=body)  # warm-up
-            threads = [threading.Thread(target=client, args=(BATCHES // CLIENTS,)) for _ in range(CLIENTS)]
+            threads = [
+                threading.Thread(target=client, args=(BATCHES // CLIENTS,)) for _ in range(CLIENTS)
+            ]
             started = time.perf_counter()
             for t in threads:
                 t.start()

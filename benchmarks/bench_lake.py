@@ -25,7 +25,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.conftest import ServerProcess  # noqa: E402
+from tests.conftest import ServerProcess
 
 LINES = int(os.environ.get("BENCH_LINES", 10_000_000))
 BATCH = 5000
@@ -61,19 +61,25 @@ def make_bodies(n_lines: int, seed: int = 1) -> tuple[list[bytes], str]:
                 probe_trace = trace
         status = rng.choice((200, 200, 200, 201, 404, 500))
         ms = rng.randint(1, 900)
-        lines.append(dumps({
-            "ts": (start_us + int(i * step)) // 1000,
-            "level": "ERROR" if status == 500 else "INFO",
-            "service": SERVICES[i % 8],
-            "host": f"node-{i % 12:02d}",
-            "message": TEMPLATES[i % 6].format(n=rng.randint(1, 99999), status=status, ms=ms),
-            "trace_id": trace,
-            "span_id": f"{rng.getrandbits(64):016x}",
-            "latency_ms": ms,
-            "http": {"status": status, "method": "GET" if i % 3 else "POST"},
-            "client_ip": f"10.{i % 7}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
-            "region": REGIONS[i % 4],
-        }))
+        lines.append(
+            dumps(
+                {
+                    "ts": (start_us + int(i * step)) // 1000,
+                    "level": "ERROR" if status == 500 else "INFO",
+                    "service": SERVICES[i % 8],
+                    "host": f"node-{i % 12:02d}",
+                    "message": TEMPLATES[i % 6].format(
+                        n=rng.randint(1, 99999), status=status, ms=ms
+                    ),
+                    "trace_id": trace,
+                    "span_id": f"{rng.getrandbits(64):016x}",
+                    "latency_ms": ms,
+                    "http": {"status": status, "method": "GET" if i % 3 else "POST"},
+                    "client_ip": f"10.{i % 7}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+                    "region": REGIONS[i % 4],
+                }
+            )
+        )
         if len(lines) == BATCH:
             bodies.append(b"\n".join(lines))
             lines = []
@@ -153,7 +159,9 @@ def run() -> dict[str, float]:
                         if not queue:
                             return
                         body = queue.pop()
-                    while (r := http.post(f"{server.url}/api/v1/logs", content=body)).status_code == 503:
+                    while (
+                        r := http.post(f"{server.url}/api/v1/logs", content=body)
+                    ).status_code == 503:
                         time.sleep(float(r.headers.get("Retry-After", "1")))
                     assert r.status_code == 200, r.text
 
@@ -178,7 +186,9 @@ def run() -> dict[str, float]:
                 break
             time.sleep(1)
         out["settle_s"] = time.perf_counter() - started - elapsed
-        stats = httpx.post(f"{server.url}/api/v1/sql", json={"sql": "SELECT count(*) FROM logs"}).json()
+        stats = httpx.post(
+            f"{server.url}/api/v1/sql", json={"sql": "SELECT count(*) FROM logs"}
+        ).json()
         out["rows_stored"] = stats["rows"][0][0]
         manifest = orjson.loads((Path(tmp) / "data" / "lake" / "_manifest.json").read_bytes())
         segment_bytes = sum(s["bytes"] for s in manifest["segments"])  # live files, not trash
@@ -188,26 +198,35 @@ def run() -> dict[str, float]:
 
         print("searching ...", file=sys.stderr)
         out["search_filter_and_word_last_hour_ms"] = median_ms(
-            server.url, {"q": 'service:payments AND level:error "declined"', "from": "-1h", "limit": "100"}
+            server.url,
+            {"q": 'service:payments AND level:error "declined"', "from": "-1h", "limit": "100"},
         )
         out["stats_count_by_service_all_ms"] = median_ms(
             server.url, {"q": "| stats count() by service", "from": "-25h"}
         )
-        out["trace_id_lookup_ms"] = median_ms(server.url, {"q": f"trace_id:{probe_trace}", "from": "-25h"})
+        out["trace_id_lookup_ms"] = median_ms(
+            server.url, {"q": f"trace_id:{probe_trace}", "from": "-25h"}
+        )
         files = [str(Path(tmp) / "data" / "lake" / s["path"]) for s in manifest["segments"]]
         con = duckdb.connect()
         t = time.perf_counter()
         for _ in range(5):
-            con.execute("SELECT service, count(*) FROM read_parquet(?) GROUP BY 1", [files]).fetchall()
+            con.execute(
+                "SELECT service, count(*) FROM read_parquet(?) GROUP BY 1", [files]
+            ).fetchall()
         out["baseline_duckdb_group_by_service_ms"] = (time.perf_counter() - t) / 5 * 1000
-        out["stats_ratio_to_baseline"] = out["stats_count_by_service_all_ms"] / out[
-            "baseline_duckdb_group_by_service_ms"
-        ]
+        out["stats_ratio_to_baseline"] = (
+            out["stats_count_by_service_all_ms"] / out["baseline_duckdb_group_by_service_ms"]
+        )
         t = time.perf_counter()
         for _ in range(5):
-            con.execute("SELECT * FROM read_parquet(?) WHERE trace_id = ?", [files, probe_trace]).fetchall()
+            con.execute(
+                "SELECT * FROM read_parquet(?) WHERE trace_id = ?", [files, probe_trace]
+            ).fetchall()
         out["baseline_duckdb_trace_lookup_ms"] = (time.perf_counter() - t) / 5 * 1000
-        out["trace_lookup_ratio_to_baseline"] = out["trace_id_lookup_ms"] / out["baseline_duckdb_trace_lookup_ms"]
+        out["trace_lookup_ratio_to_baseline"] = (
+            out["trace_id_lookup_ms"] / out["baseline_duckdb_trace_lookup_ms"]
+        )
         out["segments"] = len(files)
         out["peak_server_rss_mb"] = max(peak[0], rss_mb(server.proc.pid))
         server.stop()

@@ -12,7 +12,9 @@ LEVELS = ("INFO",) * 14 + ("DEBUG", "DEBUG", "WARN", "ERROR")
 PATHS = ("/api/orders", "/api/users", "/api/cart", "/api/items", "/health", "/api/pay")
 
 
-def log_lines(n: int, *, start: datetime | None = None, span_s: float = 3600.0, seed: int = 7) -> list[bytes]:
+def log_lines(
+    n: int, *, start: datetime | None = None, span_s: float = 3600.0, seed: int = 7
+) -> list[bytes]:
     """``n`` NDJSON lines spread evenly over ``span_s`` seconds from ``start``."""
     rng = random.Random(seed)
     start = start or datetime.now(UTC) - timedelta(seconds=span_s)
@@ -27,7 +29,9 @@ def log_lines(n: int, *, start: datetime | None = None, span_s: float = 3600.0, 
         lines.append(
             orjson.dumps(
                 {
-                    "@timestamp": (start + timedelta(seconds=i * step)).isoformat(timespec="microseconds"),
+                    "@timestamp": (start + timedelta(seconds=i * step)).isoformat(
+                        timespec="microseconds"
+                    ),
                     "level": rng.choice(LEVELS),
                     "service": rng.choice(SERVICES),
                     "host": f"node-{rng.randint(1, 12):02d}",

@@ -14,7 +14,14 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("bench_ingest", "bench_lake", "bench_stream_decoders", "bench_breaker", "bench_sdk_logging", "bench_tracing")
+ORDER = (
+    "bench_ingest",
+    "bench_lake",
+    "bench_stream_decoders",
+    "bench_breaker",
+    "bench_sdk_logging",
+    "bench_tracing",
+)
 
 
 def main() -> int:

@@ -47,10 +47,26 @@ class ServerProcess:
         env = {**os.environ, "TRACELAKE_WAL_FSYNC": "true", **self.env}
         self.log = open(self.data_dir.parent / f"server-{self.port}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tracelake", "serve", "--data-dir", str(self.data_dir),
-             "--http-port", str(self.port), "--tcp-port", "0", "--syslog-port", "0",
-             "--forward-port", "0", *self.extra_args],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "tracelake",
+                "serve",
+                "--data-dir",
+                str(self.data_dir),
+                "--http-port",
+                str(self.port),
+                "--tcp-port",
+                "0",
+                "--syslog-port",
+                "0",
+                "--forward-port",
+                "0",
+                *self.extra_args,
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -66,7 +82,9 @@ class ServerProcess:
 
     def output(self) -> str:
         self.log.flush()
-        return (self.data_dir.parent / f"server-{self.port}.log").read_text(errors="replace")[-4000:]
+        return (self.data_dir.parent / f"server-{self.port}.log").read_text(errors="replace")[
+            -4000:
+        ]
 
     def kill(self) -> None:
         """SIGKILL: no flush, no goodbye — what a crash looks like."""

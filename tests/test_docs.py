@@ -16,7 +16,9 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 @pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s.name)
 def test_every_setting_is_in_the_configuration_page_with_its_default(setting: object) -> None:
     text = (DOCS / "configuration.md").read_text()
-    assert f"| `{setting.name}` | `TRACELAKE_{setting.name.upper()}` | `{setting.default!r}` |" in text  # type: ignore[attr-defined]
+    assert (
+        f"| `{setting.name}` | `TRACELAKE_{setting.name.upper()}` | `{setting.default!r}` |" in text
+    )  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("name", sorted(cli.commands))

@@ -22,7 +22,8 @@ CHURN = {  # flush, compact and expire constantly, so a kill lands mid-maintenan
 
 def _batch(start: int, n: int) -> bytes:
     return b"\n".join(
-        orjson.dumps({"message": f"line {i}", "service": "crash", "seq": i}) for i in range(start, start + n)
+        orjson.dumps({"message": f"line {i}", "service": "crash", "seq": i})
+        for i in range(start, start + n)
     )
 
 
@@ -89,15 +90,27 @@ def test_ready_and_health_answer_once_started(server: ServerProcess) -> None:
     assert health["status"] == "ok" and health["listeners"]["http"] == server.url
 
 
-def test_busy_port_is_a_one_line_error_and_exit_2(server_factory: type[ServerProcess], tmp_path: Path) -> None:
+def test_busy_port_is_a_one_line_error_and_exit_2(
+    server_factory: type[ServerProcess], tmp_path: Path
+) -> None:
     import subprocess
     import sys
 
     first = server_factory(tmp_path / "a").start()
     out = subprocess.run(
-        [sys.executable, "-m", "tracelake", "serve", "--data-dir", str(tmp_path / "b"),
-         "--http-port", str(first.port)],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "tracelake",
+            "serve",
+            "--data-dir",
+            str(tmp_path / "b"),
+            "--http-port",
+            str(first.port),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 2
     assert f"cannot listen on 127.0.0.1:{first.port}" in out.stderr

@@ -20,7 +20,9 @@ class ClientError(TracelakeError):
 
 
 class Client:
-    def __init__(self, url: str = DEFAULT_URL, *, timeout: float = 60.0, token: str | None = None) -> None:
+    def __init__(
+        self, url: str = DEFAULT_URL, *, timeout: float = 60.0, token: str | None = None
+    ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.url = url.rstrip("/")
         self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
@@ -41,7 +43,9 @@ class Client:
 
     def search(self, query: str, **params: Any) -> dict[str, Any]:
         clean = {k: v for k, v in params.items() if v is not None}
-        data: dict[str, Any] = self._request("GET", "/api/v1/search", params={"q": query, **clean}).json()
+        data: dict[str, Any] = self._request(
+            "GET", "/api/v1/search", params={"q": query, **clean}
+        ).json()
         return data
 
     def sql(self, sql: str, params: list[Any] | None = None) -> dict[str, Any]:
@@ -68,7 +72,9 @@ class Client:
     def tail(self, query: str) -> Iterator[dict[str, Any]]:
         """Yield matching new log rows as they arrive, until interrupted."""
         try:
-            with self._http.stream("GET", "/api/v1/tail", params={"q": query}, timeout=None) as response:
+            with self._http.stream(
+                "GET", "/api/v1/tail", params={"q": query}, timeout=None
+            ) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise ClientError(_error_text(response))

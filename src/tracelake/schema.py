@@ -17,7 +17,44 @@ LOGS = pa.schema(
     + [pa.field(name, pa.string()) for name in LOG_COLUMNS[1:]]
 )
 
-SCHEMAS: dict[str, pa.Schema] = {"logs": LOGS}
+#: One row per span, from OTLP and Zipkin alike (docs/tracing.md). ``timestamp`` is the
+#: span's start so the store partitions and prunes spans like logs. Ids are lower hex,
+#: trace ids 32 digits (64-bit ids left-padded with zeros, as in ``logs``). ``status``
+#: is ok / error / unset. ``attributes``, ``events``, ``resource`` and ``details``
+#: (endpoints, Zipkin's shared/debug flags, links, scope) hold JSON text.
+SPANS = pa.schema(
+    [
+        pa.field("timestamp", TIMESTAMP, nullable=False),
+        pa.field("trace_id", pa.string(), nullable=False),
+        pa.field("span_id", pa.string(), nullable=False),
+        pa.field("parent_id", pa.string()),
+        pa.field("service", pa.string()),
+        pa.field("name", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("duration_us", pa.int64()),
+        pa.field("status", pa.string()),
+        pa.field("status_message", pa.string()),
+        pa.field("remote_service", pa.string()),
+        pa.field("attributes", pa.string()),
+        pa.field("events", pa.string()),
+        pa.field("resource", pa.string()),
+        pa.field("details", pa.string()),
+    ]
+)
+
+#: Service-to-service call counts per minute, maintained as spans arrive
+#: (``tracing/dependencies.py``); several rows of one minute and pair add up.
+DEPENDENCIES = pa.schema(
+    [
+        pa.field("timestamp", TIMESTAMP, nullable=False),
+        pa.field("parent", pa.string(), nullable=False),
+        pa.field("child", pa.string(), nullable=False),
+        pa.field("call_count", pa.int64(), nullable=False),
+        pa.field("error_count", pa.int64(), nullable=False),
+    ]
+)
+
+SCHEMAS: dict[str, pa.Schema] = {"logs": LOGS, "spans": SPANS, "dependencies": DEPENDENCIES}
 
 
 def schema_of(table: str) -> pa.Schema:

@@ -40,11 +40,16 @@ def bind_tcp(host: str, port: int, flag: str) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Without it, Nagle's algorithm and delayed ACKs hold each small response to a
+    # keep-alive client back by ~40 ms.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as e:
         sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port} ({e.strerror}): stop what uses it or pass {flag}") from e
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({e.strerror}): stop what uses it or pass {flag}"
+        ) from e
     sock.listen(1024)
     sock.setblocking(False)
     return sock
@@ -104,18 +109,34 @@ class Server:
             "tracelake_memtable_rows": ("Rows held in the memtable", store.memtable.rows),
             "tracelake_memtable_bytes": ("Arrow bytes held in the memtable", store.memtable.nbytes),
             "tracelake_ingest_pending_bytes": ("Bytes waiting for the WAL", store.pending_bytes),
-            "tracelake_wal_bytes_written": ("Bytes written to the WAL since start", wal.bytes_written if wal else 0),
+            "tracelake_wal_bytes_written": (
+                "Bytes written to the WAL since start",
+                wal.bytes_written if wal else 0,
+            ),
             "tracelake_wal_syncs": ("WAL group commits since start", wal.syncs if wal else 0),
             "tracelake_segments": ("Segment files in the lake", store.segment_count()),
             "tracelake_segments_flushed": (
-                "Segment files not yet compacted", store.segment_count(compacted=False)
+                "Segment files not yet compacted",
+                store.segment_count(compacted=False),
             ),
-            "tracelake_segment_bytes": ("Bytes of segment files in the lake", store.segment_bytes()),
+            "tracelake_segment_bytes": (
+                "Bytes of segment files in the lake",
+                store.segment_bytes(),
+            ),
             "tracelake_flushes": ("Memtable flushes since start", store.stats.flushes),
             "tracelake_compactions": ("Compactions since start", store.stats.compactions),
-            "tracelake_ingest_overloaded": ("Appends refused with 503 since start", store.stats.rejected_overload),
-            "tracelake_wal_replayed_batches": ("Batches replayed from the WAL at start", store.replay.frames),
-            "tracelake_wal_truncated_bytes": ("Torn WAL bytes truncated at start", store.replay.truncated_bytes),
+            "tracelake_ingest_overloaded": (
+                "Appends refused with 503 since start",
+                store.stats.rejected_overload,
+            ),
+            "tracelake_wal_replayed_batches": (
+                "Batches replayed from the WAL at start",
+                store.replay.frames,
+            ),
+            "tracelake_wal_truncated_bytes": (
+                "Torn WAL bytes truncated at start",
+                store.replay.truncated_bytes,
+            ),
         }
 
     async def run(self, on_ready: Callable[[Server], None] | None = None) -> None:
@@ -126,8 +147,13 @@ class Server:
         self.dependencies.start()  # after the WAL replay: replayed spans were linked before
         await asyncio.to_thread(self.ingest.warm_up)
         config = uvicorn.Config(
-            self.app, host=s.host, port=s.http_port, log_level="warning", lifespan="off",
-            access_log=False, timeout_graceful_shutdown=5,
+            self.app,
+            host=s.host,
+            port=s.http_port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=5,
         )
         self.ctx.listeners.update(await self.listeners.start())
         http = _HTTPServer(config)

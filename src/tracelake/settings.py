@@ -28,28 +28,69 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("data_dir", "data", "Directory holding the WAL, the lake's Parquet segments and state"),
-    Setting("host", "127.0.0.1", "Address every listener binds; loopback unless you mean otherwise"),
-    Setting("http_port", 7700, "Port of the HTTP API, the ingest endpoints and the UI (0: any free port)"),
-    Setting("tcp_port", 4560, "JSON lines over TCP and UDP (Logstash json_lines); 0: any free port, -1: off"),
-    Setting("syslog_port", 5514, "Syslog over UDP and TCP (RFC 5424/3164/6587); 0: any free port, -1: off"),
-    Setting("forward_port", 24224, "Fluentd forward protocol (TCP, UDP heartbeat); 0: any free port, -1: off"),
+    Setting(
+        "host", "127.0.0.1", "Address every listener binds; loopback unless you mean otherwise"
+    ),
+    Setting(
+        "http_port",
+        7700,
+        "Port of the HTTP API, the ingest endpoints and the UI (0: any free port)",
+    ),
+    Setting(
+        "tcp_port",
+        4560,
+        "JSON lines over TCP and UDP (Logstash json_lines); 0: any free port, -1: off",
+    ),
+    Setting(
+        "syslog_port",
+        5514,
+        "Syslog over UDP and TCP (RFC 5424/3164/6587); 0: any free port, -1: off",
+    ),
+    Setting(
+        "forward_port",
+        24224,
+        "Fluentd forward protocol (TCP, UDP heartbeat); 0: any free port, -1: off",
+    ),
     Setting("max_connections", 1024, "Open connections per stream listener"),
-    Setting("idle_timeout_s", 600.0, "Seconds a stream connection may stay silent before it is closed"),
+    Setting(
+        "idle_timeout_s", 600.0, "Seconds a stream connection may stay silent before it is closed"
+    ),
     Setting("forward_shared_key", "", "Fluentd forward shared key; empty: no handshake"),
     Setting("max_body_bytes", 64 * 1024 * 1024, "Largest accepted HTTP body, after decompression"),
     Setting("max_line_bytes", 1024 * 1024, "Largest accepted log line or record"),
-    Setting("ingest_max_pending_bytes", 256 * 1024 * 1024,
-            "Bytes of ingest waiting for the WAL before new requests get 503"),
-    Setting("ingest_workers", 2, "Processes decoding HTTP log bodies beside the server (0: in-process)"),
-    Setting("wal_fsync", True, "fsync each WAL group commit before acknowledging (turn off only for tests)"),
-    Setting("flush_interval_s", 10.0, "Longest time a record stays in the memtable before its segment is written"),
+    Setting(
+        "ingest_max_pending_bytes",
+        256 * 1024 * 1024,
+        "Bytes of ingest waiting for the WAL before new requests get 503",
+    ),
+    Setting(
+        "ingest_workers", 2, "Processes decoding HTTP log bodies beside the server (0: in-process)"
+    ),
+    Setting(
+        "wal_fsync",
+        True,
+        "fsync each WAL group commit before acknowledging (turn off only for tests)",
+    ),
+    Setting(
+        "flush_interval_s",
+        10.0,
+        "Longest time a record stays in the memtable before its segment is written",
+    ),
     Setting("memtable_max_rows", 200_000, "Rows in the memtable that trigger a segment flush"),
     Setting("compaction_interval_s", 60.0, "How often small segments of a partition are merged"),
     Setting("compaction_min_segments", 4, "Segments in a partition that make it worth compacting"),
-    Setting("retention_days", 30, "Days of data kept per table; whole hourly partitions older are dropped"),
-    Setting("retention_days_by_table", {}, "Per-table overrides of retention_days, e.g. {logs = 7}"),
+    Setting(
+        "retention_days",
+        30,
+        "Days of data kept per table; whole hourly partitions older are dropped",
+    ),
+    Setting(
+        "retention_days_by_table", {}, "Per-table overrides of retention_days, e.g. {logs = 7}"
+    ),
     Setting("query_timeout_s", 30.0, "Time limit of one query"),
-    Setting("query_max_rows", 10_000, "Row cap of one query; responses say truncated when it is hit"),
+    Setting(
+        "query_max_rows", 10_000, "Row cap of one query; responses say truncated when it is hit"
+    ),
     Setting("query_threads", 2, "DuckDB threads per query"),
     Setting("query_memory_limit", "2GB", "DuckDB memory limit per query connection"),
     Setting("query_concurrency", 4, "Queries running at once; more wait their turn"),
@@ -141,7 +182,9 @@ def _from_env(name: str, raw: str) -> Any:
         try:
             return tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"TRACELAKE_{name.upper()} must be an inline table like {{logs = 7}}") from e
+            raise ConfigError(
+                f"TRACELAKE_{name.upper()} must be an inline table like {{logs = 7}}"
+            ) from e
     return raw
 
 

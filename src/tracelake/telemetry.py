@@ -26,32 +26,41 @@ class ServerMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.ingest_records = Counter(
-            "tracelake_ingest_records", "Records received, by input and outcome",
-            ["input", "outcome"], registry=r,
+            "tracelake_ingest_records",
+            "Records received, by input and outcome",
+            ["input", "outcome"],
+            registry=r,
         )
         self.ingest_bytes = Counter(
             "tracelake_ingest_bytes", "Bytes received on ingest, by input", ["input"], registry=r
         )
         self.ingest_requests = Counter(
-            "tracelake_ingest_requests", "Ingest requests or frames, by input and status",
-            ["input", "status"], registry=r,
+            "tracelake_ingest_requests",
+            "Ingest requests or frames, by input and status",
+            ["input", "status"],
+            registry=r,
         )
         self.ingest_seconds = Histogram(
-            "tracelake_ingest_seconds", "Time from request to acknowledgement, by input",
-            ["input"], buckets=LATENCY_BUCKETS, registry=r,
+            "tracelake_ingest_seconds",
+            "Time from request to acknowledgement, by input",
+            ["input"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.queries = Counter(
             "tracelake_queries", "Queries run, by kind and outcome", ["kind", "outcome"], registry=r
         )
         self.query_seconds = Histogram(
-            "tracelake_query_seconds", "Query latency, by kind", ["kind"],
-            buckets=LATENCY_BUCKETS, registry=r,
+            "tracelake_query_seconds",
+            "Query latency, by kind",
+            ["kind"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
 
     def add_gauges(self, read: Callable[[], dict[str, tuple[str, float]]]) -> None:
         """Publish ``read()``'s ``{name: (help, value)}`` as gauges at every scrape."""
         self.registry.register(_Gauges(read))
-
 
     def add_listener_stats(self, read: Callable[[], Iterable[tuple[str, Any]]]) -> None:
         """Publish each stream listener's counters (``ListenerStats``) at every scrape."""
@@ -64,14 +73,19 @@ class _ListenerStats(Collector):
 
     def collect(self) -> Iterator[Metric]:
         received = CounterMetricFamily(
-            "tracelake_listener_records", "Records decoded by a stream listener", labels=["listener"]
+            "tracelake_listener_records",
+            "Records decoded by a stream listener",
+            labels=["listener"],
         )
         rejected = CounterMetricFamily(
-            "tracelake_listener_rejects", "Frames or records a stream listener refused, by reason",
+            "tracelake_listener_rejects",
+            "Frames or records a stream listener refused, by reason",
             labels=["listener", "reason"],
         )
         connections = GaugeMetricFamily(
-            "tracelake_listener_connections", "Open connections of a stream listener", labels=["listener"]
+            "tracelake_listener_connections",
+            "Open connections of a stream listener",
+            labels=["listener"],
         )
         for name, stats in self._read():
             received.add_metric([name], stats.received)

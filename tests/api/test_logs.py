@@ -15,7 +15,9 @@ def post(server: ServerProcess, body: bytes, **headers: str) -> httpx.Response:
 
 
 def count(server: ServerProcess, where: str = "TRUE") -> int:
-    r = httpx.post(f"{server.url}/api/v1/sql", json={"sql": f"SELECT count(*) FROM logs WHERE {where}"})
+    r = httpx.post(
+        f"{server.url}/api/v1/sql", json={"sql": f"SELECT count(*) FROM logs WHERE {where}"}
+    )
     return int(r.json()["rows"][0][0])
 
 
@@ -31,9 +33,13 @@ def test_good_lines_are_stored_and_bad_ones_reported_by_line(server: ServerProce
     assert count(server) == 2
 
 
-def test_absurd_timestamps_are_rejected_with_a_reason_and_nothing_stored(server: ServerProcess) -> None:
-    body = b"\n".join(orjson.dumps({"message": "absurd", "ts": ts}) for ts in
-                       ("9999-12-31T00:00:00Z", -1, 1e25, "0001-01-01", True))
+def test_absurd_timestamps_are_rejected_with_a_reason_and_nothing_stored(
+    server: ServerProcess,
+) -> None:
+    body = b"\n".join(
+        orjson.dumps({"message": "absurd", "ts": ts})
+        for ts in ("9999-12-31T00:00:00Z", -1, 1e25, "0001-01-01", True)
+    )
     result = post(server, body).json()
     assert result["accepted"] == 0 and result["rejected"] == 5
     assert all("timestamp" in e["error"] for e in result["errors"])
@@ -56,7 +62,9 @@ def test_corrupt_gzip_is_a_400_that_says_so(server: ServerProcess) -> None:
     assert r.status_code == 400 and "gzip" in r.json()["error"]
 
 
-def test_invalid_utf8_and_garbage_bytes_are_rejected_and_the_server_keeps_serving(server: ServerProcess) -> None:
+def test_invalid_utf8_and_garbage_bytes_are_rejected_and_the_server_keeps_serving(
+    server: ServerProcess,
+) -> None:
     r = post(server, b'{"message":"\xff\xfe"}\n\x00\x01\x02\n')
     assert r.status_code == 400
     assert r.json()["accepted"] == 0 and r.json()["rejected"] == 2
@@ -88,7 +96,9 @@ def test_a_gzip_bomb_is_refused_with_413(server_factory: type[ServerProcess], tm
     assert r.status_code == 413 and "1000000" in r.json()["error"]
 
 
-def test_a_line_over_the_line_limit_is_rejected_with_the_limit(server_factory: type[ServerProcess], tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_line_over_the_line_limit_is_rejected_with_the_limit(
+    server_factory: type[ServerProcess], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     small = server_factory(tmp_path / "d", env={"TRACELAKE_MAX_LINE_BYTES": "100"}).start()
     r = post(small, b'{"message":"' + b"y" * 200 + b'"}\n{"message":"ok"}')
     assert r.json()["accepted"] == 1
@@ -96,15 +106,34 @@ def test_a_line_over_the_line_limit_is_rejected_with_the_limit(server_factory: t
 
 
 def test_records_are_readable_back_with_the_documented_row_shape(server: ServerProcess) -> None:
-    post(server, orjson.dumps({
-        "@timestamp": "2026-11-01T10:00:00.5Z", "level": "warning", "service": "orders",
-        "message": "slow", "traceId": "AB" * 16, "spanId": "cd" * 8, "host": "n1",
-        "logger_name": "orders.db", "latency_ms": 812,
-    }))
-    r = httpx.get(f"{server.url}/api/v1/search", params={"q": "slow", "from": "2026-11-01T00:00:00Z"})
+    post(
+        server,
+        orjson.dumps(
+            {
+                "@timestamp": "2026-11-01T10:00:00.5Z",
+                "level": "warning",
+                "service": "orders",
+                "message": "slow",
+                "traceId": "AB" * 16,
+                "spanId": "cd" * 8,
+                "host": "n1",
+                "logger_name": "orders.db",
+                "latency_ms": 812,
+            }
+        ),
+    )
+    r = httpx.get(
+        f"{server.url}/api/v1/search", params={"q": "slow", "from": "2026-11-01T00:00:00Z"}
+    )
     row = r.json()["rows"][0]
     assert row == {
-        "timestamp": "2026-11-01T10:00:00.500000Z", "service": "orders", "level": "WARN",
-        "message": "slow", "trace_id": "ab" * 16, "span_id": "cd" * 8, "host": "n1",
-        "logger": "orders.db", "attributes": {"latency_ms": 812},
+        "timestamp": "2026-11-01T10:00:00.500000Z",
+        "service": "orders",
+        "level": "WARN",
+        "message": "slow",
+        "trace_id": "ab" * 16,
+        "span_id": "cd" * 8,
+        "host": "n1",
+        "logger": "orders.db",
+        "attributes": {"latency_ms": 812},
     }

@@ -14,5 +14,9 @@ def test_metrics_count_accepted_and_rejected_records_and_store_sizes(server: Ser
     assert 'tracelake_ingest_records_total{input="http",outcome="accepted"} 1.0' in text
     assert 'tracelake_ingest_records_total{input="http",outcome="rejected"} 1.0' in text
     assert 'tracelake_queries_total{kind="search",outcome="ok"} 1.0' in text
-    for name in ("tracelake_memtable_rows", "tracelake_wal_bytes_written", "tracelake_segment_bytes"):
+    for name in (
+        "tracelake_memtable_rows",
+        "tracelake_wal_bytes_written",
+        "tracelake_segment_bytes",
+    ):
         assert f"\n{name} " in text

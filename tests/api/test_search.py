@@ -16,11 +16,26 @@ from tests.conftest import ServerProcess
 def loaded(server: ServerProcess) -> ServerProcess:
     lines = [
         {"message": "user login ok", "service": "auth", "level": "info", "latency_ms": 12},
-        {"message": "payment declined", "service": "payments", "level": "error", "latency_ms": 900,
-         "trace_id": "a" * 32},
-        {"message": "payment accepted", "service": "payments", "level": "info", "latency_ms": 120,
-         "http": {"status": 200}},
-        {"message": "timeout calling bank", "service": "payments", "level": "error", "latency_ms": 3000},
+        {
+            "message": "payment declined",
+            "service": "payments",
+            "level": "error",
+            "latency_ms": 900,
+            "trace_id": "a" * 32,
+        },
+        {
+            "message": "payment accepted",
+            "service": "payments",
+            "level": "info",
+            "latency_ms": 120,
+            "http": {"status": 200},
+        },
+        {
+            "message": "timeout calling bank",
+            "service": "payments",
+            "level": "error",
+            "latency_ms": 3000,
+        },
     ]
     body = b"\n".join(orjson.dumps(x) for x in lines)
     assert httpx.post(f"{server.url}/api/v1/logs", content=body).json()["accepted"] == 4
@@ -53,7 +68,10 @@ def test_stats_by_service(loaded: ServerProcess) -> None:
 
 def test_time_range_excludes_rows_outside_it(loaded: ServerProcess) -> None:
     assert search(loaded, "", **{"from": "-1h"})["rows"]
-    assert search(loaded, "", **{"from": "2020-01-01T00:00:00Z", "to": "2020-01-02T00:00:00Z"})["rows"] == []
+    assert (
+        search(loaded, "", **{"from": "2020-01-01T00:00:00Z", "to": "2020-01-02T00:00:00Z"})["rows"]
+        == []
+    )
 
 
 def test_syntax_error_is_a_400_naming_the_column(loaded: ServerProcess) -> None:
@@ -67,7 +85,9 @@ def test_bad_time_is_a_400_that_says_how_to_write_one(loaded: ServerProcess) -> 
     assert r.status_code == 400 and "ISO 8601" in r.json()["error"]
 
 
-@pytest.mark.parametrize("q", ["message:\"'; DROP TABLE logs; --\"", "read_csv('/etc/passwd')", 'x") OR 1=1 --'])
+@pytest.mark.parametrize(
+    "q", ['message:"\'; DROP TABLE logs; --"', "read_csv('/etc/passwd')", 'x") OR 1=1 --']
+)
 def test_injection_attempts_are_only_ever_values(loaded: ServerProcess, q: str) -> None:
     r = httpx.get(f"{loaded.url}/api/v1/search", params={"q": q})
     assert r.status_code in (200, 400)
@@ -86,7 +106,9 @@ def test_live_tail_streams_new_matching_lines(loaded: ServerProcess) -> None:
     ready = threading.Event()
 
     def follow() -> None:
-        with httpx.stream("GET", f"{loaded.url}/api/v1/tail", params={"q": "service:tailme"}, timeout=10) as r:
+        with httpx.stream(
+            "GET", f"{loaded.url}/api/v1/tail", params={"q": "service:tailme"}, timeout=10
+        ) as r:
             for line in r.iter_lines():
                 ready.set()
                 if line.startswith("data: "):
@@ -97,8 +119,10 @@ def test_live_tail_streams_new_matching_lines(loaded: ServerProcess) -> None:
     t.start()
     assert ready.wait(5)
     sent = time.monotonic()
-    httpx.post(f"{loaded.url}/api/v1/logs", content=b'{"service":"other","message":"no"}\n'
-               b'{"service":"tailme","message":"yes"}')
+    httpx.post(
+        f"{loaded.url}/api/v1/logs",
+        content=b'{"service":"other","message":"no"}\n{"service":"tailme","message":"yes"}',
+    )
     t.join(5)
     assert [g["message"] for g in got] == ["yes"]
     assert time.monotonic() - sent < 2

@@ -13,7 +13,9 @@ def sql(server: ServerProcess, statement: str, params: list | None = None) -> ht
 
 
 def test_select_returns_columns_and_rows(server: ServerProcess) -> None:
-    httpx.post(f"{server.url}/api/v1/logs", content=b'{"service":"a"}\n{"service":"a"}\n{"service":"b"}')
+    httpx.post(
+        f"{server.url}/api/v1/logs", content=b'{"service":"a"}\n{"service":"a"}\n{"service":"b"}'
+    )
     r = sql(server, "SELECT service, count(*) AS n FROM logs GROUP BY service ORDER BY service")
     assert r.json()["columns"] == ["service", "n"]
     assert r.json()["rows"] == [["a", 2], ["b", 1]]
@@ -21,7 +23,9 @@ def test_select_returns_columns_and_rows(server: ServerProcess) -> None:
 
 def test_parameters_are_bound(server: ServerProcess) -> None:
     httpx.post(f"{server.url}/api/v1/logs", content=b'{"service":"x\'y"}')
-    assert sql(server, "SELECT count(*) FROM logs WHERE service = ?", ["x'y"]).json()["rows"] == [[1]]
+    assert sql(server, "SELECT count(*) FROM logs WHERE service = ?", ["x'y"]).json()["rows"] == [
+        [1]
+    ]
 
 
 @pytest.mark.parametrize(
@@ -37,7 +41,9 @@ def test_parameters_are_bound(server: ServerProcess) -> None:
         ("SELEC nonsense", "does not parse"),
     ],
 )
-def test_anything_but_a_read_only_select_is_a_clear_400(server: ServerProcess, statement: str, says: str) -> None:
+def test_anything_but_a_read_only_select_is_a_clear_400(
+    server: ServerProcess, statement: str, says: str
+) -> None:
     r = sql(server, statement)
     assert r.status_code == 400
     assert says in r.json()["error"]

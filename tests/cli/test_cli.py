@@ -12,27 +12,41 @@ import orjson
 from tests.conftest import ServerProcess
 
 
-def tl(*args: str, input: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def tl(
+    *args: str, input: bytes | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tracelake", *args], input=input.decode() if input else None,
-        capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "tracelake", *args],
+        input=input.decode() if input else None,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
-def test_send_ships_ndjson_and_plain_text_files_and_query_finds_them(server: ServerProcess, tmp_path: Path) -> None:
+def test_send_ships_ndjson_and_plain_text_files_and_query_finds_them(
+    server: ServerProcess, tmp_path: Path
+) -> None:
     ndjson = tmp_path / "app.ndjson"
-    ndjson.write_text('{"message":"from json","service":"cli"}\n{"message":"second","service":"cli"}\n')
+    ndjson.write_text(
+        '{"message":"from json","service":"cli"}\n{"message":"second","service":"cli"}\n'
+    )
     plain = tmp_path / "app.log"
     plain.write_text("plain text line one\nplain text line two\n")
     out = tl("send", str(ndjson), str(plain), "--url", server.url)
     assert out.returncode == 0, out.stderr
     assert "sent 4 lines, 0 rejected" in out.stderr
 
-    rows = [orjson.loads(x) for x in tl("query", "plain", "--format", "json", "--url", server.url).stdout.splitlines()]
+    rows = [
+        orjson.loads(x)
+        for x in tl("query", "plain", "--format", "json", "--url", server.url).stdout.splitlines()
+    ]
     assert sorted(r["message"] for r in rows) == ["plain text line one", "plain text line two"]
     assert rows[0]["attributes"]["source"] == str(plain)
 
-    csv_out = tl("query", "service:cli | stats count() by service", "--format", "csv", "--url", server.url).stdout
+    csv_out = tl(
+        "query", "service:cli | stats count() by service", "--format", "csv", "--url", server.url
+    ).stdout
     assert csv_out.splitlines() == ["service,count()", "cli,2"]
 
     table = tl("query", "from json", "--url", server.url).stdout
@@ -72,7 +86,9 @@ def test_unreachable_server_is_one_line_with_what_to_do() -> None:
 def test_tail_prints_new_matching_lines(server: ServerProcess) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tracelake", "tail", "service:live", "--url", server.url],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         time.sleep(2)  # the tail connects

@@ -17,7 +17,9 @@ def wait_for(server: ServerProcess, query: str, n: int = 1, timeout: float = 10)
     deadline = time.monotonic() + timeout
     rows: list[dict] = []
     while time.monotonic() < deadline:
-        rows = httpx.get(f"{server.url}/api/v1/search", params={"q": query, "from": "-1d"}).json()["rows"]
+        rows = httpx.get(f"{server.url}/api/v1/search", params={"q": query, "from": "-1d"}).json()[
+            "rows"
+        ]
         if len(rows) >= n:
             return rows
         time.sleep(0.1)
@@ -68,7 +70,9 @@ def test_python_logstash_tcp_handler_version_1(server: ServerProcess) -> None:
 
 def test_fluent_logger_forward(server: ServerProcess) -> None:
     sender_mod = pytest.importorskip("fluent.sender")
-    sender = sender_mod.FluentSender("inventory", host="127.0.0.1", port=server.listener("forward/tcp"))
+    sender = sender_mod.FluentSender(
+        "inventory", host="127.0.0.1", port=server.listener("forward/tcp")
+    )
     assert sender.emit("stock", {"message": "stock low", "level": "warn", "sku": "A-1"})
     sender.close()
     row = wait_for(server, '"stock low"')[0]

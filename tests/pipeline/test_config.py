@@ -43,8 +43,10 @@ def test_an_empty_section_redacts_the_default_keys_and_does_nothing_else() -> No
         ({"parse": [{}]}, "pipeline.parse[0] needs exactly one of"),
         ({"parse": [{"pattern": "%{NOPE:x}"}]}, "pipeline.parse[0].patterns[0]: unknown pattern"),
         ({"timestamp": [{"field": "t"}]}, "pipeline.timestamp[0].formats is required"),
-        ({"timestamp": [{"field": "t", "formats": ["%Y"], "timezone": "Mars/Base"}]},
-         "pipeline.timestamp[0].timezone 'Mars/Base'"),
+        (
+            {"timestamp": [{"field": "t", "formats": ["%Y"], "timezone": "Mars/Base"}]},
+            "pipeline.timestamp[0].timezone 'Mars/Base'",
+        ),
         ({"redact": {"patterns": ["ssn"]}}, "pipeline.redact.patterns has 'ssn'"),
         ({"redact": {"regexes": ["("]}}, "pipeline.redact.regexes[0] is not a valid"),
         ({"redact": {"mode": "rot13"}}, "pipeline.redact.mode must be"),
@@ -64,12 +66,14 @@ def test_the_setting_is_read_from_the_toml_pipeline_table(tmp_path: Path) -> Non
     path = tmp_path / "tracelake.toml"
     path.write_text(
         'retention_days_by_table = { logs = "7" }\n'
-        "[pipeline.enrich]\nfields = { env = \"prod\" }\n"
+        '[pipeline.enrich]\nfields = { env = "prod" }\n'
         '[[pipeline.drop]]\nquery = "service:chatty"\n'
     )
     settings = Settings.load(path, env={})
-    assert settings.pipeline == {"enrich": {"fields": {"env": "prod"}},
-                                 "drop": [{"query": "service:chatty"}]}
+    assert settings.pipeline == {
+        "enrich": {"fields": {"env": "prod"}},
+        "drop": [{"query": "service:chatty"}],
+    }
     assert settings.retention_days_by_table == {"logs": 7}
     assert Settings.load(env={}).pipeline == {}
 

@@ -7,14 +7,19 @@ import pytest
 from tracelake.pipeline.grok import Grok, GrokError, compile_grok
 from tracelake.pipeline.patterns import PATTERNS
 
-NGINX = ('203.0.113.9 - alice [10/Oct/2023:13:55:36 -0700] "GET /cart?id=7 HTTP/1.1" 404 153 '
-         '"https://shop.example/" "Mozilla/5.0 (X11)"')
+NGINX = (
+    '203.0.113.9 - alice [10/Oct/2023:13:55:36 -0700] "GET /cart?id=7 HTTP/1.1" 404 153 '
+    '"https://shop.example/" "Mozilla/5.0 (X11)"'
+)
 
 
 def test_named_captures_with_conversions() -> None:
     grok = compile_grok("%{IP:client} %{WORD:method} %{URIPATHPARAM:path} %{NUMBER:ms:float}")
     assert grok.match("10.0.0.1 GET /a/b?c=d 12.5") == {
-        "client": "10.0.0.1", "method": "GET", "path": "/a/b?c=d", "ms": 12.5,
+        "client": "10.0.0.1",
+        "method": "GET",
+        "path": "/a/b?c=d",
+        "ms": 12.5,
     }
 
 
@@ -25,10 +30,17 @@ def test_no_match_is_none() -> None:
 def test_the_combined_access_log_pattern_reads_an_nginx_line() -> None:
     fields = compile_grok("%{COMBINEDAPACHELOG}").match(NGINX)
     assert fields == {
-        "client_ip": "203.0.113.9", "ident": "-", "user": "alice",
-        "time_local": "10/Oct/2023:13:55:36 -0700", "method": "GET", "path": "/cart?id=7",
-        "http_version": "1.1", "status": 404, "bytes": 153,
-        "referrer": "https://shop.example/", "user_agent": "Mozilla/5.0 (X11)",
+        "client_ip": "203.0.113.9",
+        "ident": "-",
+        "user": "alice",
+        "time_local": "10/Oct/2023:13:55:36 -0700",
+        "method": "GET",
+        "path": "/cart?id=7",
+        "http_version": "1.1",
+        "status": 404,
+        "bytes": 153,
+        "referrer": "https://shop.example/",
+        "user_agent": "Mozilla/5.0 (X11)",
     }
 
 

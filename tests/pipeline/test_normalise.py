@@ -11,20 +11,42 @@ from tracelake.pipeline.normalise import normalise_level, normalise_logs
 def one(obj: dict) -> dict:
     cols = normalise_logs([obj], [1])
     return {
-        "ts": cols.raw_timestamps[0], "service": cols.service[0], "level": cols.level[0],
-        "message": cols.message[0], "trace_id": cols.trace_id[0], "span_id": cols.span_id[0],
-        "host": cols.host[0], "logger": cols.logger[0],
+        "ts": cols.raw_timestamps[0],
+        "service": cols.service[0],
+        "level": cols.level[0],
+        "message": cols.message[0],
+        "trace_id": cols.trace_id[0],
+        "span_id": cols.span_id[0],
+        "host": cols.host[0],
+        "logger": cols.logger[0],
         "attributes": orjson.loads(cols.attributes[0]) if cols.attributes[0] else None,
     }
 
 
 def test_known_fields_go_to_columns_and_the_rest_to_attributes() -> None:
-    row = one({"@timestamp": "2026-01-01T00:00:00Z", "level": "warning", "service": "orders",
-               "message": "hi", "trace_id": "A" * 32, "span_id": "b" * 16, "host": "h1",
-               "logger": "app.db", "user": {"id": 7}, "latency_ms": 12})
+    row = one(
+        {
+            "@timestamp": "2026-01-01T00:00:00Z",
+            "level": "warning",
+            "service": "orders",
+            "message": "hi",
+            "trace_id": "A" * 32,
+            "span_id": "b" * 16,
+            "host": "h1",
+            "logger": "app.db",
+            "user": {"id": 7},
+            "latency_ms": 12,
+        }
+    )
     assert row == {
-        "ts": "2026-01-01T00:00:00Z", "service": "orders", "level": "WARN", "message": "hi",
-        "trace_id": "a" * 32, "span_id": "b" * 16, "host": "h1", "logger": "app.db",
+        "ts": "2026-01-01T00:00:00Z",
+        "service": "orders",
+        "level": "WARN",
+        "message": "hi",
+        "trace_id": "a" * 32,
+        "span_id": "b" * 16,
+        "host": "h1",
+        "logger": "app.db",
         "attributes": {"user": {"id": 7}, "latency_ms": 12},
     }
 
@@ -54,7 +76,9 @@ def test_documented_aliases_fill_their_columns(obj: dict, field: str, value: obj
 
 
 def test_ecs_style_nested_service_and_host_take_their_name_and_stay_in_attributes() -> None:
-    row = one({"service": {"name": "api", "version": "1"}, "host": {"name": "n1", "ip": "10.0.0.1"}})
+    row = one(
+        {"service": {"name": "api", "version": "1"}, "host": {"name": "n1", "ip": "10.0.0.1"}}
+    )
     assert row["service"] == "api" and row["host"] == "n1"
     assert row["attributes"]["service"]["version"] == "1"
 
@@ -67,9 +91,21 @@ def test_missing_level_is_info_and_an_unknown_one_is_kept_as_original_level() ->
 
 @pytest.mark.parametrize(
     ("raw", "level"),
-    [("trace", "TRACE"), ("Debug", "DEBUG"), ("notice", "INFO"), ("WARN", "WARN"), ("err", "ERROR"),
-     ("emerg", "FATAL"), (10, "DEBUG"), (20, "INFO"), (30, "WARN"), (40, "ERROR"), (50, "FATAL"),
-     ("40", "ERROR"), (" info ", "INFO")],
+    [
+        ("trace", "TRACE"),
+        ("Debug", "DEBUG"),
+        ("notice", "INFO"),
+        ("WARN", "WARN"),
+        ("err", "ERROR"),
+        ("emerg", "FATAL"),
+        (10, "DEBUG"),
+        (20, "INFO"),
+        (30, "WARN"),
+        (40, "ERROR"),
+        (50, "FATAL"),
+        ("40", "ERROR"),
+        (" info ", "INFO"),
+    ],
 )
 def test_level_spellings_and_python_numbers_normalise(raw: object, level: str) -> None:
     assert normalise_level(raw) == level

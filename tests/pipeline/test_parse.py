@@ -46,8 +46,10 @@ def test_a_message_that_is_not_a_json_object_is_left_alone() -> None:
 
 
 def test_nginx_format_parses_fields_and_the_time() -> None:
-    obj = {"message": '198.51.100.4 - - [10/Oct/2023:13:55:36 -0700] "POST /pay HTTP/2.0" '
-                      '500 0 "-" "curl/8"'}
+    obj = {
+        "message": '198.51.100.4 - - [10/Oct/2023:13:55:36 -0700] "POST /pay HTTP/2.0" '
+        '500 0 "-" "curl/8"'
+    }
     step("nginx")(obj)
     assert obj["status"] == 500 and obj["method"] == "POST" and obj["path"] == "/pay"
     assert obj["@timestamp"] == "2023-10-10T20:55:36.000000Z"
@@ -75,7 +77,7 @@ def test_a_python_traceback_becomes_error_fields_and_the_head_stays_the_message(
 
 
 def test_a_bare_traceback_takes_the_exception_line_as_its_message() -> None:
-    fields = parse_traceback("Traceback (most recent call last):\n  File \"x\"\nKeyError")
+    fields = parse_traceback('Traceback (most recent call last):\n  File "x"\nKeyError')
     assert fields is not None
     assert fields["message"] == "KeyError" and fields["error.type"] == "KeyError"
     assert fields["error.message"] == ""
@@ -89,7 +91,11 @@ def test_the_traceback_format_does_not_apply_to_other_messages_and_does_not_tag(
 
 def test_logfmt_pairs_become_fields_and_msg_becomes_the_message() -> None:
     assert parse_key_values('at=info msg="request done" path=/a dur=12ms empty=') == {
-        "at": "info", "msg": "request done", "path": "/a", "dur": "12ms", "empty": "",
+        "at": "info",
+        "msg": "request done",
+        "path": "/a",
+        "dur": "12ms",
+        "empty": "",
     }
     obj = {"message": 'level=warn msg="disk \\"almost\\" full" pct=91'}
     step("logfmt")(obj)

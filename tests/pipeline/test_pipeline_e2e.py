@@ -74,8 +74,10 @@ def test_a_configured_pipeline_runs_on_every_input_and_secrets_never_reach_disk(
 
     now = datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
     records = [
-        {"service": "nginx",
-         "message": f'203.0.113.9 - - [{now}] "GET /missing HTTP/1.1" 404 153 "-" "curl/8"'},
+        {
+            "service": "nginx",
+            "message": f'203.0.113.9 - - [{now}] "GET /missing HTTP/1.1" 404 153 "-" "curl/8"',
+        },
         {"service": "auth", "message": "login", "user": {"name": "bob", "password": PASSWORD}},
         {"service": "pay", "message": f"charged card {CARD} for login password={PASSWORD}"},
         {"service": "chatty", "level": "debug", "message": "heartbeat dropped"},
@@ -87,10 +89,16 @@ def test_a_configured_pipeline_runs_on_every_input_and_secrets_never_reach_disk(
     assert r.json() == {"accepted": 5, "rejected": 0, "errors": [], "dropped": 1}
 
     with socket.create_connection(("127.0.0.1", server.listener("jsonlines/tcp"))) as s:
-        s.sendall(orjson.dumps({"service": "stream", "message": "over tcp",
-                                "Api-Token": STREAM_PASSWORD}) + b"\n")
-        s.sendall(orjson.dumps({"service": "chatty", "level": "DEBUG",
-                                "message": "stream heartbeat dropped"}) + b"\n")
+        s.sendall(
+            orjson.dumps({"service": "stream", "message": "over tcp", "Api-Token": STREAM_PASSWORD})
+            + b"\n"
+        )
+        s.sendall(
+            orjson.dumps(
+                {"service": "chatty", "level": "DEBUG", "message": "stream heartbeat dropped"}
+            )
+            + b"\n"
+        )
 
     nginx = wait_for(server, "status:404")
     assert len(nginx) == 1 and nginx[0]["service"] == "nginx"

@@ -29,8 +29,20 @@ def redact_rows(r: Redactor, rows: list[tuple[str | None, dict[str, Any] | None]
 
 
 @pytest.mark.parametrize(
-    "key", ["password", "Password", "db_password", "user.PASSWD", "X-Api-Key", "apiKey",
-            "access_token", "csrfToken", "client_secret", "Authorization", "pass_word"],
+    "key",
+    [
+        "password",
+        "Password",
+        "db_password",
+        "user.PASSWD",
+        "X-Api-Key",
+        "apiKey",
+        "access_token",
+        "csrfToken",
+        "client_secret",
+        "Authorization",
+        "pass_word",
+    ],
 )
 def test_default_keys_match_case_and_separators_insensitively(key: str) -> None:
     obj = {key: "s3cr3t", "nested": {"list": [{key: 1}]}}
@@ -74,7 +86,7 @@ def test_bearer_tokens_key_values_emails_and_regexes_are_masked() -> None:
     r = redactor(patterns=["bearer", "key_value", "email"], regexes=[r"\bSSN-\d{4}\b"])
     assert r.scrub("Authorization: Bearer eyJhbGciOi.x-y_z") == "Authorization: [REDACTED]"
     assert r.scrub("sent Bearer abc.def= upstream") == "sent Bearer [REDACTED] upstream"
-    assert r.scrub('login password=hunter2 user=bob') == "login password=[REDACTED] user=bob"
+    assert r.scrub("login password=hunter2 user=bob") == "login password=[REDACTED] user=bob"
     assert r.scrub('{"api_key": "k-123", "n": 1}') == '{"api_key": "[REDACTED]", "n": 1}'
     assert r.scrub("mail alice.b@mail.example.org now") == "mail [REDACTED] now"
     assert r.scrub("id SSN-1234 and SSN-12345") == "id [REDACTED] and SSN-12345"
@@ -88,12 +100,15 @@ def test_patterns_are_opt_in() -> None:
 
 def test_batch_columns_are_screened_and_only_flagged_rows_change() -> None:
     r = redactor(patterns=["card", "bearer"])
-    rows = redact_rows(r, [
-        ("nothing here", {"user": {"id": 7}}),
-        (f"card {CARD}", None),
-        (None, {"headers": {"Authorization": "Basic dTpw"}, "note": f"card {CARD}"}),
-        ("order 1234567890123", {"password": "hunter2"}),
-    ])
+    rows = redact_rows(
+        r,
+        [
+            ("nothing here", {"user": {"id": 7}}),
+            (f"card {CARD}", None),
+            (None, {"headers": {"Authorization": "Basic dTpw"}, "note": f"card {CARD}"}),
+            ("order 1234567890123", {"password": "hunter2"}),
+        ],
+    )
     assert rows == [
         ("nothing here", {"user": {"id": 7}}),
         ("card [REDACTED]", None),

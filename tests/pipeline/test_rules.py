@@ -21,32 +21,72 @@ RECORDS: list[dict[str, Any]] = [
     {"severity": "ERR", "app": "orders", "msg": "Payment FAILED for order 7", "status": "500"},
     {"level": "warning", "service": {"name": "users"}, "message": "slow", "latency_ms": 912.5},
     {"levelname": 20, "logger": "app.db", "message": "query done", "http.status": 404},
-    {"level": "info", "service": "orders", "trace_id": "ABCDEF0123456789", "message": "x",
-     "user": {"id": 7, "name": "bob"}, "tags": ["a", "b"], "ok": True},
+    {
+        "level": "info",
+        "service": "orders",
+        "trace_id": "ABCDEF0123456789",
+        "message": "x",
+        "user": {"id": 7, "name": "bob"},
+        "tags": ["a", "b"],
+        "ok": True,
+    },
     {"message": {"nested": "text"}, "host": {"name": "node-1"}, "span_id": "00F067AA0BA902B7"},
     {"level": "nonsense", "service": "chatty", "message": None, "status": 503},
     {"service": "pay-api", "message": "card declined", "status": "n/a", "region": "eu-west"},
 ]
 
 QUERIES = [
-    "level:debug", "level:DEBUG service:chatty", "level:>=warn", "level:<info", "level:err*",
-    "service:orders", "service:users", "service:app.db", "service:pay-*", "service:*-api",
-    "failed", '"payment failed"', "pay*", "message:slow", "-level:info",
-    "status:500", "status:>=500", "status:<500", 'status:"500"', "http.status:404",
-    "http.status:200", "latency_ms:>900", "user.name:bob", "user.id:7", "ok:true",
-    "trace_id:00000000000000000abcdef0123456789", "trace_id:abcdef0123456789",
-    "trace_id:*abcdef*", "span_id:00f067aa0ba902b7", "host:node-1", "service.name:users",
-    "region:*", "-region:*", "status:* AND NOT status:500", "level:info OR level:debug",
-    "(service:orders OR service:chatty) -level:error", "attributes:bob", "nested",
-    "original_level:*", "logger:app.db", "host.name:node-1", "region:eu?west",
+    "level:debug",
+    "level:DEBUG service:chatty",
+    "level:>=warn",
+    "level:<info",
+    "level:err*",
+    "service:orders",
+    "service:users",
+    "service:app.db",
+    "service:pay-*",
+    "service:*-api",
+    "failed",
+    '"payment failed"',
+    "pay*",
+    "message:slow",
+    "-level:info",
+    "status:500",
+    "status:>=500",
+    "status:<500",
+    'status:"500"',
+    "http.status:404",
+    "http.status:200",
+    "latency_ms:>900",
+    "user.name:bob",
+    "user.id:7",
+    "ok:true",
+    "trace_id:00000000000000000abcdef0123456789",
+    "trace_id:abcdef0123456789",
+    "trace_id:*abcdef*",
+    "span_id:00f067aa0ba902b7",
+    "host:node-1",
+    "service.name:users",
+    "region:*",
+    "-region:*",
+    "status:* AND NOT status:500",
+    "level:info OR level:debug",
+    "(service:orders OR service:chatty) -level:error",
+    "attributes:bob",
+    "nested",
+    "original_level:*",
+    "logger:app.db",
+    "host.name:node-1",
+    "region:eu?west",
 ]
 
 
 def sql_matches(records: list[dict[str, Any]], query: str) -> list[int]:
     """Indexes of the records the SQL compiler selects once they are stored."""
     objects = [dict(copy.deepcopy(r), line=i) for i, r in enumerate(records)]
-    batch = logs_batch(objects, list(range(1, len(objects) + 1)), IngestResult(),
-                       int(time.time() * 1e6))
+    batch = logs_batch(
+        objects, list(range(1, len(objects) + 1)), IngestResult(), int(time.time() * 1e6)
+    )
     con = duckdb.connect()
     con.register("logs", batch)
     compiled = compile_query(query)
@@ -95,8 +135,9 @@ def test_sampling_keeps_a_trace_whole_and_at_about_the_rate() -> None:
     rules = Rules([], [("level:info", 0.25)])
     traces = [f"{rng.getrandbits(128):032x}" for _ in range(4000)]
     decisions = {t: rules.keep({"trace_id": t, "message": "a"}) for t in traces}
-    assert all(rules.keep({"traceId": t.upper(), "message": "b"}) == d
-               for t, d in decisions.items())
+    assert all(
+        rules.keep({"traceId": t.upper(), "message": "b"}) == d for t, d in decisions.items()
+    )
     assert 0.22 < sum(decisions.values()) / len(traces) < 0.28
 
 

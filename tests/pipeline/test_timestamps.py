@@ -20,8 +20,13 @@ def test_epoch_seconds_ms_us_ns_are_told_apart_by_magnitude(value: object) -> No
 
 @pytest.mark.parametrize(
     "text",
-    ["2026-01-01T00:00:00Z", "2026-01-01T01:00:00+01:00", "2026-01-01T00:00:00.000000Z",
-     "2026-01-01 00:00:00", "2026-01-01T00:00:00"],
+    [
+        "2026-01-01T00:00:00Z",
+        "2026-01-01T01:00:00+01:00",
+        "2026-01-01T00:00:00.000000Z",
+        "2026-01-01 00:00:00",
+        "2026-01-01T00:00:00",
+    ],
 )
 def test_iso_8601_with_or_without_offset_is_utc(text: str) -> None:
     array, errors = parse_timestamps([text, None], NOW)
@@ -33,7 +38,9 @@ def test_missing_timestamp_takes_the_receive_time() -> None:
     assert errors == {} and array[0].value == NOW
 
 
-@pytest.mark.parametrize("value", ["yesterday", "9999-12-31T00:00:00Z", -5, 10**30, [1], "1970-01-02T00:00:00Z"])
+@pytest.mark.parametrize(
+    "value", ["yesterday", "9999-12-31T00:00:00Z", -5, 10**30, [1], "1970-01-02T00:00:00Z"]
+)
 def test_unreadable_or_absurd_timestamps_are_rejected_with_a_reason(value: object) -> None:
     _, errors = parse_timestamps(["2026-01-01T00:00:00Z", value], NOW)
     assert list(errors) == [1]

@@ -17,13 +17,17 @@ T0 = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z in µs
 
 
 def ipc_of(*messages: str, ts_us: int = T0, step_us: int = 1_000_000) -> bytes:
-    objects = [{"message": m, "timestamp": (ts_us + i * step_us) * 1000} for i, m in enumerate(messages)]
+    objects = [
+        {"message": m, "timestamp": (ts_us + i * step_us) * 1000} for i, m in enumerate(messages)
+    ]
     batch = logs_batch(objects, list(range(1, len(objects) + 1)), IngestResult(), ts_us + 10**12)
     return to_ipc(batch)
 
 
 def settings_for(path: Path, **overrides: object) -> Settings:
-    return Settings.load(env={}, overrides={"data_dir": str(path), "retention_days": 100_000, **overrides})
+    return Settings.load(
+        env={}, overrides={"data_dir": str(path), "retention_days": 100_000, **overrides}
+    )
 
 
 @pytest.fixture
@@ -48,7 +52,10 @@ def append(store: Store, ipc: bytes) -> None:
 
 def messages(store: Store) -> list[str]:
     results = store.engine.run(
-        "SELECT message FROM logs ORDER BY timestamp, message", [], store.sources(["logs"]),
-        timeout_s=10, max_rows=1_000_000,
+        "SELECT message FROM logs ORDER BY timestamp, message",
+        [],
+        store.sources(["logs"]),
+        timeout_s=10,
+        max_rows=1_000_000,
     )
     return [r[0] for r in results.rows]

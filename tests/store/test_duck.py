@@ -49,6 +49,10 @@ def test_values_are_bound_parameters(make_store: Callable[..., Store]) -> None:
     store = make_store()
     append(store, ipc_of("it's"))
     results = store.engine.run(
-        "SELECT count(*) FROM logs WHERE message = ?", ["it's"], store.sources(), timeout_s=10, max_rows=10
+        "SELECT count(*) FROM logs WHERE message = ?",
+        ["it's"],
+        store.sources(),
+        timeout_s=10,
+        max_rows=10,
     )
     assert results.rows == [(1,)]

@@ -36,11 +36,14 @@ def test_flush_writes_hourly_hive_partitions_and_empties_the_wal(make_store: Mak
     assert store.flush() == 4
     paths = sorted(s.path for s in store.manifest.segments())
     assert [p.rsplit("/", 1)[0] for p in paths] == [
-        "logs/date=2026-01-01/hour=00", "logs/date=2026-01-01/hour=01",
+        "logs/date=2026-01-01/hour=00",
+        "logs/date=2026-01-01/hour=01",
     ]
     first = pq.read_table(store.lake / paths[0])
     assert sorted(first.column("message").to_pylist()) == ["early1", "early2", "early3"]
-    assert pq.ParquetFile(store.lake / paths[0]).metadata.row_group(0).column(0).compression == "ZSTD"
+    assert (
+        pq.ParquetFile(store.lake / paths[0]).metadata.row_group(0).column(0).compression == "ZSTD"
+    )
     assert store.memtable.rows == 0
     assert messages(store) == ["early1", "early2", "early3", "late"]
     assert all(p.stat().st_size == 0 for _, p in store.wal.files())  # type: ignore[union-attr]
@@ -71,7 +74,9 @@ def test_compaction_merges_small_segments_of_a_partition_into_one(make_store: Ma
     assert merged.column("message").to_pylist() == ["m0", "m1", "m2", "m3"], "sorted by time"
 
 
-def test_orphan_segment_files_from_an_interrupted_flush_are_removed_on_open(make_store: MakeStore) -> None:
+def test_orphan_segment_files_from_an_interrupted_flush_are_removed_on_open(
+    make_store: MakeStore,
+) -> None:
     store = make_store()
     append(store, ipc_of("a"))
     store.flush()
@@ -142,7 +147,9 @@ def test_compaction_of_a_large_partition_merges_in_bounded_groups() -> None:
     from tracelake.store.manifest import Segment
 
     segments = [
-        Segment("logs", f"logs/p/{i}.parquet", T0, T0, MAX_MERGE_ROWS // 2, 1, "date=2026-01-01/hour=00")
+        Segment(
+            "logs", f"logs/p/{i}.parquet", T0, T0, MAX_MERGE_ROWS // 2, 1, "date=2026-01-01/hour=00"
+        )
         for i in range(5)
     ]
     plans = plan_compactions(segments, min_segments=2, now_us=T0)

@@ -38,10 +38,17 @@ def test_a_flipped_bit_fails_the_crc_and_stops_replay_there(tmp_path: Path) -> N
     assert frames == [("logs", b"first")] and report.corrupt_files == 1
 
 
-def test_group_commit_applies_before_acknowledging_and_seal_starts_a_new_file(tmp_path: Path) -> None:
+def test_group_commit_applies_before_acknowledging_and_seal_starts_a_new_file(
+    tmp_path: Path,
+) -> None:
     applied: list[tuple[str, bytes]] = []
     sealed: list[int] = []
-    wal = WAL(tmp_path, fsync=True, apply=lambda t, p: applied.append((t, bytes(p))), on_seal=sealed.append)
+    wal = WAL(
+        tmp_path,
+        fsync=True,
+        apply=lambda t, p: applied.append((t, bytes(p))),
+        on_seal=sealed.append,
+    )
     futures = [wal.append("logs", f"b{i}".encode()) for i in range(50)]
     for f in futures:
         f.result(5)

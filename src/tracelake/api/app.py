@@ -6,7 +6,19 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 
-from tracelake.api import elasticsearch, logs, loki, meta, otlp_logs, search, sql
+from tracelake import ui
+from tracelake.api import (
+    elasticsearch,
+    logs,
+    loki,
+    meta,
+    otlp,
+    otlp_logs,
+    search,
+    sql,
+    traces,
+    zipkin,
+)
 from tracelake.api.context import AppContext
 from tracelake.api.errors import HANDLERS
 
@@ -16,6 +28,8 @@ def build_app(ctx: AppContext) -> Starlette:
         routes=[
             *meta.routes, *logs.routes, *search.routes, *sql.routes,
             *otlp_logs.routes, *loki.routes, *elasticsearch.routes,
+            *otlp.routes, *zipkin.routes, *traces.routes,
+            *ui.routes,  # last: API routes win
         ],
         exception_handlers=HANDLERS,  # type: ignore[arg-type]
         middleware=[Middleware(GZipMiddleware, minimum_size=4096)],

@@ -24,7 +24,8 @@ from tracelake.ingest.decoders.es_handshake import RESPONSE_HEADERS, error_body,
 
 def _es_error(status: int, kind: str, reason: str, **headers: str) -> Response:
     return Response(
-        dumps(error_body(status, kind, reason)), status_code=status,
+        dumps(error_body(status, kind, reason)),
+        status_code=status,
         headers={**dict(RESPONSE_HEADERS), **headers},
     )
 
@@ -47,7 +48,9 @@ async def bulk(request: Request) -> Response:
     except DecodeError as e:
         return _es_error(400, "illegal_argument_exception", e.message)
     except Overloaded as e:
-        return _es_error(429, "es_rejected_execution_exception", e.message, **{"Retry-After": str(e.retry_after)})
+        return _es_error(
+            429, "es_rejected_execution_exception", e.message, **{"Retry-After": str(e.retry_after)}
+        )
     took = int((time.perf_counter() - started) * 1000)
     return Response(bulk_response(decoded, stored, took_ms=took), headers=dict(RESPONSE_HEADERS))
 
@@ -57,7 +60,9 @@ async def handshake(request: Request) -> Response:
     answer = respond(request.method, path)
     if answer is None:
         return _es_error(
-            404, "tracelake_unsupported", f"{request.method} /es{path} is not supported: tracelake takes _bulk"
+            404,
+            "tracelake_unsupported",
+            f"{request.method} /es{path} is not supported: tracelake takes _bulk",
         )
     return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
 

@@ -35,7 +35,9 @@ async def health(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    return Response(generate_latest(context(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(
+        generate_latest(context(request).metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )
 
 
 routes = [

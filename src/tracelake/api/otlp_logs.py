@@ -14,7 +14,13 @@ from starlette.routing import Route
 from tracelake.api.context import context
 from tracelake.api.params import read_body
 from tracelake.errors import DecodeError
-from tracelake.ingest.decoders.otlp_logs import JSON, decode_logs, error_response, export_response, media_type
+from tracelake.ingest.decoders.otlp_logs import (
+    JSON,
+    decode_logs,
+    error_response,
+    export_response,
+    media_type,
+)
 
 
 async def post_logs(request: Request) -> Response:
@@ -22,7 +28,9 @@ async def post_logs(request: Request) -> Response:
     kind = media_type(request.headers.get("content-type"))
     if kind is None:
         return Response(
-            b"send application/x-protobuf or application/json", status_code=415, media_type="text/plain"
+            b"send application/x-protobuf or application/json",
+            status_code=415,
+            media_type="text/plain",
         )
     as_json = kind == JSON
     body = await read_body(request, ctx.settings.max_body_bytes)
@@ -34,7 +42,9 @@ async def post_logs(request: Request) -> Response:
             max_body_bytes=ctx.settings.max_body_bytes,
         )
     except DecodeError as e:
-        return Response(error_response(e.message, as_json=as_json), status_code=400, media_type=kind)
+        return Response(
+            error_response(e.message, as_json=as_json), status_code=400, media_type=kind
+        )
     stored = await ctx.ingest(objects, source="otlp")
     return Response(export_response([*rejected, *stored.errors], as_json=as_json), media_type=kind)
 

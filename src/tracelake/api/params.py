@@ -29,7 +29,9 @@ def parse_time(value: str | None, name: str, now: datetime) -> datetime | None:
         if text.replace(".", "", 1).isdigit():
             number = float(text)
             return datetime.fromtimestamp(number / 1000 if number > 1e11 else number, UTC)
-        parsed = datetime.fromisoformat(text.replace(" ", "+") if text.count(" ") == 1 and "T" in text else text)
+        parsed = datetime.fromisoformat(
+            text.replace(" ", "+") if text.count(" ") == 1 and "T" in text else text
+        )
     except (ValueError, OverflowError, OSError) as e:
         raise BadRequest(
             f"{name}={value!r} is not a time: use ISO 8601 (2026-01-02T03:04:05Z), epoch, or -15m / -2h / -7d"
@@ -54,7 +56,9 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 as soon as it passes ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body of {declared} bytes is over the limit of {limit}: send smaller batches")
+        raise PayloadTooLarge(
+            f"body of {declared} bytes is over the limit of {limit}: send smaller batches"
+        )
     chunks = []
     size = 0
     async for chunk in request.stream():

@@ -61,8 +61,13 @@ async def search(request: Request) -> Response:
     if not limit and compiled.kind == "rows":  # rows default to a page; stats to every bucket
         compiled = compile_query(text, start=start, end=end, limit=DEFAULT_ROWS)
     results = await run_query(
-        ctx, compiled.sql, compiled.params, kind="search", tables=["logs"],
-        start_us=_micros(compiled.start), end_us=_micros(compiled.end),
+        ctx,
+        compiled.sql,
+        compiled.params,
+        kind="search",
+        tables=["logs"],
+        start_us=_micros(compiled.start),
+        end_us=_micros(compiled.end),
     )
     body: dict[str, Any] = {
         "kind": compiled.kind,
@@ -102,8 +107,12 @@ async def tail(request: Request) -> Response:
                     continue
                 source = {"logs": Source([], pa.Table.from_batches([batch]))}
                 results = await asyncio.to_thread(
-                    ctx.store.engine.run, sql, compiled.where_params, source,
-                    timeout_s=ctx.settings.query_timeout_s, max_rows=ctx.settings.query_max_rows,
+                    ctx.store.engine.run,
+                    sql,
+                    compiled.where_params,
+                    source,
+                    timeout_s=ctx.settings.query_timeout_s,
+                    max_rows=ctx.settings.query_max_rows,
                 )
                 for row in rows_as_objects(results):
                     yield b"data: " + dumps(row) + b"\n\n"

@@ -13,9 +13,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tracelake.api.context import context
+from tracelake.api.execute import run_query
 from tracelake.api.params import read_body
 from tracelake.api.responses import JSON
-from tracelake.api.execute import run_query
 from tracelake.errors import BadRequest, SQLRejected
 
 MAX_SQL_BYTES = 64 * 1024
@@ -31,7 +31,9 @@ def check_statement(sql: str) -> None:
         raise SQLRejected(f"send exactly one statement, got {len(statements)}")
     kind = statements[0].type
     if kind != duckdb.StatementType.SELECT:
-        raise SQLRejected(f"only SELECT is allowed here, got {kind.name}: the lake is read-only over SQL")
+        raise SQLRejected(
+            f"only SELECT is allowed here, got {kind.name}: the lake is read-only over SQL"
+        )
 
 
 async def post_sql(request: Request) -> Response:

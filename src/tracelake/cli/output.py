@@ -34,9 +34,9 @@ def print_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) 
         writer.writerows([[_cell(v) for v in row] for row in rows])
     else:
         # Columns empty in every row (no trace ids, say) only take width from the rest.
-        keep = [i for i in range(len(columns)) if any(row[i] not in (None, "") for row in rows)] or list(
-            range(len(columns))
-        )
+        keep = [
+            i for i in range(len(columns)) if any(row[i] not in (None, "") for row in rows)
+        ] or list(range(len(columns)))
         table = Table(*(columns[i] for i in keep), header_style="bold")
         for row in rows:
             table.add_row(*(_cell(row[i]) for i in keep))

@@ -18,7 +18,14 @@ from tracelake.cli.output import FORMATS, print_rows
 @click.option("--explain", is_flag=True, help="Print the SQL the query compiles to and exit.")
 @url_option
 def command(
-    query: str, since: str, start: str | None, end: str | None, limit: int, fmt: str, explain: bool, url: str
+    query: str,
+    since: str,
+    start: str | None,
+    end: str | None,
+    limit: int,
+    fmt: str,
+    explain: bool,
+    url: str,
 ) -> None:
     """Run a search QUERY, e.g. 'level:error service:orders | stats count() by bin(5m)'."""
     if explain:
@@ -35,4 +42,6 @@ def command(
     columns = data["columns"]
     print_rows(columns, [[r.get(c) for c in columns] for r in data["rows"]], fmt)
     if data.get("truncated"):
-        click.echo(f"(truncated at {len(data['rows'])} rows: raise --limit or narrow the query)", err=True)
+        click.echo(
+            f"(truncated at {len(data['rows'])} rows: raise --limit or narrow the query)", err=True
+        )

@@ -53,15 +53,19 @@ def command(files: tuple[str, ...], url: str) -> None:
     client = Client(url)
     accepted = rejected = 0
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-        TextColumn("{task.fields[lines]} lines"), transient=False,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("{task.fields[lines]} lines"),
+        transient=False,
     ) as progress:
         for name in files:
             if name != "-" and not os.path.isfile(name):
                 raise ClientError(f"no such file {name!r}: pass log files or - for stdin")
             total = None if name == "-" else os.path.getsize(name)
             task = progress.add_task(name, total=total, lines=0)
-            with (sys.stdin.buffer if name == "-" else open(name, "rb")) as stream:  # noqa: SIM115
+            with sys.stdin.buffer if name == "-" else open(name, "rb") as stream:
                 sent = 0
                 for body, count, raw in batches(stream, name):
                     result = client.send_logs(body)

@@ -8,7 +8,13 @@ from rich.text import Text
 
 from tracelake.cli.options import url_option
 
-LEVEL_STYLES = {"ERROR": "red", "FATAL": "bold red", "WARN": "yellow", "DEBUG": "dim", "TRACE": "dim"}
+LEVEL_STYLES = {
+    "ERROR": "red",
+    "FATAL": "bold red",
+    "WARN": "yellow",
+    "DEBUG": "dim",
+    "TRACE": "dim",
+}
 
 
 @click.command("tail")
@@ -22,9 +28,12 @@ def command(query: str, url: str) -> None:
     for row in Client(url).tail(query):
         level = row.get("level") or ""
         line = Text.assemble(
-            (str(row.get("timestamp")), "dim"), " ",
-            (f"{level:5}", LEVEL_STYLES.get(level, "")), " ",
-            (str(row.get("service") or "-"), "cyan"), " ",
+            (str(row.get("timestamp")), "dim"),
+            " ",
+            (f"{level:5}", LEVEL_STYLES.get(level, "")),
+            " ",
+            (str(row.get("service") or "-"), "cyan"),
+            " ",
             str(row.get("message") or ""),
         )
         console.print(line)

@@ -59,17 +59,25 @@ class LogIngest:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    async def ingest_ndjson(self, body: bytes, encoding: str, source: str = "http") -> dict[str, Any]:
+    async def ingest_ndjson(
+        self, body: bytes, encoding: str, source: str = "http"
+    ) -> dict[str, Any]:
         """One NDJSON/JSON-array body; returns the response dict once durable."""
         now_us = int(time.time() * 1e6)
         args = (
-            body, encoding, self.settings.max_body_bytes, self.settings.max_line_bytes, now_us,
+            body,
+            encoding,
+            self.settings.max_body_bytes,
+            self.settings.max_line_bytes,
+            now_us,
             self.pipeline,
         )
         if self._pool is None:
             ipc, result = ndjson_logs_job(*args)
         else:
-            ipc, result = await asyncio.get_running_loop().run_in_executor(self._pool, ndjson_logs_job, *args)
+            ipc, result = await asyncio.get_running_loop().run_in_executor(
+                self._pool, ndjson_logs_job, *args
+            )
         stored = result["accepted"] - result["dropped"]
         if stored:
             await self.store.append("logs", ipc)

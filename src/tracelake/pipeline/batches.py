@@ -67,6 +67,8 @@ def from_ipc(data: bytes | memoryview) -> pa.RecordBatch:
     batches = table.to_batches()
     if len(batches) == 1:
         return batches[0]
-    return table.combine_chunks().to_batches()[0] if table.num_rows else pa.record_batch(
-        [pa.array([], f.type) for f in table.schema], schema=table.schema
+    return (
+        table.combine_chunks().to_batches()[0]
+        if table.num_rows
+        else pa.record_batch([pa.array([], f.type) for f in table.schema], schema=table.schema)
     )

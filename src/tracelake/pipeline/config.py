@@ -38,7 +38,12 @@ from tracelake.pipeline.rules import Rules, compile_filter
 
 #: Keys redacted unless ``redact.default_keys = false``.
 DEFAULT_REDACT_KEYS: tuple[str, ...] = (
-    "password", "passwd", "secret", "authorization", "api_key", "token",
+    "password",
+    "passwd",
+    "secret",
+    "authorization",
+    "api_key",
+    "token",
 )
 #: Built-in value patterns of ``redact.patterns``; see ``pipeline.redact``.
 REDACT_PATTERNS: tuple[str, ...] = ("email", "card", "bearer", "key_value")
@@ -147,7 +152,8 @@ class Pipeline:
             self.enrichers.append(StaticFields(cfg.enrich.fields, cfg.enrich.override))
         self.rules = (
             Rules([d.query for d in cfg.drop], [(s.query, s.rate) for s in cfg.sample])
-            if cfg.drop or cfg.sample else None
+            if cfg.drop or cfg.sample
+            else None
         )
         redactor = Redactor(cfg.redact)
         self.redactor = redactor if redactor.active else None
@@ -223,12 +229,14 @@ def _when(query: str | None) -> Callable[[LogObject], bool] | None:
 def _parse_step(rule: ParseRule) -> ParseStep:
     if rule.format is not None:
         fmt = FORMATS[rule.format]
-        timestamp = (
-            (fmt.time_field, TimestampParser(fmt.time_formats)) if fmt.time_field else None
-        )
+        timestamp = (fmt.time_field, TimestampParser(fmt.time_formats)) if fmt.time_field else None
         return ParseStep(
-            [fmt.parse], field=rule.field, guard=fmt.guard, when=_when(rule.query),
-            tag_on_failure=rule.tag_on_failure, timestamp=timestamp,
+            [fmt.parse],
+            field=rule.field,
+            guard=fmt.guard,
+            when=_when(rule.query),
+            tag_on_failure=rule.tag_on_failure,
+            timestamp=timestamp,
         )
     parsers: list[TextParser] = [compile_grok(p).match for p in rule.patterns]
     return ParseStep(
@@ -245,12 +253,18 @@ def load_pipeline_config(raw: Mapping[str, Any]) -> PipelineConfig:
     """Validate the ``pipeline`` setting; raises ConfigError naming the bad key."""
     section = _table(raw, "pipeline", _SECTION_KEYS)
     parse_rules = tuple(
-        _parse_rule(t, w, FORMATS) for w, t in _tables(section, "pipeline.parse", (
-            "field", "format", "pattern", "patterns", "query", "tag_on_failure"))
+        _parse_rule(t, w, FORMATS)
+        for w, t in _tables(
+            section,
+            "pipeline.parse",
+            ("field", "format", "pattern", "patterns", "query", "tag_on_failure"),
+        )
     )
     timestamp_rules = tuple(
-        _timestamp_rule(t, w) for w, t in _tables(section, "pipeline.timestamp", (
-            "field", "formats", "timezone", "query"))
+        _timestamp_rule(t, w)
+        for w, t in _tables(
+            section, "pipeline.timestamp", ("field", "formats", "timezone", "query")
+        )
     )
     drops = tuple(
         DropRule(w, _query(t, w, required=True) or "")
@@ -330,8 +344,11 @@ def _enrich(raw: Any) -> EnrichConfig:
 
 def _redact(raw: Any) -> RedactConfig:
     where = "pipeline.redact"
-    t = _table(raw, where, (
-        "keys", "default_keys", "patterns", "regexes", "mode", "replacement", "hash_key"))
+    t = _table(
+        raw,
+        where,
+        ("keys", "default_keys", "patterns", "regexes", "mode", "replacement", "hash_key"),
+    )
     keys = tuple(k.lower() for k in _str_list(t, "keys", where))
     if _bool(t, "default_keys", where, True):
         keys = DEFAULT_REDACT_KEYS + tuple(k for k in keys if k not in DEFAULT_REDACT_KEYS)

@@ -44,4 +44,3 @@ def ndjson_logs_job(
     result.accepted += result.dropped
     result.errors.sort(key=lambda e: e.line)
     return to_ipc(batch), result.as_dict()
-

@@ -172,8 +172,11 @@ class TimestampParser:
         text = " ".join(text.split())  # syslog pads single-digit days with two spaces
         for fmt in self.formats:
             try:
-                moment = datetime.strptime(text, fmt) if "%Y" in fmt or "%y" in fmt \
+                moment = (
+                    datetime.strptime(text, fmt)
+                    if "%Y" in fmt or "%y" in fmt
                     else self._without_year(text, fmt)
+                )
             except ValueError:
                 continue
             if moment.tzinfo is None:

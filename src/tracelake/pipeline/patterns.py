@@ -30,9 +30,9 @@ PATTERNS: dict[str, str] = {
     # networking
     "MAC": r"(?:[A-Fa-f0-9]{2}[:-]){5}[A-Fa-f0-9]{2}",
     "IPV4": r"(?<![0-9])(?:(?:25[0-5]|2[0-4][0-9]|[01]?[0-9]{1,2})\.){3}"
-            r"(?:25[0-5]|2[0-4][0-9]|[01]?[0-9]{1,2})(?![0-9])",
+    r"(?:25[0-5]|2[0-4][0-9]|[01]?[0-9]{1,2})(?![0-9])",
     "IPV6": r"(?:[A-Fa-f0-9]{0,4}:){2,7}[A-Fa-f0-9]{0,4}(?:%\w+)?"
-            r"|(?:[A-Fa-f0-9]{0,4}:){2,6}%{IPV4}",
+    r"|(?:[A-Fa-f0-9]{0,4}:){2,6}%{IPV4}",
     "IP": r"%{IPV6}|%{IPV4}",
     "HOSTNAME": r"\b(?:[0-9A-Za-z][0-9A-Za-z-]{0,62})(?:\.(?:[0-9A-Za-z][0-9A-Za-z-]{0,62}))*\.?\b",
     "IPORHOST": r"%{IP}|%{HOSTNAME}",
@@ -48,8 +48,8 @@ PATTERNS: dict[str, str] = {
     "URI": r"%{URIPROTO}://(?:%{USER}(?::[^@]*)?@)?%{URIHOST}?(?:%{URIPATHPARAM})?",
     # time
     "MONTH": r"\b(?:[Jj]an(?:uary)?|[Ff]eb(?:ruary)?|[Mm]ar(?:ch)?|[Aa]pr(?:il)?|[Mm]ay"
-             r"|[Jj]une?|[Jj]uly?|[Aa]ug(?:ust)?|[Ss]ep(?:tember)?|[Oo]ct(?:ober)?"
-             r"|[Nn]ov(?:ember)?|[Dd]ec(?:ember)?)\b",
+    r"|[Jj]une?|[Jj]uly?|[Aa]ug(?:ust)?|[Ss]ep(?:tember)?|[Oo]ct(?:ober)?"
+    r"|[Nn]ov(?:ember)?|[Dd]ec(?:ember)?)\b",
     "MONTHNUM": r"0?[1-9]|1[0-2]",
     "MONTHDAY": r"(?:0[1-9])|(?:[12][0-9])|(?:3[01])|[1-9]",
     "DAY": r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*\b",
@@ -60,26 +60,26 @@ PATTERNS: dict[str, str] = {
     "TIME": r"%{HOUR}:%{MINUTE}(?::%{SECOND})?",
     "ISO8601_TIMEZONE": r"Z|[+-]%{HOUR}(?::?%{MINUTE})",
     "TIMESTAMP_ISO8601": r"%{YEAR}-%{MONTHNUM}-%{MONTHDAY}[T ]%{HOUR}:?%{MINUTE}"
-                         r"(?::?%{SECOND})?%{ISO8601_TIMEZONE}?",
+    r"(?::?%{SECOND})?%{ISO8601_TIMEZONE}?",
     "HTTPDATE": r"%{MONTHDAY}/%{MONTH}/%{YEAR}:%{TIME} %{INT}",
     "SYSLOGTIMESTAMP": r"%{MONTH} +%{MONTHDAY} %{TIME}",
     # levels
     "LOGLEVEL": r"\b(?:[Aa]lert|ALERT|[Tt]race|TRACE|[Dd]ebug|DEBUG|[Nn]otice|NOTICE|[Ii]nfo|INFO"
-                r"|[Ww]arn(?:ing)?|WARN(?:ING)?|[Ee]rr(?:or)?|ERR(?:OR)?|[Cc]rit(?:ical)?"
-                r"|CRIT(?:ICAL)?|[Ff]atal|FATAL|[Ss]evere|SEVERE|[Ee]merg(?:ency)?"
-                r"|EMERG(?:ENCY)?)\b",
+    r"|[Ww]arn(?:ing)?|WARN(?:ING)?|[Ee]rr(?:or)?|ERR(?:OR)?|[Cc]rit(?:ical)?"
+    r"|CRIT(?:ICAL)?|[Ff]atal|FATAL|[Ss]evere|SEVERE|[Ee]merg(?:ency)?"
+    r"|EMERG(?:ENCY)?)\b",
     # syslog
     "PROG": r"[\x21-\x5a\x5c\x5e-\x7e]+",
     "SYSLOGPROG": r"%{PROG:program}(?:\[%{POSINT:pid:int}\])?",
     "SYSLOGHOST": r"%{IPORHOST}",
     "SYSLOGLINE": r"(?:<%{NONNEGINT:priority:int}>)?%{SYSLOGTIMESTAMP:syslog_timestamp} "
-                  r"%{SYSLOGHOST:host} %{SYSLOGPROG}: %{GREEDYDATA:message}",
+    r"%{SYSLOGHOST:host} %{SYSLOGPROG}: %{GREEDYDATA:message}",
     # web servers
     "HTTPREQUEST": r"(?:%{WORD:method} %{NOTSPACE:path}(?: HTTP/%{NUMBER:http_version})?"
-                   r"|%{DATA:request})",
+    r"|%{DATA:request})",
     "COMMONAPACHELOG": r"%{IPORHOST:client_ip} %{NOTSPACE:ident} %{NOTSPACE:user} "
-                       r"\[%{HTTPDATE:time_local}\] \"%{HTTPREQUEST}\" %{NONNEGINT:status:int} "
-                       r"(?:%{NONNEGINT:bytes:int}|-)",
+    r"\[%{HTTPDATE:time_local}\] \"%{HTTPREQUEST}\" %{NONNEGINT:status:int} "
+    r"(?:%{NONNEGINT:bytes:int}|-)",
     "COMBINEDAPACHELOG": r"%{COMMONAPACHELOG} \"(?:-|%{DATA:referrer})\" "
-                         r"\"(?:-|%{DATA:user_agent})\"",
+    r"\"(?:-|%{DATA:user_agent})\"",
 }

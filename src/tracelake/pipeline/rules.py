@@ -36,7 +36,10 @@ _ALIASES = dict(zip(_COLUMNS, FIELD_KEYS, strict=True))
 _ALL_COLUMN_KEYS = frozenset(k for keys in FIELD_KEYS for k in keys)
 _LEVEL_RANK = {level: i for i, level in enumerate(LEVELS)}
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
-    ">": float.__gt__, ">=": float.__ge__, "<": float.__lt__, "<=": float.__le__,
+    ">": float.__gt__,
+    ">=": float.__ge__,
+    "<": float.__lt__,
+    "<=": float.__le__,
 }
 
 
@@ -192,7 +195,8 @@ class _Compiler:
             if level not in _LEVEL_RANK:
                 raise QuerySyntaxError(
                     f"unknown level '{node.value.text}'; expected one of {', '.join(LEVELS)}",
-                    node.value.column, self.src,
+                    node.value.column,
+                    self.src,
                 )
             test = _COMPARE[op]
             rank = float(_LEVEL_RANK[level])

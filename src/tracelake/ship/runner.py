@@ -123,7 +123,9 @@ class Runner:
     def _joiner(self) -> Joiner:
         c = self.config
         return Joiner(
-            self._start_re, max_lines=c.multiline_max_lines, max_bytes=c.multiline_max_bytes,
+            self._start_re,
+            max_lines=c.multiline_max_lines,
+            max_bytes=c.multiline_max_bytes,
             timeout=c.multiline_timeout,
         )
 
@@ -143,9 +145,7 @@ class Runner:
     def log(self, message: str) -> None:
         """One line on the console (above the live display on a terminal)."""
         stamp = "" if self.console.is_terminal else time.strftime("%Y-%m-%dT%H:%M:%S ")
-        self.console.print(
-            f"{stamp}ship: {message}", markup=False, highlight=False, soft_wrap=True
-        )
+        self.console.print(f"{stamp}ship: {message}", markup=False, highlight=False, soft_wrap=True)
 
     # -- the run --------------------------------------------------------------------------
 
@@ -165,8 +165,11 @@ class Runner:
             if len(spool):
                 self.log(f"{len(spool)} spooled batches from the last run are sent first")
             self.tailer = Tailer(
-                saved=saved, from_end=c.from_end, close_inactive=c.close_inactive,
-                joiner=self._joiner, max_line=c.multiline_max_bytes,
+                saved=saved,
+                from_end=c.from_end,
+                close_inactive=c.close_inactive,
+                joiner=self._joiner,
+                max_line=c.multiline_max_bytes,
             )
             self.batcher = Batcher(
                 max_lines=c.batch_lines, max_bytes=c.batch_bytes, interval=c.flush_interval
@@ -469,4 +472,3 @@ class Runner:
                 f"{left} batches wait in {self.outbox.spool.directory} ({moved} just spooled); "
                 "the next `tracelake ship` with this --state-dir sends them first"
             )
-

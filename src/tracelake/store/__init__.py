@@ -100,7 +100,9 @@ class Store:
         if self.replay.frames or self.replay.truncated_bytes:
             log.info(
                 "wal: replayed %d batches (%d rows); truncated %d torn bytes",
-                self.replay.frames, self.memtable.rows, self.replay.truncated_bytes,
+                self.replay.frames,
+                self.memtable.rows,
+                self.replay.truncated_bytes,
             )
         self.wal = WAL(
             wal_dir,
@@ -137,7 +139,10 @@ class Store:
         assert self.wal is not None, "store is not open"
         size = len(ipc)
         limit = self.settings.ingest_max_pending_bytes
-        if self._pending_bytes + size > limit or self.memtable.rows > 3 * self.settings.memtable_max_rows:
+        if (
+            self._pending_bytes + size > limit
+            or self.memtable.rows > 3 * self.settings.memtable_max_rows
+        ):
             self.stats.rejected_overload += 1
             raise Overloaded(
                 "ingest is behind the disk: retry after the Retry-After delay", retry_after=1
@@ -188,7 +193,9 @@ class Store:
             segments += write_segments(self.lake, table, data, self._segment_number)
         with self._lock:
             self.manifest.state.segments.extend(segments)
-            self.manifest.state.wal_checkpoint = max(self.manifest.state.wal_checkpoint, generation.wal_seq)
+            self.manifest.state.wal_checkpoint = max(
+                self.manifest.state.wal_checkpoint, generation.wal_seq
+            )
             self.manifest.save()
             self.memtable.drop(generation)
         self.wal.remove_through(generation.wal_seq)
@@ -237,7 +244,9 @@ class Store:
     def _replace(self, old: list[Segment], new: list[Segment]) -> None:
         gone = set(old)
         with self._lock:
-            self.manifest.state.segments = [s for s in self.manifest.state.segments if s not in gone] + new
+            self.manifest.state.segments = [
+                s for s in self.manifest.state.segments if s not in gone
+            ] + new
             self.manifest.save()
         deadline = time.monotonic() + TRASH_GRACE_S
         self._trash += [(deadline, self.lake / s.path) for s in old]
@@ -255,7 +264,10 @@ class Store:
     # -- reading -------------------------------------------------------------------
 
     def sources(
-        self, tables: list[str] | None = None, start_us: int | None = None, end_us: int | None = None
+        self,
+        tables: list[str] | None = None,
+        start_us: int | None = None,
+        end_us: int | None = None,
     ) -> dict[str, Source]:
         """Segment files overlapping the time range plus memtable rows, per table."""
         out = {}
@@ -280,5 +292,7 @@ class Store:
     def segment_count(self, compacted: bool | None = None) -> int:
         with self._lock:
             return sum(
-                1 for s in self.manifest.state.segments if compacted is None or s.compacted == compacted
+                1
+                for s in self.manifest.state.segments
+                if compacted is None or s.compacted == compacted
             )

@@ -12,8 +12,8 @@ Each query has a time limit (``interrupt``) and a row cap reported as ``truncate
 from __future__ import annotations
 
 import queue
-import time
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path

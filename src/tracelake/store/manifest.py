@@ -30,7 +30,9 @@ class Segment:
     compacted: bool = False
 
     def overlaps(self, start_us: int | None, end_us: int | None) -> bool:
-        return (start_us is None or self.max_ts >= start_us) and (end_us is None or self.min_ts < end_us)
+        return (start_us is None or self.max_ts >= start_us) and (
+            end_us is None or self.min_ts < end_us
+        )
 
 
 @dataclass(slots=True)

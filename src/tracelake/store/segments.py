@@ -37,13 +37,17 @@ def split_by_hour(data: pa.Table, *, sort: bool) -> dict[int, pa.Table]:
         return {}
     hours = pc.divide(data.column("timestamp").cast(pa.int64()), HOUR_US)
     unique = pc.unique(hours).to_pylist()
-    groups = {unique[0]: data} if len(unique) == 1 else {
-        h: data.filter(pc.equal(hours, h)) for h in unique
-    }
+    groups = (
+        {unique[0]: data}
+        if len(unique) == 1
+        else {h: data.filter(pc.equal(hours, h)) for h in unique}
+    )
     return {h: g.sort_by("timestamp") for h, g in groups.items()} if sort else groups
 
 
-def write_segment(root: Path, table: str, hour: int, rows: pa.Table, number: int, *, compacted: bool) -> Segment:
+def write_segment(
+    root: Path, table: str, hour: int, rows: pa.Table, number: int, *, compacted: bool
+) -> Segment:
     """Write one sorted hour of rows as a Parquet file; return its manifest entry."""
     partition = partition_of(hour)
     relative = f"{table}/{partition}/{number:012d}.parquet"
@@ -54,7 +58,11 @@ def write_segment(root: Path, table: str, hour: int, rows: pa.Table, number: int
     # One filter per row group: sized for a row group's distinct ids (a trace has several
     # lines), not the file's, so a lookup reads kilobytes of filter per row group.
     ndv = max(min(rows.num_rows, ROW_GROUP_ROWS) // 2, 1024)
-    bloom = {c: {"ndv": ndv, "fpp": 0.02} for c in BLOOM_COLUMNS if c in rows.column_names} if compacted else {}
+    bloom = (
+        {c: {"ndv": ndv, "fpp": 0.02} for c in BLOOM_COLUMNS if c in rows.column_names}
+        if compacted
+        else {}
+    )
     pq.write_table(
         rows,
         tmp,
@@ -63,7 +71,9 @@ def write_segment(root: Path, table: str, hour: int, rows: pa.Table, number: int
         row_group_size=ROW_GROUP_ROWS,
         write_statistics=True,
         bloom_filter_options=bloom or None,
-        sorting_columns=[pq.SortingColumn(rows.column_names.index("timestamp"))] if compacted else None,
+        sorting_columns=[pq.SortingColumn(rows.column_names.index("timestamp"))]
+        if compacted
+        else None,
     )
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())

@@ -54,7 +54,9 @@ class ReplayReport:
     corrupt_files: int = 0
 
 
-def read_frames(path: Path, report: ReplayReport, *, is_last: bool) -> Iterator[tuple[str, memoryview]]:
+def read_frames(
+    path: Path, report: ReplayReport, *, is_last: bool
+) -> Iterator[tuple[str, memoryview]]:
     """Yield (table, ipc) of each good frame; truncate a torn tail of the last file."""
     data = path.read_bytes()
     pos = 0
@@ -74,7 +76,12 @@ def read_frames(path: Path, report: ReplayReport, *, is_last: bool) -> Iterator[
                     os.fsync(f.fileno())
                 report.truncated_bytes += dropped
             else:
-                log.error("wal: %s is corrupt at byte %d; %d bytes after it are skipped", path.name, pos, dropped)
+                log.error(
+                    "wal: %s is corrupt at byte %d; %d bytes after it are skipped",
+                    path.name,
+                    pos,
+                    dropped,
+                )
                 report.corrupt_files += 1
             return
         report.frames += 1

@@ -16,7 +16,9 @@ def inflate(body: bytes, encoding: str | None, limit: int) -> bytes:
     enc = (encoding or "").strip().lower()
     if enc in ("", "identity"):
         if len(body) > limit:
-            raise PayloadTooLarge(f"body of {len(body)} bytes is over the limit of {limit}: send smaller batches")
+            raise PayloadTooLarge(
+                f"body of {len(body)} bytes is over the limit of {limit}: send smaller batches"
+            )
         return body
     if enc not in ("gzip", "x-gzip", "deflate"):
         raise DecodeError(f"unsupported Content-Encoding {encoding!r}: send gzip, deflate or none")
@@ -28,7 +30,9 @@ def inflate(body: bytes, encoding: str | None, limit: int) -> bytes:
     except zlib.error as e:
         raise DecodeError(f"body is not valid {enc} data: {e}") from e
     if len(out) > limit or inflater.unconsumed_tail:
-        raise PayloadTooLarge(f"body inflates past the limit of {limit} bytes: send smaller batches")
+        raise PayloadTooLarge(
+            f"body inflates past the limit of {limit} bytes: send smaller batches"
+        )
     if not inflater.eof:
         raise DecodeError(f"{enc} body is truncated")
     return out

@@ -307,4 +307,3 @@ def _log_object(doc: dict[str, Any], item: BulkItem, index_as_service: bool) -> 
     if index_as_service and not any(doc.get(k) is not None for k in _SERVICE_KEYS):
         doc["service"] = item.index
     return doc
-

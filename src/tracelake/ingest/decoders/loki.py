@@ -406,4 +406,3 @@ def _unsnappy(body: bytes, limit: int) -> bytes:
             "push body is not snappy-compressed protobuf (send Content-Type: "
             "application/json for JSON)"
         ) from e
-

@@ -49,7 +49,11 @@ def _decode_lines(
         if not line.strip():
             continue
         if len(line) > max_line_bytes:
-            errors.append(RecordError(number, f"line is {len(line)} bytes, over the limit of {max_line_bytes}"))
+            errors.append(
+                RecordError(
+                    number, f"line is {len(line)} bytes, over the limit of {max_line_bytes}"
+                )
+            )
             continue
         try:
             value: Any = orjson.loads(line)
@@ -57,7 +61,9 @@ def _decode_lines(
             errors.append(RecordError(number, f"invalid JSON: {e}"))
             continue
         if type(value) is not dict:
-            errors.append(RecordError(number, f"expected a JSON object, got {type(value).__name__}"))
+            errors.append(
+                RecordError(number, f"expected a JSON object, got {type(value).__name__}")
+            )
             continue
         objects.append(value)
         numbers.append(number)

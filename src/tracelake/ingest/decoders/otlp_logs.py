@@ -16,9 +16,6 @@ are kept: OTLP's partial success. :func:`export_response` encodes the
 
 from __future__ import annotations
 
-import base64
-import binascii
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,15 +25,36 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, SeverityNumber
 
 from tracelake.errors import DecodeError, PayloadTooLarge
 from tracelake.ingest.decoders.compression import inflate
+from tracelake.ingest.decoders.otlp_common import (
+    INT64 as _INT64,
+)
+from tracelake.ingest.decoders.otlp_common import (
+    JSON,
+    PROTOBUF,
+    ValueReader,
+    media_type,
+)
+from tracelake.ingest.decoders.otlp_common import (
+    UINT64 as _UINT64,
+)
+from tracelake.ingest.decoders.otlp_common import Invalid as _Invalid
+from tracelake.ingest.decoders.otlp_common import array as _array
+from tracelake.ingest.decoders.otlp_common import error_response as error_response
+from tracelake.ingest.decoders.otlp_common import expect_object as _expect_object
+from tracelake.ingest.decoders.otlp_common import get as _get
+from tracelake.ingest.decoders.otlp_common import hex_id as _hex_id
+from tracelake.ingest.decoders.otlp_common import integer as _integer
+from tracelake.ingest.decoders.otlp_common import json_text as _json_text
+from tracelake.ingest.decoders.otlp_common import kind_of as _kind
+from tracelake.ingest.decoders.otlp_common import pb_id as _pb_id
+from tracelake.ingest.decoders.otlp_common import string as _string
+from tracelake.ingest.decoders.otlp_common import sub_object as _object
+from tracelake.ingest.decoders.otlp_common import to_int as _to_int
 from tracelake.model import LEVELS, LogObject, RecordError
-
-PROTOBUF = "application/x-protobuf"
-JSON = "application/json"
 
 #: Severity number → level: 1-4 TRACE, 5-8 DEBUG, ... 21-24 FATAL.
 SEVERITY_LEVELS: tuple[str, ...] = ("", *(level for level in LEVELS for _ in range(4)))
@@ -51,24 +69,12 @@ CORE_KEYS = frozenset(
     }
 )  # fmt: skip
 
-_INT64 = (-(1 << 63), (1 << 63) - 1)
-_UINT64 = (0, (1 << 64) - 1)
 #: How many rejected records the partial-success message names before "and N more".
 _MESSAGE_ERRORS = 5
 
 
-class _Invalid(Exception):
-    """A record (or everything under a resource or scope) cannot be used: why."""
 
 
-def media_type(content_type: str | None) -> str | None:
-    """``PROTOBUF`` or ``JSON`` for a request's ``Content-Type``, else ``None`` (→ 415)."""
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    if media in (PROTOBUF, "application/protobuf"):
-        return PROTOBUF
-    if media == JSON:
-        return JSON
-    return None
 
 
 def decode_logs(
@@ -139,24 +145,11 @@ def partial_success_message(rejected: Sequence[RecordError]) -> str:
     return f"{len(rejected)} log record(s) rejected: {shown}{tail}"
 
 
-def error_response(message: str, *, as_json: bool, code: int = 3) -> bytes:
-    """A ``google.rpc.Status`` body for a 4xx/5xx answer (``code`` 3 = INVALID_ARGUMENT)."""
-    if as_json:
-        return orjson.dumps({"code": code, "message": message})
-    text = message.encode()
-    return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
-class _Builder:
+class _Builder(ValueReader):
     """Walks resources → scopes → records, building objects and collecting rejects."""
 
     def __init__(
@@ -167,8 +160,7 @@ class _Builder:
         now: Callable[[], int] | None,
     ) -> None:
         self.max_records = max_records
-        self.max_attributes = max_attributes
-        self.max_depth = max_depth
+        super().__init__(max_attributes, max_depth)
         self.now = now
         self.objects: list[LogObject] = []
         self.errors: list[RecordError] = []
@@ -198,7 +190,7 @@ class _Builder:
         for r, resource_logs in enumerate(request.resource_logs):
             where_r = f"resourceLogs[{r}]"
             try:
-                resource = self._pb_attributes(resource_logs.resource.attributes, "resource")
+                resource = self.pb_attributes(resource_logs.resource.attributes, "resource")
             except _Invalid as e:
                 total = sum(len(s.log_records) for s in resource_logs.scope_logs)
                 self._reject_all(total, where_r, str(e))
@@ -207,7 +199,7 @@ class _Builder:
                 where_s = f"{where_r}.scopeLogs[{s}]"
                 scope = scope_logs.scope
                 try:
-                    scope_attrs = self._pb_attributes(scope.attributes, "scope")
+                    scope_attrs = self.pb_attributes(scope.attributes, "scope")
                 except _Invalid as e:
                     self._reject_all(len(scope_logs.log_records), where_s, str(e))
                     continue
@@ -223,8 +215,8 @@ class _Builder:
                     )
 
     def _pb_record(self, record: LogRecord) -> LogObject:
-        attrs = self._pb_attributes(record.attributes, "log")
-        body = self._pb_value(record.body, 0, "body") if record.HasField("body") else None
+        attrs = self.pb_attributes(record.attributes, "log")
+        body = self.pb_value(record.body, 0, "body") if record.HasField("body") else None
         return self._record(
             attrs,
             time=record.time_unix_nano,
@@ -240,34 +232,7 @@ class _Builder:
             event_name=record.event_name,
         )
 
-    def _pb_attributes(self, attributes: Sequence[KeyValue], what: str) -> dict[str, Any]:
-        if len(attributes) > self.max_attributes:
-            raise _Invalid(
-                f"{len(attributes)} {what} attributes, over max_attributes ({self.max_attributes})"
-            )
-        return {kv.key: self._pb_value(kv.value, 0, kv.key) for kv in attributes}
 
-    def _pb_value(self, value: AnyValue, depth: int, key: str) -> Any:
-        kind = value.WhichOneof("value")
-        if kind == "string_value":
-            return value.string_value
-        if kind == "int_value":
-            return value.int_value
-        if kind == "bool_value":
-            return value.bool_value
-        if kind == "double_value":
-            return value.double_value
-        if kind == "bytes_value":
-            return base64.b64encode(value.bytes_value).decode()
-        if kind in ("array_value", "kvlist_value"):
-            if depth >= self.max_depth:
-                raise _Invalid(f"{key!r} is nested deeper than max_value_depth ({self.max_depth})")
-            if kind == "array_value":
-                return [self._pb_value(v, depth + 1, key) for v in value.array_value.values]
-            return {
-                kv.key: self._pb_value(kv.value, depth + 1, key) for kv in value.kvlist_value.values
-            }
-        return None  # unset, or a string_value_strindex we have no dictionary for
 
     # -- JSON -----------------------------------------------------------------------
 
@@ -284,7 +249,7 @@ class _Builder:
             resource_obj = _object(resource_logs, "resource", where_r)
             all_scopes = _array(resource_logs, "scopeLogs", "scope_logs", where_r)
             try:
-                resource = self._json_attributes(resource_obj, "resource")
+                resource = self.json_attributes(resource_obj, "resource")
             except _Invalid as e:
                 total = sum(
                     len(_array(s, "logRecords", "log_records", where_r))
@@ -299,7 +264,7 @@ class _Builder:
                 scope = _object(scope_logs, "scope", where_s)
                 records = _array(scope_logs, "logRecords", "log_records", where_s)
                 try:
-                    scope_attrs = self._json_attributes(scope, "scope")
+                    scope_attrs = self.json_attributes(scope, "scope")
                     scope_name = _string(scope, "name", "name")
                     scope_version = _string(scope, "version", "version")
                 except _Invalid as e:
@@ -321,12 +286,12 @@ class _Builder:
             raise _Invalid(f"must be an object, got {_kind(record)}")
         body_value = _get(record, "body", "body")
         return self._record(
-            self._json_attributes(record, "log"),
+            self.json_attributes(record, "log"),
             time=_integer(record, "timeUnixNano", "time_unix_nano", _UINT64),
             observed=_integer(record, "observedTimeUnixNano", "observed_time_unix_nano", _UINT64),
             severity=_severity(_get(record, "severityNumber", "severity_number")),
             severity_text=_string(record, "severityText", "severity_text"),
-            body=self._json_value(body_value, 0, "body") if body_value is not None else None,
+            body=self.json_value(body_value, 0, "body") if body_value is not None else None,
             has_body=body_value is not None,
             trace_id=_hex_id(record, "traceId", "trace_id", 16),
             span_id=_hex_id(record, "spanId", "span_id", 8),
@@ -337,64 +302,8 @@ class _Builder:
             event_name=_string(record, "eventName", "event_name"),
         )
 
-    def _json_attributes(self, owner: dict[str, Any], what: str) -> dict[str, Any]:
-        attributes = _get(owner, "attributes", "attributes")
-        if attributes is None:
-            return {}
-        if type(attributes) is not list:
-            raise _Invalid(f"{what} attributes must be an array of {{key, value}}")
-        if len(attributes) > self.max_attributes:
-            raise _Invalid(
-                f"{len(attributes)} {what} attributes, over max_attributes ({self.max_attributes})"
-            )
-        return self._json_kvlist(attributes, 0, what)
 
-    def _json_kvlist(self, pairs: list[Any], depth: int, what: str) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for kv in pairs:
-            if type(kv) is not dict or type(kv.get("key")) is not str:
-                raise _Invalid(f"{what} attributes must be objects with a string key")
-            out[kv["key"]] = self._json_value(kv.get("value"), depth, kv["key"])
-        return out
 
-    def _json_value(self, value: Any, depth: int, key: str) -> Any:
-        if value is None:
-            return None
-        if type(value) is not dict:
-            raise _Invalid(f"{key!r} must be an AnyValue object, got {_kind(value)}")
-        if not value:
-            return None
-        ((kind, v),) = list(value.items())[:1]
-        if kind == "stringValue" or kind == "string_value":
-            if type(v) is not str:
-                raise _Invalid(f"{key!r}: stringValue must be a string")
-            return v
-        if kind == "boolValue" or kind == "bool_value":
-            if type(v) is not bool:
-                raise _Invalid(f"{key!r}: boolValue must be true or false")
-            return v
-        if kind == "intValue" or kind == "int_value":
-            return _to_int(v, f"{key!r}: intValue", _INT64)
-        if kind == "doubleValue" or kind == "double_value":
-            return _to_float(v, key)
-        if kind == "bytesValue" or kind == "bytes_value":
-            if type(v) is not str:
-                raise _Invalid(f"{key!r}: bytesValue must be a base64 string")
-            try:
-                base64.b64decode(v, validate=True)
-            except binascii.Error as e:
-                raise _Invalid(f"{key!r}: bytesValue is not base64") from e
-            return v
-        if kind in ("arrayValue", "array_value", "kvlistValue", "kvlist_value"):
-            if depth >= self.max_depth:
-                raise _Invalid(f"{key!r} is nested deeper than max_value_depth ({self.max_depth})")
-            values = v.get("values", []) if type(v) is dict else None
-            if type(values) is not list:
-                raise _Invalid(f"{key!r}: {kind} must be an object with a values array")
-            if kind.startswith("array"):
-                return [self._json_value(item, depth + 1, key) for item in values]
-            return self._json_kvlist(values, depth + 1, key)
-        raise _Invalid(f"{key!r}: unknown AnyValue field {kind!r}")
 
     # -- shared ---------------------------------------------------------------------
 
@@ -475,110 +384,28 @@ def _finish(
     return obj
 
 
-def _json_text(value: Any) -> str:
-    if type(value) is str:  # a bytes body, already base64 text
-        return value
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # an int over 64 bits cannot come from OTLP; be safe anyway
-        return str(value)
 
 
-def _pb_id(raw: bytes, size: int, name: str) -> str | None:
-    if not raw:
-        return None
-    if len(raw) != size:
-        raise _Invalid(f"{name} must be {size} bytes, got {len(raw)}")
-    return None if not any(raw) else raw.hex()
 
 
-def _hex_id(record: dict[str, Any], camel: str, snake: str, size: int) -> str | None:
-    value = _get(record, camel, snake)
-    if value is None or value == "":
-        return None
-    if type(value) is not str or len(value) != size * 2:
-        raise _Invalid(
-            f"{camel} must be {size * 2} hex digits (OTLP/JSON ids are hex, not base64), "
-            f"got {value!r:.60}"
-        )
-    try:
-        raw = bytes.fromhex(value)
-    except ValueError as e:
-        raise _Invalid(f"{camel} {value!r} is not hex") from e
-    return None if not any(raw) else raw.hex()
 
 
-def _get(owner: dict[str, Any], camel: str, snake: str) -> Any:
-    """A field by its OTLP/JSON name, or by its proto name (harmless to accept)."""
-    value = owner.get(camel)
-    return owner.get(snake) if value is None and snake != camel else value
 
 
-def _kind(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
 
 
-def _expect_object(value: Any, where: str) -> None:
-    if type(value) is not dict:
-        raise DecodeError(f"{where} must be an object, got {_kind(value)}")
 
 
-def _object(owner: dict[str, Any], key: str, where: str) -> dict[str, Any]:
-    """An optional sub-object (``resource``, ``scope``): absent is empty."""
-    value = owner.get(key)
-    if value is None:
-        return {}
-    _expect_object(value, f"{where}.{key}")
-    return value
 
 
-def _array(owner: Any, camel: str, snake: str, where: str) -> list[Any]:
-    if type(owner) is not dict:
-        return []
-    value = _get(owner, camel, snake)
-    if value is None:
-        return []
-    if type(value) is not list:
-        path = f"{where}.{camel}" if where else camel
-        raise DecodeError(f"{path} must be an array, got {_kind(value)}")
-    return value
 
 
-def _string(owner: dict[str, Any], camel: str, snake: str) -> str:
-    value = _get(owner, camel, snake)
-    if value is None:
-        return ""
-    if type(value) is not str:
-        raise _Invalid(f"{camel} must be a string, got {_kind(value)}")
-    return value
 
 
-def _integer(owner: dict[str, Any], camel: str, snake: str, bounds: tuple[int, int]) -> int:
-    value = _get(owner, camel, snake)
-    return 0 if value is None else _to_int(value, camel, bounds)
 
 
-def _to_int(value: Any, name: str, bounds: tuple[int, int]) -> int:
-    """A 64-bit integer: a decimal string in OTLP/JSON, a number accepted too."""
-    if type(value) is int:
-        number = value
-    elif (type(value) is str and value.lstrip("-").isdigit()) or (
-        type(value) is float and value.is_integer()
-    ):
-        number = int(value)
-    else:
-        raise _Invalid(f"{name} must be an integer or a decimal string, got {value!r:.40}")
-    if not bounds[0] <= number <= bounds[1]:
-        raise _Invalid(f"{name} {number} is out of range")
-    return number
 
 
-def _to_float(value: Any, key: str) -> float:
-    if type(value) in (int, float):
-        return float(value)
-    if value in ("NaN", "Infinity", "-Infinity"):
-        return math.nan if value == "NaN" else math.copysign(math.inf, -1 if value[0] == "-" else 1)
-    raise _Invalid(f"{key!r}: doubleValue must be a number, got {value!r:.40}")
 
 
 def _severity(value: Any) -> int:

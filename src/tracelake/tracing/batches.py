@@ -1,0 +1,40 @@
+"""Arrow record batches of the ``spans`` table from decoded span rows.
+
+Why separate from the decoders: they stay sans-IO and free of pyarrow; this is the one
+step between their column lists and what ``Store.append`` takes.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from tracelake.ingest.decoders.span_rows import SpanRows
+from tracelake.pipeline.batches import to_ipc
+from tracelake.schema import SPANS
+from tracelake.store import Store
+from tracelake.telemetry import ServerMetrics
+
+_JSON_COLUMNS = frozenset({"attributes", "events", "resource", "details"})
+
+
+def spans_batch(rows: SpanRows) -> pa.RecordBatch:
+    """One batch of ``rows``; JSON columns arrive as bytes and are cast, not decoded."""
+    arrays = []
+    for column, values in zip(SPANS, rows.columns(), strict=True):
+        if column.name in _JSON_COLUMNS:
+            arrays.append(pa.array(values, pa.binary()).cast(pa.string()))
+        else:
+            arrays.append(pa.array(values, column.type))
+    return pa.record_batch(arrays, schema=SPANS)
+
+
+async def append_spans(
+    store: Store, metrics: ServerMetrics, rows: SpanRows, rejected: int, source: str, nbytes: int
+) -> None:
+    """Make ``rows`` durable in ``spans`` (returns once acknowledged) and count them."""
+    if len(rows):
+        await store.append("spans", to_ipc(spans_batch(rows)))
+        metrics.ingest_records.labels(source, "accepted").inc(len(rows))
+    if rejected:
+        metrics.ingest_records.labels(source, "rejected").inc(rejected)
+    metrics.ingest_bytes.labels(source).inc(nbytes)

@@ -1,0 +1,44 @@
+"""Browser fixtures: one chromium per module, a fresh tab and a fresh server per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import ServerProcess
+from tests.ui.browser import CHROMIUM, CHROMIUM_ARGS, UI, VIEWPORT
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def ui(chromium: Any, server: ServerProcess) -> Iterator[UI]:
+    context = chromium.new_context(
+        viewport=VIEWPORT, accept_downloads=True, locale="en-US", timezone_id="UTC"
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    tab = UI(page=page, server=server)
+    page.on(
+        "console", lambda m: tab.errors.append(f"console: {m.text}") if m.type == "error" else None
+    )
+    page.on("pageerror", lambda e: tab.errors.append(f"pageerror: {e}"))
+    page.on("request", lambda r: tab.requests.append(r.url))
+
+    def on_dialog(dialog: Any) -> None:
+        tab.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    yield tab
+    context.close()

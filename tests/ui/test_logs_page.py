@@ -1,0 +1,248 @@
+"""The Logs page in a real browser against the real server."""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import unquote
+
+import pytest
+
+from tests.ui.browser import UI, require_chromium, sample_logs
+
+require_chromium()
+
+from playwright.sync_api import Page, expect  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def loaded(ui: UI, route: str = "#/logs?from=-1h", count: int = 400) -> Page:
+    ui.post_logs(sample_logs(count))
+    ui.post_logs(
+        [
+            {
+                "service": "payments",
+                "host": "web-2",
+                "level": "error",
+                "logger": "payments.http",
+                "message": "card declined by issuer",
+                "trace_id": TRACE,
+                "span_id": "00f067aa0ba902b7",
+                "customer": {"id": 4711, "tier": "gold"},
+                "http": {"status": 402, "method": "POST"},
+            }
+        ]
+    )
+    page = ui.open(route)
+    expect(page.locator("tr.row").first).to_be_visible()
+    expect(page.get_by_test_id("histogram")).to_have_attribute("data-total", re.compile(r"^[1-9]"))
+    return page
+
+
+def test_a_search_filters_the_rows(ui: UI) -> None:
+    page = loaded(ui)
+    page.get_by_test_id("query").fill('service:payments "declined"')
+    page.get_by_test_id("query").press("Enter")
+    expect(page.locator("tr.row")).to_have_count(1)
+    expect(page.locator("tr.row td.c-message")).to_have_text("card declined by issuer")
+    assert "q=service%3Apayments" in page.url or "q=service:payments" in unquote(page.url)
+    expect(page.get_by_test_id("summary")).to_contain_text("1 log ·")
+
+
+def test_clicking_a_facet_value_adds_it_to_the_query_and_filters(ui: UI) -> None:
+    page = loaded(ui)
+    expect(page.locator(".facet[data-field=host] .facet-value").first).to_be_visible()
+    page.locator('.facet[data-field=service] .facet-value[data-term="service:auth"]').click()
+    expect(page.get_by_test_id("query")).to_have_value("service:auth")
+    expect(page.locator("tr.row td.c-service").first).to_have_text("auth")
+    assert set(page.locator("tr.row td.c-service").all_inner_texts()) == {"auth"}
+    page.locator('.facet[data-field=level] .facet-value[data-term="level:ERROR"]').click()
+    expect(page.get_by_test_id("query")).to_have_value("service:auth level:ERROR")
+    expect(page.locator(".facet[data-field=level] .facet-value")).to_have_count(1)
+    assert set(page.locator("tr.row .level").all_inner_texts()) == {"ERROR"}
+
+
+def test_attribute_keys_get_facets_too(ui: UI) -> None:
+    page = loaded(ui)
+    facet = page.locator('.facet[data-field="http.status"]')
+    expect(facet.locator(".facet-value").first).to_be_visible()
+    facet.locator('.facet-value[data-term="http.status:404"]').click()
+    expect(page.get_by_test_id("query")).to_have_value("http.status:404")
+    expect(page.locator("tr.row").first).to_be_visible()
+
+
+def test_the_histogram_stacks_levels_and_counts_every_line(ui: UI) -> None:
+    page = loaded(ui)
+    histogram = page.get_by_test_id("histogram")
+    expect(histogram).to_have_attribute("data-total", "401")
+    assert 30 <= int(histogram.get_attribute("data-buckets") or 0) <= 90
+    expect(histogram.locator("canvas")).to_have_count(1)
+    legend = histogram.locator(".hist-legend")
+    for level in ("ERROR", "WARN", "INFO", "DEBUG"):
+        expect(legend).to_contain_text(level)
+    expect(legend.locator(".hist-caption")).to_have_text("401 logs · 1m buckets")
+    ui.screenshot("logs")
+    box = histogram.locator(".u-over").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] / 2)
+    expect(legend.locator(".hist-caption")).to_have_text(
+        re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+    )
+
+
+def test_dragging_across_the_histogram_zooms_the_time_range(ui: UI) -> None:
+    page = loaded(ui)
+    box = page.locator("[data-testid=histogram] .u-over").bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.5, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.7, y, steps=8)
+    page.mouse.move(box["x"] + box["width"] * 0.9, y, steps=8)
+    page.mouse.up()
+    expect(page).to_have_url(re.compile(r"from=20\d\d-"))
+    assert "to=20" in page.url
+    expect(page.get_by_test_id("range")).to_contain_text("→")
+    total = int(page.get_by_test_id("histogram").get_attribute("data-total") or 0)
+    expect(page.get_by_test_id("histogram")).not_to_have_attribute("data-total", "401")
+    assert total <= 401
+
+
+def test_live_tail_shows_a_new_line_within_two_seconds_of_its_post(ui: UI) -> None:
+    page = loaded(ui, count=50)
+    page.get_by_test_id("live").click()
+    expect(page.get_by_test_id("live")).to_have_attribute("data-state", "open")
+    marker = f"tail marker {time.time_ns()}"
+    started = time.monotonic()
+    ui.post_logs([{"service": "checkout", "level": "warn", "message": marker, "host": "web-9"}])
+    expect(page.locator("tr.row").first.locator("td.c-message")).to_have_text(marker, timeout=2000)
+    assert time.monotonic() - started < 2.0
+    # the tail follows the query: a line that does not match never shows up
+    page.get_by_test_id("query").fill("service:checkout")
+    page.get_by_test_id("query").press("Enter")
+    expect(page.get_by_test_id("live")).to_have_attribute("data-state", "open")
+    ui.post_logs(
+        [
+            {"service": "auth", "message": "not for this tail"},
+            {"service": "checkout", "message": "second marker"},
+        ]
+    )
+    expect(page.locator("tr.row").first.locator("td.c-message")).to_have_text(
+        "second marker", timeout=2000
+    )
+    expect(page.get_by_text("not for this tail")).to_have_count(0)
+    page.get_by_test_id("live").click()
+    expect(page.get_by_test_id("live")).to_have_attribute("data-state", "off")
+
+
+def test_expanding_a_record_shows_all_its_fields_and_attributes(ui: UI) -> None:
+    page = loaded(ui, route="#/logs?q=declined&from=-1h")
+    row = page.locator("tr.row").first
+    row.click()
+    expect(row).to_have_attribute("aria-expanded", "true")
+    record = page.get_by_test_id("record")
+    expect(record).to_be_visible()
+    expect(record.locator('tr[data-field="customer.id"] .kv-value')).to_have_text("4711")
+    expect(record.locator('tr[data-field="customer.tier"] .kv-value')).to_have_text("gold")
+    expect(record.locator('tr[data-field="http.status"] .kv-value')).to_have_text("402")
+    expect(record.locator('tr[data-field="logger"] .kv-value')).to_have_text("payments.http")
+    record.locator("details.raw summary").click()
+    raw = record.locator("details.raw pre").inner_text()
+    assert '"customer": {\n      "id": 4711,' in raw  # pretty-printed, inside attributes
+    ui.screenshot("logs-expanded")
+    record.locator('tr[data-field="customer.tier"] button', has_text="+").click()
+    expect(page.get_by_test_id("query")).to_have_value("declined customer.tier:gold")
+    row.click()
+
+
+def test_a_trace_id_is_a_link_to_its_trace_and_back_to_its_logs(ui: UI) -> None:
+    page = loaded(ui, route="#/logs?q=declined&from=-1h")
+    link = page.locator("tr.row td.c-trace a")
+    expect(link).to_have_attribute("href", f"#/traces/{TRACE}")
+    link.click()
+    expect(page).to_have_url(re.compile(f"#/traces/{TRACE}$"))
+    expect(page.get_by_test_id("trace-id")).to_have_text(TRACE)
+    expect(page.get_by_test_id("coming-soon")).to_contain_text("Arrives with tracing")
+    page.get_by_test_id("trace-logs").click()
+    expect(page.get_by_test_id("query")).to_have_value(f"trace_id:{TRACE}")
+    expect(page.locator("tr.row")).to_have_count(1)
+
+
+def test_context_shows_the_lines_around_a_record_from_its_service_and_host(ui: UI) -> None:
+    base = time.time() - 120
+    lines = [
+        {"@timestamp": base + i, "service": "ledger", "host": "db-1", "message": f"step {i}"}
+        for i in range(30)
+    ]
+    lines += [
+        {
+            "@timestamp": base + i + 0.5,
+            "service": "ledger",
+            "host": "db-2",
+            "message": f"other host {i}",
+        }
+        for i in range(30)
+    ]
+    ui.post_logs(lines)
+    page = ui.open('#/logs?q="step 15"&from=-1h')
+    expect(page.locator("tr.row")).to_have_count(1)
+    page.locator("tr.row").first.click()
+    page.get_by_test_id("context-button").click()
+    context = page.get_by_test_id("context")
+    expect(context.locator(".ctx-line")).to_have_count(21)
+    messages = context.locator(".ctx-msg").all_inner_texts()
+    assert messages == [f"step {i}" for i in range(5, 26)]
+    expect(context.locator(".ctx-line.current .ctx-msg")).to_have_text("step 15")
+
+
+def test_a_query_error_is_shown_with_its_column(ui: UI) -> None:
+    page = ui.open("#/logs?q=service:(payments")
+    error = page.get_by_test_id("query-error")
+    expect(error).to_contain_text("Query error")
+    expect(error.locator(".caret")).to_contain_text("^")
+
+
+def test_syntax_help_examples_run_and_recent_queries_are_offered(ui: UI) -> None:
+    page = loaded(ui)
+    page.get_by_test_id("syntax-help").click()
+    help_box = page.get_by_test_id("help")
+    expect(help_box).to_be_visible()
+    help_box.locator("button.example", has_text="level:error | stats count() by service").click()
+    expect(help_box).to_be_hidden()
+    expect(page.get_by_test_id("table")).to_contain_text("count()")
+    query = page.get_by_test_id("query")
+    query.fill("service:gateway")
+    query.press("Enter")
+    expect(page.locator("tr.row td.c-service").first).to_have_text("gateway")
+    query.fill("")
+    query.focus()
+    recent = page.locator(".recent-popover")
+    expect(recent).to_be_visible()
+    expect(recent.locator(".recent-item")).to_have_text(
+        ["service:gateway", "level:error | stats count() by service"]
+    )
+    recent.locator(".recent-item", has_text="level:error").click()
+    expect(query).to_have_value("level:error | stats count() by service")
+
+
+def test_the_time_range_picker_puts_the_range_in_the_url(ui: UI) -> None:
+    page = loaded(ui, route="#/logs")
+    expect(page.get_by_test_id("range")).to_contain_text("Last 15 minutes")
+    page.get_by_test_id("range").click()
+    page.get_by_role("button", name="Last 6 hours").click()
+    expect(page).to_have_url(re.compile("from=-6h"))
+    expect(page.get_by_test_id("range")).to_contain_text("Last 6 hours")
+    page.get_by_test_id("range").click()
+    page.get_by_test_id("range-from").fill("2020-01-01T00:00:00")
+    page.get_by_test_id("range-to").fill("2020-01-02T00:00:00")
+    page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(
+        re.compile("from=2020-01-01T00%3A00%3A00.000Z|from=2020-01-01T00:00:00.000Z")
+    )
+    expect(page.locator("tr.empty")).to_contain_text("No logs match")
+    page.go_back()
+    expect(page).to_have_url(re.compile("from=-6h"))
+    expect(page.locator("tr.row").first).to_be_visible()

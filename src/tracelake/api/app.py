@@ -31,7 +31,7 @@ def build_app(ctx: AppContext) -> Starlette:
             *otlp.routes, *zipkin.routes, *traces.routes,
             *ui.routes,  # last: API routes win
         ],
-        exception_handlers=HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=HANDLERS,
         middleware=[Middleware(GZipMiddleware, minimum_size=4096)],
     )
     app.state.ctx = ctx

@@ -3,12 +3,10 @@
 Spans that cannot be stored are reported in ``partial_success`` (as the OTLP spec asks)
 while the rest are kept; a body that cannot be decoded at all is a 400 carrying a
 ``google.rpc.Status``; overload is 503 + ``Retry-After`` (``api/errors.py``), which
-every exporter retries. Decoding runs off the event loop.
+every exporter retries. Decoding runs in the ingest worker processes.
 """
 
 from __future__ import annotations
-
-import asyncio
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,8 +16,9 @@ from tracelake.api.context import context
 from tracelake.api.params import read_body
 from tracelake.errors import DecodeError
 from tracelake.ingest.decoders.otlp_common import JSON, error_response, media_type
-from tracelake.ingest.decoders.otlp_traces import decode_traces, export_response
+from tracelake.ingest.decoders.otlp_traces import export_response
 from tracelake.tracing.batches import append_spans
+from tracelake.tracing.jobs import otlp_spans_job
 
 
 async def post_traces(request: Request) -> Response:
@@ -35,17 +34,17 @@ async def post_traces(request: Request) -> Response:
     as_json = kind == JSON
     body = await read_body(request, ctx.settings.max_body_bytes)
     try:
-        rows, rejected = await asyncio.to_thread(
-            decode_traces,
+        ipc, count, rejected = await ctx.ingest.offload(
+            otlp_spans_job,
             body,
             content_type,
-            content_encoding=request.headers.get("content-encoding"),
-            max_body_bytes=ctx.settings.max_body_bytes,
+            request.headers.get("content-encoding"),
+            ctx.settings.max_body_bytes,
         )
     except DecodeError as e:
         status = error_response(e.message, as_json=as_json)
         return Response(status, status_code=400, media_type=kind)
-    await append_spans(ctx.store, ctx.metrics, rows, len(rejected), "otlp_traces", len(body))
+    await append_spans(ctx.store, ctx.metrics, ipc, count, len(rejected), "otlp_traces", len(body))
     return Response(export_response(rejected, as_json=as_json), media_type=kind)
 
 

@@ -10,7 +10,6 @@ it refuses are named in a 400 text while the good spans of the request are kept.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,8 +23,8 @@ from tracelake.api.execute import run_query
 from tracelake.api.params import read_body
 from tracelake.api.responses import JSON
 from tracelake.errors import BadRequest, NotFound
-from tracelake.ingest.decoders.zipkin import decode_spans
 from tracelake.tracing.batches import append_spans
+from tracelake.tracing.jobs import zipkin_spans_job
 from tracelake.tracing.zipkin_model import zipkin_span
 from tracelake.tracing.zipkin_query import (
     AUTOCOMPLETE_LOOKBACK_MS,
@@ -87,20 +86,20 @@ def _traces(rows: list[Any]) -> list[list[dict[str, Any]]]:
 async def post_spans(request: Request) -> Response:
     ctx = context(request)
     body = await read_body(request, ctx.settings.max_body_bytes)
-    rows, rejected = await asyncio.to_thread(
-        decode_spans,
+    ipc, count, rejected = await ctx.ingest.offload(
+        zipkin_spans_job,
         body,
         request.headers.get("content-type"),
-        content_encoding=request.headers.get("content-encoding"),
-        max_body_bytes=ctx.settings.max_body_bytes,
+        request.headers.get("content-encoding"),
+        ctx.settings.max_body_bytes,
     )
-    await append_spans(ctx.store, ctx.metrics, rows, len(rejected), "zipkin", len(body))
+    await append_spans(ctx.store, ctx.metrics, ipc, count, len(rejected), "zipkin", len(body))
     if rejected:
         shown = "; ".join(e.error for e in rejected[:_REJECTS_SHOWN])
         more = len(rejected) - _REJECTS_SHOWN
         message = (
             f"{len(rejected)} span(s) rejected: {shown}{f'; and {more} more' if more > 0 else ''}"
-            f" ({len(rows)} other span(s) stored)"
+            f" ({count} other span(s) stored)"
         )
         return PlainTextResponse(message, status_code=400)
     return Response(status_code=202)

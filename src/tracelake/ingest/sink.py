@@ -16,9 +16,9 @@ import asyncio
 import multiprocessing
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from tracelake.model import IngestResult, LogObject, RecordError
 from tracelake.pipeline.batches import logs_batch, to_ipc
@@ -27,6 +27,8 @@ from tracelake.pipeline.jobs import ndjson_logs_job
 from tracelake.settings import Settings
 from tracelake.store import Store
 from tracelake.telemetry import ServerMetrics
+
+T = TypeVar("T")
 
 
 def _ignore_interrupts() -> None:
@@ -83,6 +85,12 @@ class LogIngest:
             await self.store.append("logs", ipc)
         self._count(source, stored, result["rejected"], result["dropped"], len(body))
         return result
+
+    async def offload(self, job: Callable[..., T], *args: Any) -> T:
+        """Run a picklable decode job in the worker processes (inline without them)."""
+        if self._pool is None:
+            return job(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, job, *args)
 
     async def __call__(self, objects: Sequence[LogObject], source: str = "stream") -> IngestResult:
         """The ``LogSink`` of stream listeners: objects already decoded."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pyarrow as pa
 
 from tracelake.ingest.decoders.span_rows import SpanRows
-from tracelake.pipeline.batches import to_ipc
 from tracelake.schema import SPANS
 from tracelake.store import Store
 from tracelake.telemetry import ServerMetrics
@@ -29,12 +28,13 @@ def spans_batch(rows: SpanRows) -> pa.RecordBatch:
 
 
 async def append_spans(
-    store: Store, metrics: ServerMetrics, rows: SpanRows, rejected: int, source: str, nbytes: int
+    store: Store, metrics: ServerMetrics, ipc: bytes | None, count: int, rejected: int,
+    source: str, nbytes: int,
 ) -> None:
-    """Make ``rows`` durable in ``spans`` (returns once acknowledged) and count them."""
-    if len(rows):
-        await store.append("spans", to_ipc(spans_batch(rows)))
-        metrics.ingest_records.labels(source, "accepted").inc(len(rows))
+    """Make a spans batch durable (returns once acknowledged) and count it."""
+    if ipc is not None and count:
+        await store.append("spans", ipc)
+        metrics.ingest_records.labels(source, "accepted").inc(count)
     if rejected:
         metrics.ingest_records.labels(source, "rejected").inc(rejected)
     metrics.ingest_bytes.labels(source).inc(nbytes)

@@ -14,6 +14,7 @@ export const RELATIVE = [
   ["-7d", "Last 7 days"],
 ];
 
+/** The range shown when the URL names none. */
 export const DEFAULT_FROM = "-15m";
 
 /**

@@ -5,7 +5,7 @@ import * as api from "../api.js";
 import { formatCount, h, replace } from "../dom.js";
 import { download, toCSV } from "../csv.js";
 import { navigate } from "../router.js";
-import { genericTable } from "./logs.js";
+import { genericTable } from "../table.js";
 
 const DEFAULT_SQL = "SELECT service, level, count(*) AS n\nFROM logs\nGROUP BY service, level\nORDER BY n DESC\nLIMIT 100";
 const SCHEMA_SQL =

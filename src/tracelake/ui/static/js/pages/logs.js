@@ -8,6 +8,7 @@ import {
   addTerm, fieldTerm, flattenAttributes, isFieldName, recentQueries, rememberQuery, splitPipes,
 } from "../query.js";
 import { hrefFor, navigate } from "../router.js";
+import { cellText, genericTable } from "../table.js";
 import { chooseBin, DEFAULT_FROM, resolveRange, timeRangePicker } from "../timerange.js";
 
 const LOG_COLUMNS = ["timestamp", "service", "level", "message", "trace_id", "span_id", "host", "logger", "attributes"];
@@ -412,12 +413,6 @@ function attributeKeys(rows) {
   return [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, ATTRIBUTE_FACETS).map(([k]) => k);
 }
 
-/** The cell text of a value of any JSON type. */
-function cellText(value) {
-  if (value === null || value === undefined) return "";
-  return typeof value === "object" ? JSON.stringify(value) : String(value);
-}
-
 function levelBadge(level) {
   const text = level ?? "";
   return h("span", { class: `level ${LEVEL_CLASS[String(text).toUpperCase()] || "lvl-other"}`, text });
@@ -556,30 +551,6 @@ async function loadContext(row, el) {
   } catch (error) {
     replace(el, h("div", { class: "error-text", text: `Context unavailable: ${error.message}` }));
   }
-}
-
-/**
- * A plain table of columns and rows (rows as objects or arrays), values as text.
- * @param {string[]} columns
- * @param {Array<object|any[]>} rows
- * @returns {HTMLElement}
- */
-export function genericTable(columns, rows) {
-  const numeric = columns.map((c, i) => rows.length > 0 && rows.every((r) => {
-    const v = Array.isArray(r) ? r[i] : r[c];
-    return v === null || typeof v === "number";
-  }));
-  return h("div", { class: "table-scroll" },
-    h("table", { class: "data-table", dataset: { testid: "table" } },
-      h("thead", {}, h("tr", {}, columns.map((c, i) => h("th", { scope: "col", class: numeric[i] ? "num" : "", text: c })))),
-      h("tbody", {}, rows.length
-        ? rows.map((r) => h("tr", {}, columns.map((c, i) => {
-          const v = Array.isArray(r) ? r[i] : r[c];
-          return v === null || v === undefined
-            ? h("td", { class: "null", text: "null" })
-            : h("td", { class: numeric[i] ? "num mono" : "mono", text: cellText(v) });
-        })))
-        : h("tr", { class: "empty" }, h("td", { colSpan: Math.max(1, columns.length), text: "No rows." })))));
 }
 
 function syntaxHelp(onExample) {

@@ -60,7 +60,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_line_bytes", 1024 * 1024, "Largest accepted log line or record"),
     Setting(
         "ingest_max_pending_bytes",
-        256 * 1024 * 1024,
+        128 * 1024 * 1024,
         "Bytes of ingest waiting for the WAL before new requests get 503",
     ),
     Setting(
@@ -95,6 +95,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("query_memory_limit", "2GB", "DuckDB memory limit per query connection"),
     Setting("query_concurrency", 4, "Queries running at once; more wait their turn"),
     Setting("pipeline", {}, "Processors of every log record: parse, enrich, drop, sample, redact"),
+    Setting(
+        "turbine_clusters",
+        {},
+        "Clusters of /turbine.stream: name to host:port or stream URLs, e.g. {orders = [...]}",
+    ),
 )
 
 _DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
@@ -130,6 +135,7 @@ class Settings:
     query_memory_limit: str
     query_concurrency: int
     pipeline: dict[str, Any]
+    turbine_clusters: dict[str, list[str]]
 
     @property
     def data_path(self) -> Path:
@@ -201,9 +207,17 @@ def _coerce(name: str, value: Any) -> Any:
                 raise TypeError
             if name == "retention_days_by_table":
                 return {str(k): int(v) for k, v in value.items()}
+            if name == "turbine_clusters":
+                return {str(k): _string_list(v) for k, v in value.items()}
             return value  # e.g. pipeline: validated by its own module
         return kind(value)
     except (TypeError, ValueError) as e:
         raise ConfigError(
             f"setting {name} must be a {kind.__name__}, got {value!r}: fix it in the config or environment"
         ) from e
+
+
+def _string_list(value: Any) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise TypeError
+    return [str(v) for v in value]

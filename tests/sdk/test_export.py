@@ -365,8 +365,10 @@ def test_submit_never_blocks_on_a_hung_receiver(receiver: Receiver, make_exporte
         t0 = time.perf_counter()
         exporter.submit(line)
         worst = max(worst, time.perf_counter() - t0)
-    assert time.perf_counter() - start < 2.0
-    assert worst < 0.05
+    # A submit that waited on the hung receiver would take the HTTP timeout (10 s);
+    # the bounds leave room for a loaded machine's scheduling.
+    assert time.perf_counter() - start < 10.0
+    assert worst < 1.0
     assert exporter.dropped >= 18_000
 
 

@@ -446,8 +446,10 @@ def test_emit_never_blocks_and_counts_drops(receiver: Receiver, logger: logging.
         t0 = time.perf_counter()
         logger.info("m%d", i)
         worst = max(worst, time.perf_counter() - t0)
-    assert time.perf_counter() - start < 3.0
-    assert worst < 0.05
+    # The receiver never answers: an emit that waited on it would take the handler's
+    # HTTP timeout (10 s). The bounds leave room for a loaded machine's scheduling.
+    assert time.perf_counter() - start < 10.0
+    assert worst < 1.0
     assert handler.dropped >= 4900
     after = REGISTRY.get_sample_value("tracelake_sdk_dropped_records_total", sample)
     assert after is not None

@@ -18,7 +18,7 @@ from tracelake.store.manifest import Segment
 CLOSE_AFTER_US = 5 * 60 * 1_000_000
 HOUR_US = 3_600_000_000
 #: Rows merged at once: a merge holds them (and a sorted copy) in memory.
-MAX_MERGE_ROWS = 400_000
+MAX_MERGE_ROWS = 300_000
 
 
 def plan_compactions(

@@ -103,6 +103,8 @@ def test_a_line_over_the_line_limit_is_rejected_with_the_limit(
     r = post(small, b'{"message":"' + b"y" * 200 + b'"}\n{"message":"ok"}')
     assert r.json()["accepted"] == 1
     assert "limit of 100" in r.json()["errors"][0]["error"]
+    only_long = post(small, b'{"message":"' + b"y" * 200 + b'"}')
+    assert only_long.status_code == 413 and "limit of 100" in only_long.json()["errors"][0]["error"]
 
 
 def test_records_are_readable_back_with_the_documented_row_shape(server: ServerProcess) -> None:

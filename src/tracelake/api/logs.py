@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,22 +12,32 @@ from starlette.routing import Route
 from tracelake.api.context import context
 from tracelake.api.params import read_body
 from tracelake.api.responses import JSON
+from tracelake.ingest.decoders.ndjson import TOO_LONG
 
 
 async def post_logs(request: Request) -> Response:
     """Store the good lines, report the bad ones by line number (partial success).
 
-    200 with ``{"accepted", "rejected", "errors"}`` once the accepted lines are durable;
-    400 when no line at all was usable.
+    200 with ``{"accepted", "rejected", "dropped", "errors"}`` once the accepted lines
+    are durable; 413 when every line was over the line limit; 400 when no line was usable.
     """
     ctx = context(request)
     started = time.perf_counter()
     body = await read_body(request, ctx.settings.max_body_bytes)
     result = await ctx.ingest.ingest_ndjson(body, request.headers.get("content-encoding", ""))
-    status = 200 if result["accepted"] or not result["rejected"] else 400
+    status = _status(result)
     ctx.metrics.ingest_requests.labels("http", str(status)).inc()
     ctx.metrics.ingest_seconds.labels("http").observe(time.perf_counter() - started)
     return JSON(result, status_code=status)
+
+
+def _status(result: dict[str, Any]) -> int:
+    """200 when anything was taken; 413 when every line was over the line limit; else 400."""
+    if result["accepted"] or not result["rejected"]:
+        return 200
+    if all(e["error"].startswith(TOO_LONG) for e in result["errors"]):
+        return 413
+    return 400
 
 
 routes = [Route("/api/v1/logs", post_logs, methods=["POST"])]

@@ -14,6 +14,10 @@ import orjson
 from tracelake.model import LogObject, RecordError
 
 
+#: How a line over the length limit is reported (the API answers 413 when all are).
+TOO_LONG = "line too long:"
+
+
 def decode_ndjson(
     body: bytes, max_line_bytes: int
 ) -> tuple[list[LogObject], list[int], list[RecordError]]:
@@ -51,7 +55,7 @@ def _decode_lines(
         if len(line) > max_line_bytes:
             errors.append(
                 RecordError(
-                    number, f"line is {len(line)} bytes, over the limit of {max_line_bytes}"
+                    number, f"{TOO_LONG} {len(line)} bytes, over the limit of {max_line_bytes}"
                 )
             )
             continue

@@ -29,6 +29,7 @@ from tracelake.settings import Settings
 from tracelake.store import Store
 from tracelake.telemetry import ServerMetrics
 from tracelake.tracing.dependencies import DependencyAggregator
+from tracelake.turbine import StaticClusterSource, TurbineHub
 
 log = logging.getLogger("tracelake.server")
 
@@ -97,7 +98,12 @@ class Server:
         self.ingest = LogIngest(self.store, settings, self.metrics)
         self.listeners = Listeners(settings, self.ingest)
         self.dependencies = DependencyAggregator(self.store)
+        self.turbine = TurbineHub(
+            StaticClusterSource(settings.turbine_clusters),
+            recorder=lambda records: self.ingest(records, source="turbine"),
+        )
         self.ctx = AppContext(settings, self.store, self.ingest, self.metrics)
+        self.ctx.turbine = self.turbine
         self.app = build_app(self.ctx)
         self.metrics.add_gauges(self._gauges)
         self.metrics.add_listener_stats(self.listeners.stats)
@@ -145,6 +151,7 @@ class Server:
         self.ctx.started_at = time.time()
         await asyncio.to_thread(self.store.open)
         self.dependencies.start()  # after the WAL replay: replayed spans were linked before
+        await self.turbine.record(s.turbine_clusters)  # breaker flips reach the lake unwatched
         await asyncio.to_thread(self.ingest.warm_up)
         config = uvicorn.Config(
             self.app,
@@ -158,8 +165,13 @@ class Server:
         self.ctx.listeners.update(await self.listeners.start())
         http = _HTTPServer(config)
         loop = asyncio.get_running_loop()
+
+        def request_exit() -> None:
+            self.turbine.shutdown()  # end the open /turbine.stream responses
+            http.request_exit()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, http.request_exit)
+            loop.add_signal_handler(sig, request_exit)
         sock = bind_tcp(s.host, s.http_port, "--http-port")
         self.ctx.listeners["http"] = f"http://{s.host}:{sock.getsockname()[1]}"
         maintenance = asyncio.create_task(self._maintain())
@@ -183,6 +195,7 @@ class Server:
             with contextlib.suppress(asyncio.CancelledError):
                 await linking
             await self.dependencies.stop()
+            await self.turbine.aclose()  # pending breaker records, before the store closes
             await asyncio.to_thread(self.close)
 
     async def _maintain(self) -> None:

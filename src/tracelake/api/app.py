@@ -17,6 +17,7 @@ from tracelake.api import (
     search,
     sql,
     traces,
+    turbine,
     zipkin,
 )
 from tracelake.api.context import AppContext
@@ -28,7 +29,7 @@ def build_app(ctx: AppContext) -> Starlette:
         routes=[
             *meta.routes, *logs.routes, *search.routes, *sql.routes,
             *otlp_logs.routes, *loki.routes, *elasticsearch.routes,
-            *otlp.routes, *zipkin.routes, *traces.routes,
+            *otlp.routes, *zipkin.routes, *traces.routes, *turbine.routes,
             *ui.routes,  # last: API routes win
         ],
         exception_handlers=HANDLERS,

@@ -10,6 +10,7 @@ from tracelake.ingest.sink import LogIngest
 from tracelake.settings import Settings
 from tracelake.store import Store
 from tracelake.telemetry import ServerMetrics
+from tracelake.turbine.hub import TurbineHub
 
 
 @dataclass(slots=True)
@@ -21,6 +22,7 @@ class AppContext:
     ready: bool = False
     started_at: float = 0.0
     listeners: dict[str, str] = field(default_factory=dict)
+    turbine: TurbineHub | None = None
 
 
 def context(request: Request) -> AppContext:

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import orjson
 
+from tracelake.files import fsync_dir, write_atomic
 from tracelake.ship.batcher import Batch
-from tracelake.ship.state import fsync_dir, mark_from_dict, mark_to_dict, write_atomically
+from tracelake.ship.state import mark_from_dict, mark_to_dict
 from tracelake.ship.tailer import Mark
 
 SUFFIX = ".batch"
@@ -91,7 +92,7 @@ class Spool:
         ``protect`` is a batch being sent right now, never dropped under the sender's feet.
         """
         data = _encode(batch)
-        write_atomically(self._path(batch.seq), data)
+        write_atomic(self._path(batch.seq), data)
         bisect.insort(self._entries, _Entry(batch.seq, len(data), batch.lines))
         self.bytes += len(data)
         dropped: list[tuple[int, int]] = []

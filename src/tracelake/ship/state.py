@@ -8,7 +8,6 @@ either the old or the new state, and a restart repeats at most the batch that wa
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -17,34 +16,11 @@ from typing import Any
 
 import orjson
 
+from tracelake.files import write_atomic
 from tracelake.ship.tailer import Fingerprint, Mark
 
 VERSION = 1
 FORGET_AFTER_S = 7 * 24 * 3600.0
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data``: temp file, fsync, rename, fsync of the directory."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a rename or unlink in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def mark_to_dict(mark: Mark) -> dict[str, Any]:
@@ -122,7 +98,7 @@ class OffsetStore:
             for key in [k for k, t in self._updated.items() if now - t > self.forget_after]:
                 if key not in self._live:
                     del self._marks[key], self._updated[key]
-            write_atomically(self.path, self._encode())
+            write_atomic(self.path, self._encode())
 
     def _encode(self) -> bytes:
         files = {

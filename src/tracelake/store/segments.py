@@ -18,7 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tracelake.store.manifest import Segment, fsync_dir
+from tracelake.files import fsync_dir
+from tracelake.store.manifest import Segment
 
 HOUR_US = 3_600_000_000
 ROW_GROUP_ROWS = 128 * 1024

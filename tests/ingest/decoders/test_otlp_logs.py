@@ -588,7 +588,7 @@ def test_limits() -> None:
         decode_logs(
             gzip.compress(b" " * 10_000 + body), JSON, content_encoding="gzip", max_body_bytes=5000
         )
-    with pytest.raises(PayloadTooLarge, match="max_records"):
+    with pytest.raises(PayloadTooLarge, match="more than 2 log records"):
         decode_logs(_json_request({}, {}, {}), JSON, max_records=2)
     objects, errors = decode_logs(body, JSON, max_attributes=5)
     assert objects == []

@@ -17,7 +17,8 @@ from typing import Any
 import orjson
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from tracelake.errors import DecodeError
+from tracelake.errors import DecodeError, PayloadTooLarge
+from tracelake.model import RecordError
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -31,11 +32,31 @@ class Invalid(Exception):
 
 
 class ValueReader:
-    """Attributes and AnyValues of either encoding, bounded in count and nesting."""
+    """Attributes and AnyValues of either encoding, bounded in count and nesting, and
+    the numbering and rejection of the items (log records, spans) a request carries."""
 
-    def __init__(self, max_attributes: int, max_depth: int) -> None:
+    def __init__(self, max_attributes: int, max_depth: int, max_items: int, unit: str) -> None:
         self.max_attributes = max_attributes
         self.max_depth = max_depth
+        self.max_items = max_items
+        self.unit = unit
+        self.errors: list[RecordError] = []
+        self.ordinal = 0  # 1-based ordinal of the last item seen
+
+    def _next(self) -> None:
+        self.ordinal += 1
+        if self.ordinal > self.max_items:
+            raise PayloadTooLarge(
+                f"request has more than {self.max_items} {self.unit}, the limit: send smaller batches"
+            )
+
+    def _reject(self, where: str, why: str) -> None:
+        self.errors.append(RecordError(self.ordinal, f"{where}: {why}"))
+
+    def _reject_all(self, count: int, where: str, why: str) -> None:
+        for _ in range(count):
+            self._next()
+            self._reject(where, why)
 
     def pb_attributes(self, attributes: Sequence[KeyValue], what: str) -> dict[str, Any]:
         if len(attributes) > self.max_attributes:

@@ -35,13 +35,13 @@ from tracelake.ingest.decoders.otlp_common import (
 from tracelake.ingest.decoders.otlp_common import (
     JSON,
     PROTOBUF,
+    Invalid,
     ValueReader,
     media_type,
 )
 from tracelake.ingest.decoders.otlp_common import (
     UINT64 as _UINT64,
 )
-from tracelake.ingest.decoders.otlp_common import Invalid as _Invalid
 from tracelake.ingest.decoders.otlp_common import array as _array
 from tracelake.ingest.decoders.otlp_common import error_response as error_response
 from tracelake.ingest.decoders.otlp_common import expect_object as _expect_object
@@ -71,10 +71,6 @@ CORE_KEYS = frozenset(
 
 #: How many rejected records the partial-success message names before "and N more".
 _MESSAGE_ERRORS = 5
-
-
-
-
 
 
 def decode_logs(
@@ -145,10 +141,6 @@ def partial_success_message(rejected: Sequence[RecordError]) -> str:
     return f"{len(rejected)} log record(s) rejected: {shown}{tail}"
 
 
-
-
-
-
 class _Builder(ValueReader):
     """Walks resources → scopes → records, building objects and collecting rejects."""
 
@@ -159,25 +151,9 @@ class _Builder(ValueReader):
         max_depth: int,
         now: Callable[[], int] | None,
     ) -> None:
-        self.max_records = max_records
-        super().__init__(max_attributes, max_depth)
+        super().__init__(max_attributes, max_depth, max_records, "log records")
         self.now = now
         self.objects: list[LogObject] = []
-        self.errors: list[RecordError] = []
-        self.record = 0  # 1-based ordinal of the last record seen
-
-    def _count(self) -> None:
-        self.record += 1
-        if self.record > self.max_records:
-            raise PayloadTooLarge(f"request has over max_records ({self.max_records}) log records")
-
-    def _reject(self, where: str, why: str) -> None:
-        self.errors.append(RecordError(self.record, f"{where}: {why}"))
-
-    def _reject_all(self, count: int, where: str, why: str) -> None:
-        for _ in range(count):
-            self._count()
-            self._reject(where, why)
 
     # -- protobuf -------------------------------------------------------------------
 
@@ -191,7 +167,7 @@ class _Builder(ValueReader):
             where_r = f"resourceLogs[{r}]"
             try:
                 resource = self.pb_attributes(resource_logs.resource.attributes, "resource")
-            except _Invalid as e:
+            except Invalid as e:
                 total = sum(len(s.log_records) for s in resource_logs.scope_logs)
                 self._reject_all(total, where_r, str(e))
                 continue
@@ -200,14 +176,14 @@ class _Builder(ValueReader):
                 scope = scope_logs.scope
                 try:
                     scope_attrs = self.pb_attributes(scope.attributes, "scope")
-                except _Invalid as e:
+                except Invalid as e:
                     self._reject_all(len(scope_logs.log_records), where_s, str(e))
                     continue
                 for i, record in enumerate(scope_logs.log_records):
-                    self._count()
+                    self._next()
                     try:
                         obj = self._pb_record(record)
-                    except _Invalid as e:
+                    except Invalid as e:
                         self._reject(f"{where_s}.logRecords[{i}]", str(e))
                         continue
                     self.objects.append(
@@ -232,8 +208,6 @@ class _Builder(ValueReader):
             event_name=record.event_name,
         )
 
-
-
     # -- JSON -----------------------------------------------------------------------
 
     def json(self, body: bytes) -> None:
@@ -250,7 +224,7 @@ class _Builder(ValueReader):
             all_scopes = _array(resource_logs, "scopeLogs", "scope_logs", where_r)
             try:
                 resource = self.json_attributes(resource_obj, "resource")
-            except _Invalid as e:
+            except Invalid as e:
                 total = sum(
                     len(_array(s, "logRecords", "log_records", where_r))
                     for s in all_scopes
@@ -267,14 +241,14 @@ class _Builder(ValueReader):
                     scope_attrs = self.json_attributes(scope, "scope")
                     scope_name = _string(scope, "name", "name")
                     scope_version = _string(scope, "version", "version")
-                except _Invalid as e:
+                except Invalid as e:
                     self._reject_all(len(records), where_s, str(e))
                     continue
                 for i, record in enumerate(records):
-                    self._count()
+                    self._next()
                     try:
                         obj = self._json_record(record)
-                    except _Invalid as e:
+                    except Invalid as e:
                         self._reject(f"{where_s}.logRecords[{i}]", str(e))
                         continue
                     self.objects.append(
@@ -283,7 +257,7 @@ class _Builder(ValueReader):
 
     def _json_record(self, record: Any) -> LogObject:
         if type(record) is not dict:
-            raise _Invalid(f"must be an object, got {_kind(record)}")
+            raise Invalid(f"must be an object, got {_kind(record)}")
         body_value = _get(record, "body", "body")
         return self._record(
             self.json_attributes(record, "log"),
@@ -301,9 +275,6 @@ class _Builder(ValueReader):
             ),
             event_name=_string(record, "eventName", "event_name"),
         )
-
-
-
 
     # -- shared ---------------------------------------------------------------------
 
@@ -324,13 +295,13 @@ class _Builder(ValueReader):
         event_name: str,
     ) -> LogObject:
         if not 0 <= severity <= 24:
-            raise _Invalid(f"severityNumber {severity} is outside 0-24")
+            raise Invalid(f"severityNumber {severity} is outside 0-24")
         obj: LogObject = {}
         for key, value in attrs.items():
             obj[f"attributes.{key}" if key in CORE_KEYS else key] = value
         ts = time or observed or (self.now() if self.now is not None else 0)
         if ts > _INT64[1]:
-            raise _Invalid(f"timestamp {ts} is past the year 2262 (over int64 nanoseconds)")
+            raise Invalid(f"timestamp {ts} is past the year 2262 (over int64 nanoseconds)")
         if ts:
             obj["timestamp"] = ts
         level = SEVERITY_LEVELS[severity]
@@ -384,30 +355,6 @@ def _finish(
     return obj
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def _severity(value: Any) -> int:
     """An enum is an integer in OTLP/JSON; its name (``SEVERITY_NUMBER_WARN``) is accepted."""
     if value is None:
@@ -416,6 +363,5 @@ def _severity(value: Any) -> int:
         try:
             return int(SeverityNumber.Value(value))
         except ValueError as e:
-            raise _Invalid(f"severityNumber {value!r} is not a SeverityNumber") from e
+            raise Invalid(f"severityNumber {value!r} is not a SeverityNumber") from e
     return _to_int(value, "severityNumber", _INT64)
-

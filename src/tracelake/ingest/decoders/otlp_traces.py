@@ -24,7 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from tracelake.errors import DecodeError, PayloadTooLarge
+from tracelake.errors import DecodeError
 from tracelake.ingest.decoders.compression import inflate
 from tracelake.ingest.decoders.otlp_common import (
     JSON,
@@ -122,24 +122,8 @@ class _Builder(ValueReader):
     """Walks resources → scopes → spans, appending rows and collecting rejects."""
 
     def __init__(self, max_spans: int, max_attributes: int, max_depth: int) -> None:
-        super().__init__(max_attributes, max_depth)
-        self.max_spans = max_spans
+        super().__init__(max_attributes, max_depth, max_spans, "spans")
         self.rows = SpanRows()
-        self.errors: list[RecordError] = []
-        self.count = 0  # 1-based ordinal of the last span seen
-
-    def _next(self) -> None:
-        self.count += 1
-        if self.count > self.max_spans:
-            raise PayloadTooLarge(f"request has over max_spans ({self.max_spans}) spans")
-
-    def _reject(self, where: str, why: str) -> None:
-        self.errors.append(RecordError(self.count, f"{where}: {why}"))
-
-    def _reject_all(self, count: int, where: str, why: str) -> None:
-        for _ in range(count):
-            self._next()
-            self._reject(where, why)
 
     # -- protobuf -------------------------------------------------------------------
 

@@ -126,7 +126,8 @@ def _plan(keys: tuple[str, ...]) -> _Plan:
     return plan
 
 
-def _text(value: Any) -> str | None:
+def as_text(value: Any) -> str | None:
+    """A column value as text: strings as they are, anything else as its JSON."""
     if value is None or type(value) is str:
         return value
     if isinstance(value, bytes):
@@ -188,10 +189,10 @@ def normalise_logs(objects: list[LogObject], lines: list[int]) -> LogColumns:
             obj[k_service] = service  # ECS style {"service": {"name": …}}: keep it whole
             service = service.get("name")
         if service is not None and type(service) is not str:
-            service = _text(service)
+            service = as_text(service)
 
         message = pop(k_message) if k_message else None
-        msg_append(message if type(message) is str else _text(message))
+        msg_append(message if type(message) is str else as_text(message))
 
         trace_id = pop(k_trace) if k_trace else None
         if trace_id is not None:
@@ -215,11 +216,11 @@ def normalise_logs(objects: list[LogObject], lines: list[int]) -> LogColumns:
         if type(host) is dict and k_host:
             obj[k_host] = host
             host = host.get("name")
-        host_append(host if host is None or type(host) is str else _text(host))
+        host_append(host if host is None or type(host) is str else as_text(host))
 
         logger = pop(k_logger) if k_logger else None
         if logger is not None and type(logger) is not str:
-            logger = _text(logger)
+            logger = as_text(logger)
         logger_append(logger)
         svc_append(service if service is not None else logger)
 

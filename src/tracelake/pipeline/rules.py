@@ -24,7 +24,7 @@ import orjson
 
 from tracelake.errors import QueryError, QuerySyntaxError
 from tracelake.model import LEVELS, LogObject
-from tracelake.pipeline.normalise import FIELD_KEYS, normalise_level
+from tracelake.pipeline.normalise import FIELD_KEYS, as_text, normalise_level
 from tracelake.query import ast, parse
 
 Predicate = Callable[[LogObject], bool]
@@ -161,7 +161,7 @@ class _Compiler:
             return lambda obj: _named(obj, keys, fallback)
         if name in ("message", "logger"):
             keys = _ALIASES[name]
-            return lambda obj: _text(_first(obj, keys))
+            return lambda obj: as_text(_first(obj, keys))
         if name == "original_level":
             return _original_level
         return _attribute(name)
@@ -253,16 +253,8 @@ def _first(obj: LogObject, keys: tuple[str, ...]) -> Any:
     return None
 
 
-def _text(value: Any) -> str | None:
-    if value is None or type(value) is str:
-        return value
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return orjson.dumps(value).decode()
-
-
 def _message(obj: LogObject) -> str | None:
-    return _text(_first(obj, _ALIASES["message"]))
+    return as_text(_first(obj, _ALIASES["message"]))
 
 
 def _level(obj: LogObject) -> str:
@@ -289,7 +281,7 @@ def _named(obj: LogObject, keys: tuple[str, ...], fallback: tuple[str, ...]) -> 
         value = value.get("name")
     if value is None and fallback:
         value = _first(obj, fallback)
-    return _text(value)
+    return as_text(value)
 
 
 def _hex(value: Any, width: int) -> str | None:

@@ -14,9 +14,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: install and start the main job (the server on ./data, UI URL printed)
+## run: install and start the main job: the demo (server + example services + traffic)
 run: install
-	$(VENV)/bin/tracelake serve --data-dir data
+	$(VENV)/bin/tracelake demo
 
 ## test: install (incl. system packages the tests drive) and run the whole suite
 test: install system-deps
@@ -36,4 +36,4 @@ system-deps:
 	sh scripts/system-deps.sh
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data data-demo .pytest_cache .mypy_cache .ruff_cache

@@ -26,8 +26,18 @@ from tests.conftest import ServerProcess
 pytestmark = pytest.mark.e2e
 
 SERVER_ENV = {"TRACELAKE_QUERY_MAX_ROWS": "1000000"}
-FAST = ["--flush-interval", "0.2", "--scan-interval", "0.2", "--max-backoff", "0.5",
-        "--status-interval", "1", "--close-inactive", "1"]
+FAST = [
+    "--flush-interval",
+    "0.2",
+    "--scan-interval",
+    "0.2",
+    "--max-backoff",
+    "0.5",
+    "--status-interval",
+    "1",
+    "--close-inactive",
+    "1",
+]
 
 
 class Agent:
@@ -37,10 +47,21 @@ class Agent:
         self.output_path = state.parent / f"agent-{time.monotonic_ns()}.log"
         self._out = self.output_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tracelake", "ship", "--url", url, "--state-dir", str(state),
-             *FAST, *args],
+            [
+                sys.executable,
+                "-m",
+                "tracelake",
+                "ship",
+                "--url",
+                url,
+                "--state-dir",
+                str(state),
+                *FAST,
+                *args,
+            ],
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=self._out, stderr=subprocess.STDOUT,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
         )
         if stdin is not None:
             assert self.proc.stdin is not None
@@ -100,8 +121,10 @@ class Writer(threading.Thread):
 
 
 def seq_counts(url: str) -> Counter[int]:
-    sql = ("SELECT CAST(json_extract_string(attributes, '$.seq') AS BIGINT) AS seq, count(*) "
-           "FROM logs WHERE json_extract_string(attributes, '$.seq') IS NOT NULL GROUP BY 1")
+    sql = (
+        "SELECT CAST(json_extract_string(attributes, '$.seq') AS BIGINT) AS seq, count(*) "
+        "FROM logs WHERE json_extract_string(attributes, '$.seq') IS NOT NULL GROUP BY 1"
+    )
     response = httpx.post(f"{url}/api/v1/sql", json={"sql": sql}, timeout=30)
     assert response.status_code == 200, response.text
     return Counter({row[0]: row[1] for row in response.json()["rows"]})
@@ -218,12 +241,15 @@ def test_stdin_is_shipped_with_host_and_the_agent_exits_at_its_end(
     server: ServerProcess, tmp_path: Path, agents: list[Agent]
 ) -> None:
     lines = b"".join(orjson.dumps({"seq": i, "message": f"piped {i}"}) + b"\n" for i in range(50))
-    agents.append(agent := Agent(server.url, tmp_path / "state", "-",
-                                 stdin=lines + b"plain from the pipe\n"))
+    agents.append(
+        agent := Agent(server.url, tmp_path / "state", "-", stdin=lines + b"plain from the pipe\n")
+    )
     assert agent.proc.wait(30) == 0, agent.output()
     assert set(seq_counts(server.url)) == set(range(50))
-    response = httpx.post(f"{server.url}/api/v1/sql", json={
-        "sql": "SELECT host, message FROM logs WHERE message = 'plain from the pipe'"})
+    response = httpx.post(
+        f"{server.url}/api/v1/sql",
+        json={"sql": "SELECT host, message FROM logs WHERE message = 'plain from the pipe'"},
+    )
     ((host, _),) = response.json()["rows"]
     assert host  # this machine's name
 
@@ -271,8 +297,18 @@ def test_a_second_agent_on_the_same_state_dir_is_refused_in_one_line(
     wait_until(lambda: (tmp_path / "state" / "lock").exists(), 10, "the first agent")
     time.sleep(0.5)
     second = subprocess.run(
-        [sys.executable, "-m", "tracelake", "ship", "--state-dir", str(tmp_path / "state"),
-         str(tmp_path / "a.log")], capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "tracelake",
+            "ship",
+            "--state-dir",
+            str(tmp_path / "state"),
+            str(tmp_path / "a.log"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert second.returncode == 1 and second.stderr.count("\n") == 1
     assert "another `tracelake ship`" in second.stderr
@@ -281,8 +317,12 @@ def test_a_second_agent_on_the_same_state_dir_is_refused_in_one_line(
 
 def test_bad_arguments_are_usage_errors() -> None:
     def ship(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "tracelake", "ship", *args],
-                              capture_output=True, text=True, timeout=30)
+        return subprocess.run(
+            [sys.executable, "-m", "tracelake", "ship", *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
 
     bad_regex = ship("--multiline-start", "(", "a.log")
     assert bad_regex.returncode == 2 and "not a regular expression" in bad_regex.stderr

@@ -6,6 +6,7 @@ import logging
 import logging.handlers
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -97,3 +98,74 @@ def test_garbage_on_every_listener_is_counted_and_they_keep_serving(server: Serv
     wait_for(server, '"still serving"')
     metrics = httpx.get(f"{server.url}/metrics").text
     assert "tracelake_listener_rejects_total" in metrics
+
+
+MULTILINE_CONFIG = """
+[pipeline.multiline]
+start = '^\\S'
+timeout_s = 0.3
+
+[[pipeline.parse]]
+format = "python_traceback"
+"""
+
+TRACEBACK = [
+    "payment failed for order 42",
+    "Traceback (most recent call last):",
+    '  File "billing/charge.py", line 12, in charge',
+    "    gateway.capture(card)",
+    "ValueError: card declined",
+]
+
+
+def test_a_traceback_sent_as_syslog_lines_is_one_record(
+    server_factory: type[ServerProcess], tmp_path: Path
+) -> None:
+    import socket
+    from datetime import UTC, datetime
+
+    config = tmp_path / "tracelake.toml"
+    config.write_text(MULTILINE_CONFIG)
+    server = server_factory(tmp_path / "data", extra_args=["--config", str(config)]).start()
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    frames = [f"<11>1 {stamp} web-1 billing 42 - - {line}\n".encode() for line in TRACEBACK]
+    with socket.create_connection(("127.0.0.1", server.listener("syslog/tcp"))) as s:
+        s.sendall(b"".join(frames[:2]))  # the event spans reads and chunks
+        time.sleep(0.1)
+        s.sendall(b"".join(frames[2:]))
+        # no line follows the trace: the joiner's timeout ends it, the connection stays open
+        row = wait_for(server, "service:billing")[0]
+        s.sendall(f"<14>1 {stamp} web-1 billing 42 - - charged order 43\n".encode())
+    assert row["message"] == "payment failed for order 42"  # the text before the trace
+    assert row["attributes"]["error.type"] == "ValueError"
+    assert "gateway.capture(card)" in row["attributes"]["stack_trace"]
+    assert row["level"] == "ERROR"
+    rows = wait_for(server, "service:billing", n=2)
+    assert sorted(r["message"] for r in rows)[0] == "charged order 43"
+    assert len(rows) == 2
+
+
+def test_plain_lines_on_the_json_lines_port_join_but_json_records_do_not(
+    server_factory: type[ServerProcess], tmp_path: Path
+) -> None:
+    import socket
+
+    config = tmp_path / "tracelake.toml"
+    config.write_text("[pipeline.multiline]\n")
+    server = server_factory(tmp_path / "data", extra_args=["--config", str(config)]).start()
+    body = "\n".join(
+        [
+            '{"service": "orders", "message": "Traceback (most recent call last):"}',
+            *TRACEBACK,
+            '{"service": "orders", "message": "after the trace"}',
+        ]
+    )
+    with socket.create_connection(("127.0.0.1", server.listener("jsonlines/tcp"))) as s:
+        s.sendall(body.encode() + b"\n")
+    wait_for(server, '"after the trace"')
+    rows = httpx.post(
+        f"{server.url}/api/v1/sql", json={"sql": "SELECT message FROM logs ORDER BY message"}
+    ).json()["rows"]
+    assert [r[0] for r in rows] == sorted(
+        ["Traceback (most recent call last):", "\n".join(TRACEBACK), "after the trace"]
+    )

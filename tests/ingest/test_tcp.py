@@ -409,3 +409,88 @@ def test_forward_shared_key_handshake_over_tcp() -> None:
     sink = MemorySink()
     run("forward", body, sink, shared_key="s3cret")
     assert sink.objects[0]["m"] == 1
+
+
+class MemoryFrameSink:
+    """A ``FrameSink`` running the real worker job inline; ``store`` can be overloaded."""
+
+    def __init__(self, overloaded: int = 0, multiline: bool = False) -> None:
+        from tracelake.pipeline.config import Pipeline
+
+        self.pipeline = Pipeline({"multiline": {}} if multiline else {})
+        self.overloaded = overloaded
+        self.decoded = 0
+        self.objects: list[LogObject] = []
+
+    def joiner(self) -> Any:
+        return self.pipeline.joiner()
+
+    async def decode(self, fmt: Any, frames: list[bytes], joiner: Any, final: bool) -> Any:
+        from tracelake.ingest.jobs import stream_logs_job
+
+        self.decoded += len(frames)
+        return stream_logs_job(fmt, frames, time.time(), self.pipeline, joiner, final)
+
+    async def store(self, chunk: Any) -> IngestResult:
+        from tracelake.pipeline.batches import from_ipc
+
+        if self.overloaded:
+            self.overloaded -= 1
+            raise Overloaded("store full", retry_after=0)
+        if chunk.stored:
+            self.objects += from_ipc(chunk.ipc).to_pylist()
+        return IngestResult(accepted=chunk.accepted, rejected=chunk.rejected)
+
+
+def test_frames_are_decoded_once_and_only_the_store_is_retried_when_overloaded() -> None:
+    frames = MemoryFrameSink(overloaded=3)
+
+    async def main() -> TcpListener:
+        listener = TcpListener(MemorySink(), "syslog", ListenerConfig(), frames=frames)
+        await listener.start()
+        try:
+            _, w = await asyncio.open_connection("127.0.0.1", listener.port)
+            w.write(b"<11>1 - web-1 billing 42 - - card declined\n<14>bad-stamp\n")
+            w.write(b"<14>1 1970-01-01T00:00:00Z web-1 billing 42 - - too old\n")
+            await w.drain()
+            await wait_until(lambda: len(frames.objects) == 2)
+            w.close()
+        finally:
+            await listener.stop()
+        return listener
+
+    listener = asyncio.run(main())
+    assert frames.decoded == 3 and listener.stats.overloaded_retries == 3
+    assert [o["message"] for o in frames.objects] == ["card declined", "bad-stamp"]
+    assert listener.stats.received == 3 and listener.stats.accepted == 2
+    assert listener.stats.rejected_by_reason == {"sink": 1}  # the 1970 timestamp
+
+
+def test_frame_sink_joins_a_traceback_per_connection() -> None:
+    frames = MemoryFrameSink(multiline=True)
+
+    async def main() -> None:
+        listener = TcpListener(MemorySink(), "jsonlines", ListenerConfig(), frames=frames)
+        await listener.start()
+        try:
+            _, a = await asyncio.open_connection("127.0.0.1", listener.port)
+            _, b = await asyncio.open_connection("127.0.0.1", listener.port)
+            a.write(b"boom\nTraceback (most recent call last):\n")
+            b.write(b'{"message": "other connection"}\n')
+            await a.drain()
+            await b.drain()
+            await asyncio.sleep(0.05)
+            a.write(b"  File \"x.py\", line 1\nKeyError: 'k'\n")
+            await a.drain()
+            a.close()
+            b.close()
+            await wait_until(lambda: len(frames.objects) == 2)
+        finally:
+            await listener.stop()
+
+    asyncio.run(main())
+    messages = sorted(o["message"] for o in frames.objects)
+    assert messages == [
+        "boom\nTraceback (most recent call last):\n  File \"x.py\", line 1\nKeyError: 'k'",
+        "other connection",
+    ]

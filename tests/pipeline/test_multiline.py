@@ -96,3 +96,51 @@ def test_blank_lines_between_events_are_skipped() -> None:
 def test_a_joiner_needs_a_pattern() -> None:
     with pytest.raises(ValueError):
         MultilineJoiner(start=None, continuation=None)
+
+
+def test_join_records_keeps_the_first_record_and_joins_the_messages() -> None:
+    import pickle
+
+    from tracelake.pipeline.multiline import join_records
+
+    records = [{"message": line, "n": i} for i, line in enumerate(TRACE)]
+    j = MultilineJoiner()
+    assert join_records(records[:2], j, 0.0) == []  # the event is still open
+    j = pickle.loads(pickle.dumps(j))  # it travels to a worker process and back
+    out = join_records([*records[2:], {"message": "next", "n": 9}], j, 0.1)
+    assert out == [{"message": "\n".join(TRACE), "n": 0}]
+    assert join_records([], j, 5.0) == [{"message": "next", "n": 9}]  # timed out
+
+
+def test_join_records_passes_through_what_it_must_not_join() -> None:
+    from tracelake.pipeline.multiline import join_records
+
+    j = MultilineJoiner()
+    records: list[dict[str, object]] = [
+        {"message": "boom"},
+        {"message": "  indented", "json": True},  # not eligible: ends the event
+        {"message": ""},  # blank between events: kept as it is
+        {"message": {"not": "text"}},
+        {"message": "last"},
+    ]
+    out = join_records(records, j, 0.0, final=True, eligible=lambda o: "json" not in o)
+    assert [o["message"] for o in out] == ["boom", "  indented", "", {"not": "text"}, "last"]
+
+
+def test_multiline_config_is_validated_and_builds_joiners() -> None:
+    from tracelake.errors import ConfigError
+    from tracelake.pipeline.config import Pipeline
+
+    assert Pipeline({}).joiner() is None
+    joiner = Pipeline({"multiline": {"start": r"^\S", "max_lines": 3}}).joiner()
+    assert joiner is not None and joiner.max_lines == 3
+    assert joiner.feed("a", 0) == [] and joiner.feed("  b", 0) == []
+    for bad, key in (
+        ({"start": "("}, "pipeline.multiline.start"),
+        ({"max_lines": 0}, "pipeline.multiline.max_lines"),
+        ({"timeout_s": "1"}, "pipeline.multiline.timeout_s"),
+        ({"continuation": ""}, "pipeline.multiline"),
+        ({"every": 1}, "pipeline.multiline.every"),
+    ):
+        with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+            Pipeline({"multiline": bad})

@@ -165,7 +165,7 @@ def test_a_trace_id_is_a_link_to_its_trace_and_back_to_its_logs(ui: UI) -> None:
     link.click()
     expect(page).to_have_url(re.compile(f"#/traces/{TRACE}$"))
     expect(page.get_by_test_id("trace-id")).to_have_text(TRACE)
-    expect(page.get_by_test_id("coming-soon")).to_contain_text("Arrives with tracing")
+    expect(page.get_by_test_id("trace-not-found")).to_contain_text("Trace not found")
     page.get_by_test_id("trace-logs").click()
     expect(page.get_by_test_id("query")).to_have_value(f"trace_id:{TRACE}")
     expect(page.locator("tr.row")).to_have_count(1)

@@ -27,9 +27,17 @@ from tracelake.api.errors import HANDLERS
 def build_app(ctx: AppContext) -> Starlette:
     app = Starlette(
         routes=[
-            *meta.routes, *logs.routes, *search.routes, *sql.routes,
-            *otlp_logs.routes, *loki.routes, *elasticsearch.routes,
-            *otlp.routes, *zipkin.routes, *traces.routes, *turbine.routes,
+            *meta.routes,
+            *logs.routes,
+            *search.routes,
+            *sql.routes,
+            *otlp_logs.routes,
+            *loki.routes,
+            *elasticsearch.routes,
+            *otlp.routes,
+            *zipkin.routes,
+            *traces.routes,
+            *turbine.routes,
             *ui.routes,  # last: API routes win
         ],
         exception_handlers=HANDLERS,

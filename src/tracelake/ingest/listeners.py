@@ -3,6 +3,10 @@
 One place decides which protocol listens where: JSON lines on TCP and UDP share
 ``tcp_port``, syslog on TCP and UDP shares ``syslog_port``, and Fluentd forward takes
 ``forward_port`` (TCP, with its UDP heartbeat on the same number).
+
+JSON lines and syslog over TCP hand complete frames to ``LogIngest.decode_stream``
+(a worker process decodes, joins multiline events and runs the pipeline) and store the
+result with ``LogIngest.store_stream``; every other listener hands log objects.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from collections.abc import Iterator, Sequence
 from typing import Literal
 
 from tracelake.errors import ConfigError
+from tracelake.ingest.jobs import FrameFormat, StreamChunk
 from tracelake.ingest.sink import LogIngest
 from tracelake.ingest.tcp import ListenerConfig, ListenerStats, TcpListener
 from tracelake.ingest.udp import UdpListener
 from tracelake.model import IngestResult, LogObject
+from tracelake.pipeline.multiline import MultilineJoiner
 from tracelake.settings import Settings
 from tracelake.typing import LogSink
 
@@ -53,7 +59,13 @@ class Listeners:
                 max_decompressed_bytes=s.max_body_bytes,
                 shared_key=s.forward_shared_key or None,
             )
-            tcp = TcpListener(self._sink(f"{fmt}/tcp"), fmt, config, name=f"{fmt}/tcp")
+            tcp = TcpListener(
+                self._sink(f"{fmt}/tcp"),
+                fmt,
+                config,
+                name=f"{fmt}/tcp",
+                frames=_FrameSink(self.ingest, f"{fmt}/tcp") if fmt != "forward" else None,
+            )
             try:
                 await tcp.start()
             except OSError as e:
@@ -87,3 +99,22 @@ class Listeners:
     def stats(self) -> Iterator[tuple[str, ListenerStats]]:
         for name, listener in self.running.items():
             yield name, listener.stats
+
+
+class _FrameSink:
+    """``LogIngest`` as the ``FrameSink`` of one TCP listener, counted under its name."""
+
+    def __init__(self, ingest: LogIngest, source: str) -> None:
+        self._ingest = ingest
+        self._source = source
+
+    def joiner(self) -> MultilineJoiner | None:
+        return self._ingest.pipeline.joiner()
+
+    async def decode(
+        self, fmt: FrameFormat, frames: list[bytes], joiner: MultilineJoiner | None, final: bool
+    ) -> StreamChunk:
+        return await self._ingest.decode_stream(fmt, frames, joiner, final)
+
+    async def store(self, chunk: StreamChunk) -> IngestResult:
+        return await self._ingest.store_stream(chunk, self._source)

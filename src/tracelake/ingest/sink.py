@@ -8,6 +8,11 @@ log objects. Either way the call returns once the good records are durable.
 Both ways run the configured ``Pipeline`` (parse, enrich, drop/sample, redact): in the
 worker it is rebuilt from its config. Records that rules drop count as accepted and
 ``dropped`` (metric outcome ``dropped``), never as errors.
+
+The JSON-lines and syslog TCP listeners hand over frames instead of objects:
+``decode_stream`` runs ``ingest.jobs.stream_logs_job`` in a worker and ``store_stream``
+makes its result durable (raising ``Overloaded`` so the listener can retry the append
+alone, without decoding again).
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any, TypeVar
 
+from tracelake.ingest.jobs import FrameFormat, StreamChunk, logs_from_objects, stream_logs_job
 from tracelake.model import IngestResult, LogObject, RecordError
-from tracelake.pipeline.batches import logs_batch, to_ipc
+from tracelake.pipeline.batches import to_ipc
 from tracelake.pipeline.config import Pipeline
 from tracelake.pipeline.jobs import ndjson_logs_job
+from tracelake.pipeline.multiline import MultilineJoiner
 from tracelake.settings import Settings
 from tracelake.store import Store
 from tracelake.telemetry import ServerMetrics
@@ -94,16 +101,30 @@ class LogIngest:
 
     async def __call__(self, objects: Sequence[LogObject], source: str = "stream") -> IngestResult:
         """The ``LogSink`` of stream listeners: objects already decoded."""
-        result = IngestResult()
-        kept, lines, result.dropped = self.pipeline.run(
-            list(objects), list(range(1, len(objects) + 1)), result
-        )
-        batch = logs_batch(kept, lines, result, int(time.time() * 1e6), self.pipeline.redactor)
+        batch, result = logs_from_objects(list(objects), int(time.time() * 1e6), self.pipeline)
         if batch.num_rows:
             await self.store.append("logs", to_ipc(batch))
-        result.accepted += result.dropped  # taken, on purpose not stored: not an error
         self._count(source, result.stored, result.rejected, result.dropped)
         return result
+
+    async def decode_stream(
+        self,
+        fmt: FrameFormat,
+        frames: list[bytes],
+        joiner: MultilineJoiner | None = None,
+        final: bool = False,
+    ) -> StreamChunk:
+        """Decode one chunk of a connection's frames in a worker (nothing stored yet)."""
+        return await self.offload(
+            stream_logs_job, fmt, frames, time.time(), self.pipeline, joiner, final
+        )
+
+    async def store_stream(self, chunk: StreamChunk, source: str, nbytes: int = 0) -> IngestResult:
+        """Make a decoded chunk durable; raises ``Overloaded`` (retry this call alone)."""
+        if chunk.stored:
+            await self.store.append("logs", chunk.ipc)
+        self._count(source, chunk.stored, chunk.rejected, chunk.dropped, nbytes)
+        return IngestResult(accepted=chunk.accepted, rejected=chunk.rejected, dropped=chunk.dropped)
 
     def reject(self, source: str, errors: Sequence[RecordError]) -> None:
         """Count records a decoder refused before they reached the pipeline."""

@@ -21,21 +21,42 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 from tracelake.errors import Overloaded
 from tracelake.ingest.decoders.forward import ForwardDecoder, ForwardProtocolError
 from tracelake.ingest.decoders.framing import LineFramer, SyslogFramer
-from tracelake.ingest.decoders.jsonlines import decode_json_lines
 from tracelake.ingest.decoders.syslog import SyslogDecoder
-from tracelake.model import LogObject
+from tracelake.ingest.jobs import FrameFormat, StreamChunk, decode_frames
+from tracelake.model import IngestResult, LogObject
+from tracelake.pipeline.multiline import MultilineJoiner
 from tracelake.typing import LogSink
 
 log = logging.getLogger("tracelake.ingest")
 
 StreamFormat = Literal["jsonlines", "syslog", "forward"]
+T = TypeVar("T")
+
+
+class FrameSink(Protocol):
+    """Where JSON-lines and syslog listeners hand complete frames (``LogIngest`` via
+    ``Listeners``): decoded off the event loop, then stored as a second, retryable step.
+    Without one, a listener decodes in-process and hands log objects to its ``LogSink``.
+    """
+
+    def joiner(self) -> MultilineJoiner | None:
+        """A fresh multiline joiner for a new connection, if multiline is configured."""
+        ...
+
+    async def decode(
+        self, fmt: FrameFormat, frames: list[bytes], joiner: MultilineJoiner | None, final: bool
+    ) -> StreamChunk: ...
+
+    async def store(self, chunk: StreamChunk) -> IngestResult:
+        """Durable once it returns; raises ``Overloaded`` when the store is full."""
+        ...
 
 
 @dataclass(slots=True)
@@ -91,22 +112,30 @@ async def deliver(
     sink: LogSink, objects: list[LogObject], stats: ListenerStats, max_backoff: float
 ) -> None:
     """Await the sink until it takes ``objects``; back off while it is ``Overloaded``."""
+    result = await _retrying(lambda: sink(objects), stats, max_backoff)
+    _counted(stats, len(objects), result.accepted, {"sink": result.rejected})
+
+
+async def _retrying(
+    call: Callable[[], Awaitable[T]], stats: ListenerStats, max_backoff: float
+) -> T:
+    """Await ``call()`` until it does not raise ``Overloaded``, backing off (capped)."""
     delay = 0.01
     while True:
         try:
-            result = await sink(objects)
+            return await call()
         except Overloaded as exc:
             stats.overloaded_retries += 1
             await asyncio.sleep(max(0.005, min(delay, float(exc.retry_after), max_backoff)))
             delay *= 2
-            continue
-        stats.received += len(objects)
-        stats.accepted += result.accepted
-        if result.rejected:
-            stats.rejected_by_reason["sink"] = (
-                stats.rejected_by_reason.get("sink", 0) + result.rejected
-            )
-        return
+
+
+def _counted(stats: ListenerStats, received: int, accepted: int, reasons: dict[str, int]) -> None:
+    stats.received += received
+    stats.accepted += accepted
+    for reason, count in reasons.items():
+        if count:
+            stats.rejected_by_reason[reason] = stats.rejected_by_reason.get(reason, 0) + count
 
 
 class _Close(Exception):
@@ -127,6 +156,10 @@ class _Session:
     def greeting(self) -> bytes | None:
         return None
 
+    def pending(self) -> bool:
+        """Whether anything waits to be delivered or acknowledged."""
+        return bool(self.objects or self.acks)
+
     def feed(self, data: bytes, stats: ListenerStats, name: str) -> bytes | None:
         raise NotImplementedError
 
@@ -134,15 +167,28 @@ class _Session:
         """The client closed: decode what is left of a last, unterminated frame."""
 
 
-class _JsonLinesSession(_Session):
-    def __init__(self, cfg: ListenerConfig) -> None:
+class _FramedSession(_Session):
+    """JSON lines or syslog: the shell only frames; decoding happens at flush."""
+
+    def __init__(self, fmt: FrameFormat, joiner: MultilineJoiner | None) -> None:
         super().__init__()
+        self.format: FrameFormat = fmt
+        self.frames: list[bytes] = []
+        self.joiner = joiner
+
+    def pending(self) -> bool:
+        return bool(self.frames) or super().pending()
+
+
+class _JsonLinesSession(_FramedSession):
+    def __init__(self, cfg: ListenerConfig, joiner: MultilineJoiner | None) -> None:
+        super().__init__("jsonlines", joiner)
         self._framer = LineFramer(cfg.max_frame_bytes)
 
     def feed(self, data: bytes, stats: ListenerStats, name: str) -> bytes | None:
         framer = self._framer
         before = framer.oversize
-        self.objects += decode_json_lines(framer.feed(data))
+        self.frames += framer.feed(data)
         if framer.oversize != before:
             stats.reject("oversize", framer.oversize - before, "line over max_frame_bytes", name)
         return None
@@ -150,20 +196,18 @@ class _JsonLinesSession(_Session):
     def finish(self, stats: ListenerStats, name: str) -> None:
         tail = self._framer.flush()
         if tail:
-            self.objects += decode_json_lines((tail,))
+            self.frames.append(tail)
 
 
-class _SyslogSession(_Session):
-    def __init__(self, cfg: ListenerConfig, decoder: SyslogDecoder) -> None:
-        super().__init__()
+class _SyslogSession(_FramedSession):
+    def __init__(self, cfg: ListenerConfig, joiner: MultilineJoiner | None) -> None:
+        super().__init__("syslog", joiner)
         self._framer = SyslogFramer(cfg.max_frame_bytes)
-        self._decode = decoder.decode
 
     def feed(self, data: bytes, stats: ListenerStats, name: str) -> bytes | None:
         framer = self._framer
         before = framer.oversize
-        decode = self._decode
-        self.objects += [decode(f) for f in framer.feed(data)]
+        self.frames += framer.feed(data)
         if framer.oversize != before:
             stats.reject("oversize", framer.oversize - before, "frame over max_frame_bytes", name)
         return None
@@ -171,7 +215,7 @@ class _SyslogSession(_Session):
     def finish(self, stats: ListenerStats, name: str) -> None:
         framer = self._framer
         before = framer.truncated
-        self.objects += [self._decode(f) for f in framer.flush()]
+        self.frames += framer.flush()
         if framer.truncated != before:
             stats.reject("truncated", 1, "octet-counted frame cut short", name)
 
@@ -225,8 +269,11 @@ class TcpListener:
         *,
         now: Callable[[], float] = time.time,
         name: str | None = None,
+        frames: FrameSink | None = None,
     ) -> None:
         self.sink = sink
+        #: JSON lines and syslog: decode in worker processes through this, when given.
+        self.frames = frames if fmt != "forward" else None
         self.format = fmt
         self.config = config or ListenerConfig()
         self.stats = ListenerStats()
@@ -265,11 +312,12 @@ class TcpListener:
         self._server = None
 
     def _session(self) -> _Session:
+        if self.format == "forward":
+            return _ForwardSession(self.config, self._now)
+        joiner = self.frames.joiner() if self.frames is not None else None
         if self.format == "jsonlines":
-            return _JsonLinesSession(self.config)
-        if self.format == "syslog":
-            return _SyslogSession(self.config, self._syslog)
-        return _ForwardSession(self.config, self._now)
+            return _JsonLinesSession(self.config, joiner)
+        return _SyslogSession(self.config, joiner)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         stats = self.stats
@@ -307,14 +355,20 @@ class TcpListener:
         loop = asyncio.get_running_loop()
         first_pending = 0.0
         while True:
+            joiner_due: float | None = None
             timeout = cfg.idle_timeout
-            if session.objects or session.acks:
+            if session.pending():
                 timeout = max(0.0, first_pending + cfg.batch_delay - loop.time())
+            elif isinstance(session, _FramedSession) and session.joiner is not None:
+                # an event held by the multiline joiner ends when its timeout passes
+                joiner_due = session.joiner.deadline
+                if joiner_due is not None:
+                    timeout = min(timeout, max(0.0, joiner_due - self._now()) + 0.005)
             try:
                 async with asyncio.timeout(timeout):
                     data = await reader.read(1 << 16)
             except TimeoutError:
-                if session.objects or session.acks:
+                if session.pending() or joiner_due is not None:
                     await self._flush(session, writer)
                     continue
                 return  # idle connection
@@ -322,7 +376,7 @@ class TcpListener:
                 session.finish(stats, self.name)
                 break
             stats.bytes += len(data)
-            had_pending = bool(session.objects or session.acks)
+            had_pending = session.pending()
             try:
                 reply = session.feed(data, stats, self.name)
             except _Close as exc:
@@ -334,13 +388,19 @@ class TcpListener:
                 return
             if reply:
                 writer.write(reply)
-            if len(session.objects) >= cfg.batch_size:
+            if len(session.objects) >= cfg.batch_size or (
+                isinstance(session, _FramedSession) and len(session.frames) >= cfg.batch_size
+            ):
                 await self._flush(session, writer)
-            elif not had_pending and (session.objects or session.acks):
+            elif not had_pending and session.pending():
                 first_pending = loop.time()
-        await self._flush(session, writer)
+        await self._flush(session, writer, final=True)
 
-    async def _flush(self, session: _Session, writer: asyncio.StreamWriter) -> None:
+    async def _flush(
+        self, session: _Session, writer: asyncio.StreamWriter, final: bool = False
+    ) -> None:
+        if isinstance(session, _FramedSession):
+            await self._flush_frames(session, final)
         objects, acks = session.objects, session.acks
         session.objects, session.acks = [], []
         size = self.config.batch_size
@@ -349,3 +409,25 @@ class TcpListener:
         if acks and not writer.is_closing():
             writer.write(b"".join(acks))
             await writer.drain()
+
+    async def _flush_frames(self, session: _FramedSession, final: bool) -> None:
+        """Decode the frames read so far (in a worker when there is a frame sink), store."""
+        frames, session.frames = session.frames, []
+        joiner = session.joiner
+        if not frames and (joiner is None or not joiner.pending):
+            return
+        if self.frames is None:  # a plain LogSink: decode here, deliver objects below
+            session.objects += decode_frames(
+                session.format,
+                frames,
+                syslog=self._syslog,
+                joiner=joiner,
+                now=self._now(),
+                final=final,
+            )
+            return
+        sink = self.frames
+        chunk = await sink.decode(session.format, frames, joiner, final)
+        session.joiner = chunk.joiner
+        result = await _retrying(lambda: sink.store(chunk), self.stats, self.config.max_backoff)
+        _counted(self.stats, result.accepted + result.rejected, result.accepted, chunk.reasons)

@@ -25,6 +25,7 @@ from tracelake.errors import ConfigError, QueryError
 from tracelake.model import IngestResult, LogObject
 from tracelake.pipeline.enrich import Enricher, StaticFields
 from tracelake.pipeline.grok import GrokError, compile_grok
+from tracelake.pipeline.multiline import STACK_TRACE_CONTINUATION, MultilineJoiner
 from tracelake.pipeline.parse import (
     FORMATS,
     ParseStep,
@@ -109,6 +110,16 @@ class SampleRule:
 
 
 @dataclass(frozen=True, slots=True)
+class MultilineConfig:
+    """``[pipeline.multiline]``: how stream listeners join the lines of one event."""
+
+    start: str | None = None
+    continuation: str | None = STACK_TRACE_CONTINUATION
+    max_lines: int = 500
+    timeout_s: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class PipelineConfig:
     """The whole ``[pipeline]`` section; the default is what an empty section means."""
 
@@ -119,6 +130,7 @@ class PipelineConfig:
     drop: tuple[DropRule, ...] = ()
     sample: tuple[SampleRule, ...] = ()
     redact: RedactConfig = field(default_factory=RedactConfig)
+    multiline: MultilineConfig | None = None
 
 
 # --- the pipeline ------------------------------------------------------------------
@@ -157,6 +169,15 @@ class Pipeline:
         )
         redactor = Redactor(cfg.redact)
         self.redactor = redactor if redactor.active else None
+
+    def joiner(self) -> MultilineJoiner | None:
+        """A fresh multiline joiner for one stream, or None when none is configured."""
+        m = self.config.multiline
+        if m is None:
+            return None
+        return MultilineJoiner(
+            start=m.start, continuation=m.continuation, max_lines=m.max_lines, timeout_s=m.timeout_s
+        )
 
     def __reduce__(self) -> tuple[Callable[[str], Pipeline], tuple[str]]:
         return _rebuild, (self._text,)
@@ -246,7 +267,16 @@ def _parse_step(rule: ParseRule) -> ParseStep:
 
 # --- validation --------------------------------------------------------------------
 
-_SECTION_KEYS = ("json_message", "parse", "timestamp", "enrich", "drop", "sample", "redact")
+_SECTION_KEYS = (
+    "json_message",
+    "parse",
+    "timestamp",
+    "enrich",
+    "drop",
+    "sample",
+    "redact",
+    "multiline",
+)
 
 
 def load_pipeline_config(raw: Mapping[str, Any]) -> PipelineConfig:
@@ -282,6 +312,7 @@ def load_pipeline_config(raw: Mapping[str, Any]) -> PipelineConfig:
         drop=drops,
         sample=samples,
         redact=_redact(section.get("redact", {})),
+        multiline=_multiline(section["multiline"]) if "multiline" in section else None,
     )
 
 
@@ -340,6 +371,36 @@ def _enrich(raw: Any) -> EnrichConfig:
         fields=tuple(fields.items()),
         override=_bool(t, "override", "pipeline.enrich", False),
     )
+
+
+def _multiline(raw: Any) -> MultilineConfig:
+    where = "pipeline.multiline"
+    t = _table(raw, where, ("start", "continuation", "max_lines", "timeout_s"))
+    patterns: dict[str, str | None] = {}
+    for key in ("start", "continuation"):
+        value = _str(t, key, where)
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as e:
+                raise ConfigError(f"{where}.{key} is not a valid regular expression: {e}") from e
+        patterns[key] = value
+    continuation = patterns["continuation"] if "continuation" in t else STACK_TRACE_CONTINUATION
+    if continuation == "":
+        continuation = None  # "": only the start pattern decides
+    if patterns["start"] is None and continuation is None:
+        raise ConfigError(f"{where} needs a start pattern when continuation is empty")
+    max_lines = t.get("max_lines", 500)
+    if isinstance(max_lines, bool) or not isinstance(max_lines, int) or max_lines < 1:
+        raise ConfigError(
+            f"{where}.max_lines must be a whole number of at least 1, got {max_lines!r}"
+        )
+    timeout = t.get("timeout_s", 1.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 60:
+        raise ConfigError(
+            f"{where}.timeout_s must be a number of seconds from 0 to 60, got {timeout!r}"
+        )
+    return MultilineConfig(patterns["start"], continuation, max_lines, float(timeout))
 
 
 def _redact(raw: Any) -> RedactConfig:

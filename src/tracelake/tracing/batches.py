@@ -28,8 +28,13 @@ def spans_batch(rows: SpanRows) -> pa.RecordBatch:
 
 
 async def append_spans(
-    store: Store, metrics: ServerMetrics, ipc: bytes | None, count: int, rejected: int,
-    source: str, nbytes: int,
+    store: Store,
+    metrics: ServerMetrics,
+    ipc: bytes | None,
+    count: int,
+    rejected: int,
+    source: str,
+    nbytes: int,
 ) -> None:
     """Make a spans batch durable (returns once acknowledged) and count it."""
     if ipc is not None and count:

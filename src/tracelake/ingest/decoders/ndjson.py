@@ -13,7 +13,6 @@ import orjson
 
 from tracelake.model import LogObject, RecordError
 
-
 #: How a line over the length limit is reported (the API answers 413 when all are).
 TOO_LONG = "line too long:"
 

@@ -7,11 +7,11 @@ import { getJSON } from "./api.js";
 import { h, replace } from "./dom.js";
 import { parseHash } from "./router.js";
 
-/** The pages, in navigation order: hash id, label, module loader. */
+/** The pages, in navigation order: hash id, label, module loader (and other hash ids it answers). */
 export const PAGES = [
   { id: "logs", title: "Logs", load: () => import("./pages/logs.js") },
   { id: "traces", title: "Traces", load: () => import("./pages/traces.js") },
-  { id: "service-map", title: "Service map", load: () => import("./pages/service-map.js") },
+  { id: "service-map", title: "Service map", load: () => import("./pages/service-map.js"), aliases: ["map"] },
   { id: "metrics", title: "Metrics", load: () => import("./pages/metrics.js") },
   { id: "circuits", title: "Circuits", load: () => import("./pages/circuits.js") },
   { id: "alerts", title: "Alerts", load: () => import("./pages/alerts.js") },
@@ -36,7 +36,7 @@ function renderNav(activeId) {
 
 async function route() {
   const parsed = parseHash(location.hash);
-  const page = PAGES.find((p) => p.id === parsed.page);
+  const page = PAGES.find((p) => p.id === parsed.page || (p.aliases || []).includes(parsed.page));
   if (!page) {
     history.replaceState(null, "", "#/logs");
     return route();

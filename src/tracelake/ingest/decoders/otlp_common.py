@@ -278,3 +278,40 @@ def to_float(value: Any, key: str) -> float:
     if value in ("NaN", "Infinity", "-Infinity"):
         return math.nan if value == "NaN" else math.copysign(math.inf, -1 if value[0] == "-" else 1)
     raise Invalid(f"{key!r}: doubleValue must be a number, got {value!r:.40}")
+
+
+#: Rejected records named in a partial-success message; the rest are counted.
+MESSAGE_ERRORS = 5
+
+
+def rejection_message(rejected: Sequence[RecordError], unit: str) -> str:
+    """One line naming the first few rejected records (``unit``: "log record", "span")."""
+    if not rejected:
+        return ""
+    shown = "; ".join(e.error for e in rejected[:MESSAGE_ERRORS])
+    more = len(rejected) - MESSAGE_ERRORS
+    tail = f"; and {more} more" if more > 0 else ""
+    return f"{len(rejected)} {unit}(s) rejected: {shown}{tail}"
+
+
+def partial_success(
+    response: Any, rejected: Sequence[RecordError], *, as_json: bool, count_field: str, unit: str
+) -> bytes:
+    """An OTLP Export*ServiceResponse in the request's encoding.
+
+    ``partial_success`` is set only when something was rejected; ``count_field`` is the
+    protobuf name of its counter (``rejected_log_records``, ``rejected_spans``).
+    """
+    message = rejection_message(rejected, unit)
+    if as_json:
+        if not rejected:
+            return b"{}"
+        camel = "".join(w.capitalize() if i else w for i, w in enumerate(count_field.split("_")))
+        return orjson.dumps(
+            {"partialSuccess": {camel: str(len(rejected)), "errorMessage": message}}
+        )
+    if rejected:
+        setattr(response.partial_success, count_field, len(rejected))
+        response.partial_success.error_message = message
+    data: bytes = response.SerializeToString()
+    return data

@@ -38,6 +38,8 @@ from tracelake.ingest.decoders.otlp_common import (
     Invalid,
     ValueReader,
     media_type,
+    partial_success,
+    rejection_message,
 )
 from tracelake.ingest.decoders.otlp_common import (
     UINT64 as _UINT64,
@@ -70,7 +72,6 @@ CORE_KEYS = frozenset(
 )  # fmt: skip
 
 #: How many rejected records the partial-success message names before "and N more".
-_MESSAGE_ERRORS = 5
 
 
 def decode_logs(
@@ -113,32 +114,22 @@ def decode_logs(
 
 
 def export_response(rejected: Sequence[RecordError], *, as_json: bool) -> bytes:
-    """``ExportLogsServiceResponse``: ``partial_success`` only when records were rejected.
+    """``ExportLogsServiceResponse``: ``partial_success`` only when some were rejected.
 
-    ``rejected`` is every record refused, by the decoder and by the store.
+    ``rejected`` is every one refused, by the decoder and by the store.
     """
-    message = partial_success_message(rejected)
-    if as_json:
-        if not rejected:
-            return b"{}"
-        return orjson.dumps(
-            {"partialSuccess": {"rejectedLogRecords": str(len(rejected)), "errorMessage": message}}
-        )
-    response = ExportLogsServiceResponse()
-    if rejected:
-        response.partial_success.rejected_log_records = len(rejected)
-        response.partial_success.error_message = message
-    return response.SerializeToString()
+    return partial_success(
+        ExportLogsServiceResponse(),
+        rejected,
+        as_json=as_json,
+        count_field="rejected_log_records",
+        unit="log record",
+    )
 
 
 def partial_success_message(rejected: Sequence[RecordError]) -> str:
-    """One line naming the first few rejected records and why."""
-    if not rejected:
-        return ""
-    shown = "; ".join(e.error for e in rejected[:_MESSAGE_ERRORS])
-    more = len(rejected) - _MESSAGE_ERRORS
-    tail = f"; and {more} more" if more > 0 else ""
-    return f"{len(rejected)} log record(s) rejected: {shown}{tail}"
+    """One line naming the first few rejected log records and why."""
+    return rejection_message(rejected, "log record")
 
 
 class _Builder(ValueReader):

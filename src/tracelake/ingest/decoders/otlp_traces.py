@@ -37,6 +37,8 @@ from tracelake.ingest.decoders.otlp_common import (
     integer,
     kind_of,
     media_type,
+    partial_success,
+    rejection_message,
     string,
     sub_object,
     to_int,
@@ -50,7 +52,6 @@ KIND_NAMES: tuple[str | None, ...] = (None, "INTERNAL", "SERVER", "CLIENT", "PRO
 STATUS_NAMES: tuple[str, ...] = (STATUS_UNSET, STATUS_OK, STATUS_ERROR)
 
 _UINT32 = (0, (1 << 32) - 1)
-_MESSAGE_ERRORS = 5
 
 
 def decode_traces(
@@ -86,29 +87,22 @@ def decode_traces(
 
 
 def export_response(rejected: Sequence[RecordError], *, as_json: bool) -> bytes:
-    """``ExportTraceServiceResponse``: ``partial_success`` only when spans were rejected."""
-    message = partial_success_message(rejected)
-    if as_json:
-        if not rejected:
-            return b"{}"
-        return orjson.dumps(
-            {"partialSuccess": {"rejectedSpans": str(len(rejected)), "errorMessage": message}}
-        )
-    response = ExportTraceServiceResponse()
-    if rejected:
-        response.partial_success.rejected_spans = len(rejected)
-        response.partial_success.error_message = message
-    return response.SerializeToString()
+    """``ExportTraceServiceResponse``: ``partial_success`` only when some were rejected.
+
+    ``rejected`` is every one refused, by the decoder and by the store.
+    """
+    return partial_success(
+        ExportTraceServiceResponse(),
+        rejected,
+        as_json=as_json,
+        count_field="rejected_spans",
+        unit="span",
+    )
 
 
 def partial_success_message(rejected: Sequence[RecordError]) -> str:
     """One line naming the first few rejected spans and why."""
-    if not rejected:
-        return ""
-    shown = "; ".join(e.error for e in rejected[:_MESSAGE_ERRORS])
-    more = len(rejected) - _MESSAGE_ERRORS
-    tail = f"; and {more} more" if more > 0 else ""
-    return f"{len(rejected)} span(s) rejected: {shown}{tail}"
+    return rejection_message(rejected, "span")
 
 
 def _dumps(value: Any) -> bytes:

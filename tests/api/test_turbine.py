@@ -131,3 +131,20 @@ def test_cluster_stream_sums_instances_drops_a_killed_one_and_records_an_open_ci
     assert row["level"].upper().startswith("WARN")
     assert row["attributes"]["event"] == "circuit_open"
     assert row["attributes"]["breaker"] == "payments"
+
+
+def test_a_circuit_that_opens_with_nobody_watching_is_still_recorded(
+    turbine_server: ServerProcess, instances: list[tuple[int, subprocess.Popen[bytes]]]
+) -> None:
+    port = instances[1][0]
+    time.sleep(2)  # the server's own feed has seen every breaker's first state
+    httpx.post(f"http://127.0.0.1:{port}/force-open")
+    deadline = time.monotonic() + 15
+    rows: list[dict[str, Any]] = []
+    while not rows and time.monotonic() < deadline:
+        rows = httpx.get(
+            f"{turbine_server.url}/api/v1/search",
+            params={"q": "event:circuit_open breaker:payments", "from": "now-1h"},
+        ).json()["rows"]
+        time.sleep(0.2)
+    assert [r["host"] for r in rows] == [f"127.0.0.1:{port}"]

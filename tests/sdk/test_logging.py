@@ -6,9 +6,7 @@ Delivery is checked against a real local HTTP receiver (gzip NDJSON in, the serv
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gzip
 import json
 import logging
 import os
@@ -20,13 +18,13 @@ import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
 
+from tests.sdk.receiver import Receiver
 from tracelake.sdk.logging import (
     DEFAULT_ENDPOINT,
     JSONFormatter,
@@ -37,61 +35,6 @@ from tracelake.sdk.middleware import bind_request_id
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
-
-
-class Receiver:
-    """Minimal tracelake log intake: records decoded NDJSON objects, answers 200."""
-
-    def __init__(self) -> None:
-        self.objects: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        self.stalled = threading.Event()
-        self.release = threading.Event()
-        self.changed = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers["Content-Length"]))
-                if receiver.stalled.is_set():
-                    receiver.release.wait(30)
-                lines = gzip.decompress(raw).splitlines()
-                with receiver.changed:
-                    receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
-                    receiver.objects.extend(json.loads(line) for line in lines)
-                    receiver.changed.notify_all()
-                data = json.dumps({"accepted": len(lines), "rejected": 0, "errors": []}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                with contextlib.suppress(OSError):
-                    self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.stop()
 
 
 class ListHandler(logging.Handler):

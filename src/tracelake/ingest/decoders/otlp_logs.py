@@ -27,7 +27,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 )
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, SeverityNumber
 
-from tracelake.errors import DecodeError, PayloadTooLarge
+from tracelake.errors import DecodeError
 from tracelake.ingest.decoders.compression import inflate
 from tracelake.ingest.decoders.otlp_common import (
     INT64 as _INT64,
@@ -100,11 +100,7 @@ def decode_logs(
         raise DecodeError(
             f"unsupported Content-Type {content_type!r}; OTLP/HTTP takes {PROTOBUF} or {JSON}"
         )
-    body = inflate(body, content_encoding, max_body_bytes)
-    if len(body) > max_body_bytes:
-        raise PayloadTooLarge(
-            f"request body is {len(body)} bytes, over max_body_bytes ({max_body_bytes})"
-        )
+    body = inflate(body, content_encoding, max_body_bytes)  # also enforces the size limit
     builder = _Builder(max_records, max_attributes, max_value_depth, now)
     if media == JSON:
         builder.json(body)

@@ -14,45 +14,16 @@ import logging.handlers
 import shutil
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgpack
 import pytest
 
+from tests.ingest.kit import MemorySink, make_logger, run_listener, wait_until
 from tracelake.errors import Overloaded
 from tracelake.ingest.tcp import ListenerConfig, TcpListener
 from tracelake.model import IngestResult, LogObject
-
-
-class MemorySink:
-    """A ``LogSink`` that keeps objects; can be told to be overloaded or slow first."""
-
-    def __init__(self, overloaded: int = 0, delay: float = 0.0) -> None:
-        self.objects: list[LogObject] = []
-        self.batches = 0
-        self.overloaded = overloaded
-        self.delay = delay
-        self.returned_at: list[float] = []
-
-    async def __call__(self, objects: Sequence[LogObject]) -> IngestResult:
-        if self.overloaded:
-            self.overloaded -= 1
-            raise Overloaded("store full", retry_after=0)
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        self.objects.extend(objects)
-        self.batches += 1
-        self.returned_at.append(time.monotonic())
-        return IngestResult(accepted=len(objects))
-
-
-async def wait_until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 def run(
@@ -61,25 +32,7 @@ def run(
     sink: MemorySink | None = None,
     **cfg: Any,
 ) -> TcpListener:
-    async def main() -> TcpListener:
-        s = sink or MemorySink()
-        listener = TcpListener(s, fmt, ListenerConfig(**cfg))  # type: ignore[arg-type]
-        await listener.start()
-        try:
-            await body(listener, s)
-        finally:
-            await listener.stop()
-        return listener
-
-    return asyncio.run(main())
-
-
-def make_logger(name: str, handler: logging.Handler) -> logging.Logger:
-    logger = logging.getLogger(name)
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    return logger
+    return run_listener(TcpListener, fmt, body, sink, **cfg)
 
 
 # -- JSON lines ---------------------------------------------------------------------------

@@ -7,37 +7,13 @@ import logging
 import logging.handlers
 import shutil
 import socket
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
-from tracelake.errors import Overloaded
-from tracelake.ingest.tcp import ListenerConfig
+from tests.ingest.kit import MemorySink, make_logger, run_listener, wait_until
 from tracelake.ingest.udp import UdpListener
-from tracelake.model import IngestResult, LogObject
-
-
-class MemorySink:
-    def __init__(self, overloaded: int = 0) -> None:
-        self.objects: list[LogObject] = []
-        self.overloaded = overloaded
-
-    async def __call__(self, objects: Sequence[LogObject]) -> IngestResult:
-        if self.overloaded:
-            self.overloaded -= 1
-            raise Overloaded("store full")
-        self.objects.extend(objects)
-        return IngestResult(accepted=len(objects))
-
-
-async def wait_until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 def run(
@@ -46,25 +22,7 @@ def run(
     sink: MemorySink | None = None,
     **cfg: Any,
 ) -> UdpListener:
-    async def main() -> UdpListener:
-        s = sink or MemorySink()
-        listener = UdpListener(s, fmt, ListenerConfig(**cfg))  # type: ignore[arg-type]
-        await listener.start()
-        try:
-            await body(listener, s)
-        finally:
-            await listener.stop()
-        return listener
-
-    return asyncio.run(main())
-
-
-def make_logger(name: str, handler: logging.Handler) -> logging.Logger:
-    logger = logging.getLogger(name)
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    return logger
+    return run_listener(UdpListener, fmt, body, sink, **cfg)
 
 
 def send(port: int, *datagrams: bytes) -> None:

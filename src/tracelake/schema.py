@@ -54,7 +54,44 @@ DEPENDENCIES = pa.schema(
     ]
 )
 
-SCHEMAS: dict[str, pa.Schema] = {"logs": LOGS, "spans": SPANS, "dependencies": DEPENDENCIES}
+#: One row per sample, from scrapes, remote_write and OTLP metrics (docs/metrics.md).
+#: ``name`` is the metric name (``__name__``); ``labels`` the other labels as canonical
+#: JSON (keys sorted, no spaces: ``orjson.dumps(labels, option=OPT_SORT_KEYS)``), so
+#: ``name`` + ``labels`` is the series' identity. ``service`` repeats the ``service``
+#: (else ``job``) label for pruning. Segments are sorted by name, labels, time, so a
+#: selector on a name reads the row groups of that name only.
+METRICS = pa.schema(
+    [
+        pa.field("timestamp", TIMESTAMP, nullable=False),
+        pa.field("name", pa.string(), nullable=False),
+        pa.field("labels", pa.string(), nullable=False),
+        pa.field("value", pa.float64(), nullable=False),
+        pa.field("service", pa.string()),
+    ]
+)
+
+#: Business events published by services (docs/events.md). ``type`` names the event
+#: (``order_placed``) and partitions the table; ``payload`` is the event's JSON object;
+#: ``key`` an optional entity key (order id) for ordering and joins.
+EVENTS = pa.schema(
+    [
+        pa.field("timestamp", TIMESTAMP, nullable=False),
+        pa.field("type", pa.string(), nullable=False),
+        pa.field("key", pa.string()),
+        pa.field("service", pa.string()),
+        pa.field("trace_id", pa.string()),
+        pa.field("span_id", pa.string()),
+        pa.field("payload", pa.string()),
+    ]
+)
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "logs": LOGS,
+    "spans": SPANS,
+    "dependencies": DEPENDENCIES,
+    "metrics": METRICS,
+    "events": EVENTS,
+}
 
 
 def schema_of(table: str) -> pa.Schema:

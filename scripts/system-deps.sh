@@ -5,6 +5,7 @@ set -e
 need=""
 command -v logger >/dev/null 2>&1 || need="$need bsdutils"
 [ -x /usr/bin/chromium ] || need="$need chromium"   # the UI tests drive it through Playwright
+command -v prometheus >/dev/null 2>&1 || need="$need prometheus"  # scrapes, remote_write, promtool
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null

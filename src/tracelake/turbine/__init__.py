@@ -5,7 +5,8 @@ Why here: the lake already holds a fleet's logs and traces; aggregating the flee
 and lets each circuit's open/close be written to the lake as a searchable log record.
 
 Layout: ``aggregate`` is the sans-IO core (Turbine's rules over parsed events),
-``sources`` says which instances make a cluster, ``client`` reads one instance's stream,
+``sources`` says which instances make a cluster (``registry_source``: the registered
+instances of a service), ``client`` reads one instance's stream,
 ``hub`` runs one aggregator per watched cluster and fans its ticks out to clients.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from tracelake.turbine.aggregate import BreakerFlip, ClusterAggregate
 from tracelake.turbine.hub import TurbineHub
+from tracelake.turbine.registry_source import RegistrySource
 from tracelake.turbine.sources import (
     ClusterSource,
     FirstMatch,
@@ -27,6 +29,7 @@ __all__ = [
     "ClusterSource",
     "FirstMatch",
     "Instance",
+    "RegistrySource",
     "StaticClusterSource",
     "TurbineHub",
     "instance_from_entry",

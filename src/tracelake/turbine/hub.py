@@ -5,7 +5,7 @@ instance's Hystrix stream allows only a few connections (5 by default), so the s
 opens one connection per instance for the cluster, whoever watches it. A cluster's
 ``ClusterFeed`` starts with its first subscriber and stops when the last one leaves; it
 follows membership (asking the ``ClusterSource`` again every ``poll_interval_s``), folds
-the instances' events into a ``ClusterAggregate``, and every 500 ms hands each
+the instances' events into a ``ClusterAggregate`` (past Turbine's ``StaleGuard``), and every 500 ms hands each
 subscriber the cluster's events as ready-made SSE frames. Circuit opens and closes it
 sees are written to the lake as log records through the recorder (the server's log
 sink), off the tick path.
@@ -26,6 +26,7 @@ import orjson
 from tracelake.turbine.aggregate import BreakerFlip, ClusterAggregate
 from tracelake.turbine.client import READ_TIMEOUT_S, Event, follow
 from tracelake.turbine.sources import ClusterSource, Instance
+from tracelake.turbine.stale import StaleGuard
 
 log = logging.getLogger("tracelake.turbine")
 
@@ -102,6 +103,8 @@ class ClusterFeed:
     ) -> None:
         self.name = name
         self.aggregate = ClusterAggregate()
+        self.guard = StaleGuard()
+        self._behind: set[str] = set()
         self.subscribers: set[Subscription] = set()
         self._instances = instances
         self._source = source
@@ -148,12 +151,24 @@ class ClusterFeed:
                 await self._writer
 
     def _on_events(self, instance: Instance, events: list[Event]) -> None:
-        for flip in self.aggregate.update_many(instance.host, events):
+        now_ms = int(time.time() * 1000)
+        fresh = [e for e in events if self.guard.admit(instance.host, e, now_ms)]
+        if len(fresh) < len(events) and instance.host not in self._behind:
+            self._behind.add(instance.host)  # once per host: a skewed clock would flood
+            log.warning(
+                "turbine: %s of %s sends events over %d ms old; skipping them to catch up"
+                " (or its clock is behind)",
+                instance.host,
+                self.name,
+                self.guard.latency_threshold_ms,
+            )
+        for flip in self.aggregate.update_many(instance.host, fresh):
             if self._recorder is not None:
                 self._records.put_nowait(breaker_record(self.name, instance, flip))
 
     def _on_lost(self, instance: Instance) -> None:
         self.aggregate.remove_host(instance.host)
+        self.guard.forget(instance.host)
 
     async def _run(self) -> None:
         followers: dict[Instance, asyncio.Task[None]] = {}
@@ -192,6 +207,8 @@ class ClusterFeed:
         for instance in [i for i in followers if i not in wanted]:
             followers.pop(instance).cancel()
             self.aggregate.remove_host(instance.host, forget=True)
+            self.guard.forget(instance.host)
+            self._behind.discard(instance.host)
         for instance in instances:
             if instance not in followers:
                 followers[instance] = asyncio.create_task(
@@ -250,7 +267,7 @@ class TurbineHub:
         self.client_factory = client_factory
         self.feeds: dict[str, ClusterFeed] = {}
         self._stopping: set[ClusterFeed] = set()
-        self._recording: list[Subscription] = []
+        self._recording: dict[str, Subscription] = {}
         self._closed = False
 
     async def subscribe(self, cluster: str) -> Subscription | None:
@@ -281,12 +298,15 @@ class TurbineHub:
         Breaker flips are written to the lake only by a running feed; holding one
         subscription per configured cluster (never read: its queue is bounded and
         drops old ticks) means "when was payments' circuit open" has an answer even
-        when nobody had the stream open.
+        when nobody had the stream open. Clusters already recorded are skipped, so the
+        server can call this again as services with a stream register.
         """
         for cluster in clusters:
+            if cluster in self._recording:
+                continue
             sub = await self.subscribe(cluster)
             if sub is not None:
-                self._recording.append(sub)
+                self._recording[cluster] = sub
 
     def _idle(self, feed: ClusterFeed) -> None:
         if self.feeds.get(feed.name) is feed:

@@ -1,0 +1,136 @@
+"""``/api/v1/registry/``: register, heartbeat, deregister and list instances; Prometheus SD.
+
+Why over HTTP: a service in any language can register with one POST and renew its
+lease with one PUT (``tracelake.sdk.register`` does both for Python). A heartbeat for
+an unknown instance is 404, which tells the client to register again (after it was
+evicted, or the registry lost it). ``prometheus-sd`` answers in Prometheus's HTTP SD
+format, so a real Prometheus scrapes what tracelake knows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tracelake.api.context import AppContext, context
+from tracelake.api.params import read_body
+from tracelake.api.responses import JSON
+from tracelake.errors import BadRequest, NotFound
+from tracelake.registry.model import (
+    InstanceRecord,
+    check_instance_id,
+    check_service,
+    parse_registration,
+)
+from tracelake.registry.state import Registry
+from tracelake.registry.targets import sd_group, target_of
+
+#: A registration is a few hundred bytes; metadata is capped well below this.
+MAX_REGISTRATION_BYTES = 64 * 1024
+
+
+def _registry(ctx: AppContext) -> Registry:
+    if ctx.registry is None:
+        raise NotFound("the service registry is not running in this server")
+    return ctx.registry
+
+
+def _time(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s, UTC)
+
+
+def instance_json(r: InstanceRecord) -> dict[str, Any]:
+    return {
+        **r.as_dict(),
+        "registered_at": _time(r.registered_at),
+        "last_heartbeat": _time(r.last_heartbeat),
+    }
+
+
+async def _save(ctx: AppContext) -> None:
+    if ctx.registry_keeper is not None:
+        await ctx.registry_keeper.save()
+
+
+def _path_ids(request: Request) -> tuple[str, str]:
+    service = check_service(request.path_params["service"])
+    instance_id = check_instance_id(request.path_params["instance_id"])
+    return service, instance_id
+
+
+async def register(request: Request) -> Response:
+    ctx = context(request)
+    registry = _registry(ctx)
+    body = await read_body(request, MAX_REGISTRATION_BYTES)
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise BadRequest(f"body is not JSON ({e}): send a JSON object") from e
+    record = registry.register(parse_registration(payload))
+    await _save(ctx)
+    return JSON(instance_json(record), status_code=201)
+
+
+async def heartbeat(request: Request) -> Response:
+    ctx = context(request)
+    record = _registry(ctx).heartbeat(*_path_ids(request))
+    return JSON(instance_json(record))
+
+
+async def deregister(request: Request) -> Response:
+    ctx = context(request)
+    _registry(ctx).deregister(*_path_ids(request))
+    await _save(ctx)
+    return Response(status_code=204)
+
+
+def _service_param(request: Request) -> str | None:
+    raw = request.query_params.get("service")
+    return None if raw in (None, "") else check_service(raw)
+
+
+async def list_instances(request: Request) -> Response:
+    found = _registry(context(request)).instances(_service_param(request))
+    return JSON({"instances": [instance_json(r) for r in found]})
+
+
+async def list_services(request: Request) -> Response:
+    summaries = _registry(context(request)).services()
+    return JSON(
+        {"services": [{"name": s.name, "instances": s.instances, "up": s.up} for s in summaries]}
+    )
+
+
+async def prometheus_sd(request: Request) -> Response:
+    """Prometheus HTTP SD: one target group per instance that is up, then the static ones."""
+    registry = _registry(context(request))
+    service = _service_param(request)
+    groups = [
+        sd_group(target_of(r), "registry", r.instance_id)
+        for r in registry.instances(service)
+        if r.status == "up"
+    ]
+    registered = {(g["labels"]["service"], g["targets"][0]) for g in groups}
+    groups.extend(
+        sd_group(t, "static")
+        for t in registry.static
+        if (service is None or t.service == service) and (t.service, t.instance) not in registered
+    )
+    return JSON(groups)
+
+
+PREFIX = "/api/v1/registry"
+
+routes = [
+    Route(f"{PREFIX}/instances", register, methods=["POST"]),
+    Route(f"{PREFIX}/instances", list_instances, methods=["GET"]),
+    Route(f"{PREFIX}/instances/{{service}}/{{instance_id}}/heartbeat", heartbeat, methods=["PUT"]),
+    Route(f"{PREFIX}/instances/{{service}}/{{instance_id}}", deregister, methods=["DELETE"]),
+    Route(f"{PREFIX}/services", list_services, methods=["GET"]),
+    Route(f"{PREFIX}/prometheus-sd", prometheus_sd, methods=["GET"]),
+]

@@ -1,0 +1,60 @@
+"""``POST /prometheus/api/v1/write``: Prometheus remote_write 1.0, so a Prometheus forwards here.
+
+A good request answers 204 once its samples are durable. Series that break a rule are
+rejected while the rest are kept, and the request answers 400 naming them (the spec's
+answer for invalid samples: Prometheus does not retry them). A body that cannot be
+decoded is a 400, a remote_write 2.0 request a 415 (the spec lets a 1.0 receiver say
+so), overload a 503 with ``Retry-After`` that Prometheus retries. Decoding runs in the
+ingest worker processes.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tracelake.api.context import context
+from tracelake.api.params import read_body
+from tracelake.errors import BadRequest
+from tracelake.ingest.decoders.remote_write import protocol_of, rejection_message
+from tracelake.metrics.jobs import remote_write_job, series_limits
+
+SOURCE = "remote_write"
+
+
+async def post_write(request: Request) -> Response:
+    ctx = context(request)
+    content_type = request.headers.get("content-type")
+    if protocol_of(content_type) is None:
+        return Response(
+            f"unsupported Content-Type {content_type!r}: this receiver speaks remote_write 1.0 "
+            "(application/x-protobuf, prometheus.WriteRequest); set protobuf_message: "
+            "prometheus.WriteRequest in the remote_write config".encode(),
+            status_code=415,
+            media_type="text/plain",
+        )
+    body = await read_body(request, ctx.settings.max_body_bytes)
+    ipc, count, rejected = await ctx.ingest.offload(
+        remote_write_job,
+        body,
+        request.headers.get("content-encoding"),
+        ctx.settings.max_body_bytes,
+        series_limits(ctx.settings),
+    )
+    await ctx.ingest.append(
+        "metrics", ipc, source=SOURCE, stored=count, rejected=len(rejected), nbytes=len(body)
+    )
+    if rejected:
+        raise BadRequest(rejection_message(rejected))
+    return Response(
+        status_code=204,
+        headers={
+            "X-Prometheus-Remote-Write-Samples-Written": str(count),
+            "X-Prometheus-Remote-Write-Histograms-Written": "0",
+            "X-Prometheus-Remote-Write-Exemplars-Written": "0",
+        },
+    )
+
+
+routes = [Route("/prometheus/api/v1/write", post_write, methods=["POST"])]

@@ -1,0 +1,330 @@
+"""Prometheus's HTTP query API under ``/prometheus/api/v1/``, for Grafana and promtool.
+
+query, query_range, labels, label values, series, metadata, status/buildinfo,
+format_query and an empty query_exemplars; each answers GET and form-encoded POST
+(Grafana's default) with Prometheus's envelope: ``{"status":"success","data":…}`` or
+``{"status":"error","errorType":…,"error":…}`` — 400 ``bad_data`` for a bad parameter
+or query, 422 ``execution`` when evaluation fails on the data, 503 ``timeout``, and 503
+``unavailable`` with Retry-After when every query slot stays busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import promql_parser as pp
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tracelake import __version__
+from tracelake.api.context import AppContext, context
+from tracelake.api.params import read_body
+from tracelake.api.responses import JSON
+from tracelake.errors import BadRequest, Overloaded, QueryTimeout, TracelakeError
+from tracelake.query.promql import EvaluationError, PromQLEngine, QueryResult
+from tracelake.query.promql.engine import parse
+from tracelake.query.promql.format import format_time, format_value
+from tracelake.query.promql.values import Floats, Labels, Mask, Matrix, Scalar, String, Vector
+
+MAX_FORM_BYTES = 1024 * 1024
+#: The earliest and latest times a request may leave open, as Prometheus's API does.
+MIN_TIME = 0.0
+MAX_TIME = 253402300799.0  # 9999-12-31T23:59:59Z
+#: The Prometheus version we answer as: Grafana picks its query features by it.
+PROMETHEUS_VERSION = "2.53.0"
+
+Params = dict[str, list[str]]
+Handler = Callable[[Request, AppContext, Params], Awaitable[Any]]
+
+_DURATION = re.compile(r"^(\d+(ms|[smhdwy]))+$")
+
+
+async def _params(request: Request) -> Params:
+    """Query-string and form-body parameters together (form first, as Go's ParseForm)."""
+    params: Params = {}
+    if request.method == "POST":
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind not in ("", "application/x-www-form-urlencoded"):
+            raise BadRequest(f"POST bodies must be application/x-www-form-urlencoded, not {kind!r}")
+        body = await read_body(request, MAX_FORM_BYTES)
+        for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+            params.setdefault(key, []).append(value)
+    for key, value in request.query_params.multi_items():
+        params.setdefault(key, []).append(value)
+    return params
+
+
+def _one(params: Params, name: str) -> str | None:
+    values = params.get(name)
+    return values[0] if values else None
+
+
+def parse_time(text: str | None, name: str, default: float) -> float:
+    """Unix seconds (float) or RFC 3339, as Prometheus's API accepts times."""
+    if text is None or text == "":
+        return default
+    try:
+        value = float(text)
+        if math.isfinite(value):
+            return value
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise BadRequest(
+            f'invalid parameter "{name}": cannot parse "{text}" to a valid timestamp'
+        ) from None
+
+
+def parse_step(text: str | None, name: str) -> float:
+    """Seconds (float) or a Prometheus duration such as ``15s`` or ``1m30s``."""
+    if text is None or text == "":
+        raise BadRequest(f'invalid parameter "{name}": cannot parse "" to a valid duration')
+    try:
+        value = float(text)
+        if math.isfinite(value):
+            return value
+    except ValueError:
+        pass
+    if _DURATION.match(text):
+        return pp.parse_duration(text).total_seconds()
+    raise BadRequest(f'invalid parameter "{name}": cannot parse "{text}" to a valid duration')
+
+
+def _error(kind: str, message: str, status: int) -> Response:
+    return JSON({"status": "error", "errorType": kind, "error": message}, status_code=status)
+
+
+def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """A route in Prometheus's envelope, with our errors as Prometheus's error types."""
+
+    async def route(request: Request) -> Response:
+        ctx = context(request)
+        try:
+            data = await handler(request, ctx, await _params(request))
+        except EvaluationError as e:
+            return _error("execution", e.message, 422)
+        except QueryTimeout as e:
+            return _error("timeout", e.message, 503)
+        except Overloaded as e:
+            answer = _error("unavailable", e.message, 503)
+            answer.headers["Retry-After"] = str(e.retry_after)
+            return answer
+        except TracelakeError as e:
+            kind = "bad_data" if 400 <= e.status < 500 else "internal"
+            return _error(kind, e.message, e.status)
+        return JSON({"status": "success", "data": data})
+
+    return route
+
+
+def _engine(ctx: AppContext) -> PromQLEngine:
+    engine = ctx.promql
+    if engine is None:
+        raise TracelakeError("the PromQL engine is not wired into this server")
+    return engine
+
+
+async def _evaluate(ctx: AppContext, fn: Callable[[], QueryResult]) -> QueryResult:
+    started = time.perf_counter()
+    try:
+        result = await asyncio.to_thread(fn)
+    except TracelakeError:
+        ctx.metrics.queries.labels("promql", "error").inc()
+        raise
+    ctx.metrics.queries.labels("promql", "ok").inc()
+    ctx.metrics.query_seconds.labels("promql").observe(time.perf_counter() - started)
+    return result
+
+
+def _query_text(params: Params) -> str:
+    query = _one(params, "query")
+    if query is None or query.strip() == "":
+        raise BadRequest('invalid parameter "query": no query given')
+    return query
+
+
+def instant_json(result: QueryResult) -> dict[str, Any]:
+    t = format_time(int(result.steps[0]))
+    value = result.value
+    if isinstance(value, Scalar):
+        return {"resultType": "scalar", "result": [t, format_value(float(value.values[0]))]}
+    if isinstance(value, String):
+        return {"resultType": "string", "result": [t, value.value]}
+    if isinstance(value, Matrix):
+        return {
+            "resultType": "matrix",
+            "result": [
+                {
+                    "metric": dict(s.labels),
+                    "values": [
+                        [format_time(int(ts)), format_value(float(v))]
+                        for ts, v in zip(s.times, s.values, strict=True)
+                    ],
+                }
+                for s in value.series
+            ],
+        }
+    assert isinstance(value, Vector)
+    return {
+        "resultType": "vector",
+        "result": [
+            {"metric": dict(s.labels), "value": [t, format_value(float(s.values[0]))]}
+            for s in value.series
+            if s.present[0]
+        ],
+    }
+
+
+def range_json(result: QueryResult) -> dict[str, Any]:
+    times = [format_time(int(ms)) for ms in result.steps]
+    value = result.value
+    series: list[tuple[Labels, Floats, Mask | None]]
+    if isinstance(value, Scalar):
+        series = [((), value.values, None)]
+    else:
+        assert isinstance(value, Vector)
+        series = [(s.labels, s.values, s.present) for s in value.series]
+    out = []
+    for labels, values, present in series:
+        listed = values.tolist()
+        steps = range(len(times)) if present is None else present.nonzero()[0].tolist()
+        out.append(
+            {"metric": dict(labels), "values": [[times[i], format_value(listed[i])] for i in steps]}
+        )
+    return {"resultType": "matrix", "result": out}
+
+
+async def query(request: Request, ctx: AppContext, params: Params) -> Any:
+    text = _query_text(params)
+    at = parse_time(_one(params, "time"), "time", time.time())
+    engine = _engine(ctx)
+    return instant_json(await _evaluate(ctx, lambda: engine.instant(text, at)))
+
+
+async def query_range(request: Request, ctx: AppContext, params: Params) -> Any:
+    text = _query_text(params)
+    start = parse_time(_one(params, "start"), "start", math.nan)
+    end = parse_time(_one(params, "end"), "end", math.nan)
+    if math.isnan(start) or math.isnan(end):
+        raise BadRequest('invalid parameter "start"/"end": both are required for a range query')
+    step = parse_step(_one(params, "step"), "step")
+    engine = _engine(ctx)
+    result = await _evaluate(ctx, lambda: engine.range(text, start, end, step))
+    return await asyncio.to_thread(range_json, result)
+
+
+def _limit(params: Params) -> int | None:
+    text = _one(params, "limit")
+    if text is None or text == "" or text == "0":
+        return None
+    if not text.isdigit():
+        raise BadRequest(f'invalid parameter "limit": {text!r} is not a positive whole number')
+    return int(text)
+
+
+def _span(params: Params) -> tuple[float, float]:
+    return (
+        parse_time(_one(params, "start"), "start", MIN_TIME),
+        parse_time(_one(params, "end"), "end", MAX_TIME),
+    )
+
+
+def _limited(values: list[Any], params: Params) -> list[Any]:
+    limit = _limit(params)
+    return values if limit is None else values[:limit]
+
+
+async def labels(request: Request, ctx: AppContext, params: Params) -> Any:
+    start, end = _span(params)
+    engine = _engine(ctx)
+    names = await asyncio.to_thread(engine.label_names, params.get("match[]", []), start, end)
+    return _limited(names, params)
+
+
+async def label_values(request: Request, ctx: AppContext, params: Params) -> Any:
+    name = request.path_params["name"]
+    if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", name):
+        raise BadRequest(f'invalid label name: "{name}"')
+    start, end = _span(params)
+    engine = _engine(ctx)
+    values = await asyncio.to_thread(
+        engine.label_values, name, params.get("match[]", []), start, end
+    )
+    return _limited(values, params)
+
+
+async def series(request: Request, ctx: AppContext, params: Params) -> Any:
+    selectors = params.get("match[]", [])
+    if not selectors:
+        raise BadRequest("no match[] parameter provided")
+    start, end = _span(params)
+    engine = _engine(ctx)
+    return _limited(await asyncio.to_thread(engine.series, selectors, start, end), params)
+
+
+def metric_type(name: str, names: set[str]) -> str:
+    """The type a metric's name implies: the lake keeps samples, not TYPE lines."""
+    for suffix in ("_bucket", "_sum", "_count"):
+        if name.endswith(suffix) and name.removesuffix(suffix) + "_bucket" in names:
+            return "histogram"
+    if name.endswith("_total"):
+        return "counter"
+    return "unknown"
+
+
+async def metadata(request: Request, ctx: AppContext, params: Params) -> Any:
+    engine = _engine(ctx)
+    names = await asyncio.to_thread(engine.label_values, "__name__", [], MIN_TIME, MAX_TIME)
+    wanted = _one(params, "metric")
+    known = set(names)
+    chosen = [n for n in names if wanted in (None, "", n)]
+    return {
+        n: [{"type": metric_type(n, known), "help": "", "unit": ""}]
+        for n in _limited(chosen, params)
+    }
+
+
+async def buildinfo(request: Request, ctx: AppContext, params: Params) -> Any:
+    return {
+        "version": PROMETHEUS_VERSION,
+        "revision": f"tracelake-{__version__}",
+        "branch": "tracelake",
+        "buildUser": "tracelake",
+        "buildDate": "",
+        "goVersion": "",
+    }
+
+
+async def format_query(request: Request, ctx: AppContext, params: Params) -> Any:
+    return parse(_query_text(params)).prettify()
+
+
+async def query_exemplars(request: Request, ctx: AppContext, params: Params) -> Any:
+    _query_text(params)
+    return []  # the lake keeps no exemplars
+
+
+_BOTH = ["GET", "POST"]
+_PREFIX = "/prometheus/api/v1"
+
+routes = [
+    Route(f"{_PREFIX}/query", endpoint(query), methods=_BOTH),
+    Route(f"{_PREFIX}/query_range", endpoint(query_range), methods=_BOTH),
+    Route(f"{_PREFIX}/labels", endpoint(labels), methods=_BOTH),
+    Route(f"{_PREFIX}/label/{{name}}/values", endpoint(label_values), methods=["GET"]),
+    Route(f"{_PREFIX}/series", endpoint(series), methods=_BOTH),
+    Route(f"{_PREFIX}/metadata", endpoint(metadata), methods=["GET"]),
+    Route(f"{_PREFIX}/status/buildinfo", endpoint(buildinfo), methods=["GET"]),
+    Route(f"{_PREFIX}/format_query", endpoint(format_query), methods=_BOTH),
+    Route(f"{_PREFIX}/query_exemplars", endpoint(query_exemplars), methods=_BOTH),
+]

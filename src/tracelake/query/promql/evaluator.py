@@ -1,0 +1,339 @@
+"""The evaluator: a PromQL syntax tree, evaluated at every step of a query at once.
+
+Sans-IO: samples come from an injected ``Loader`` (the engine's reads the lake), the
+rest is numpy over the values of ``values.py``. Each node is evaluated once for all
+steps — a selector loads its samples once for the whole range — so a range query costs
+about what one instant query over the same span does.
+
+Selectors see the sample at or before each step within the lookback delta (5 m by
+default), left-open as in Prometheus 3; a staleness marker as that sample means the
+series is absent. ``offset`` and ``@`` move the time each selector is read at.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import promql_parser as pp
+
+from tracelake.errors import QueryError, QueryTimeout
+from tracelake.query.promql import aggregate as agg
+from tracelake.query.promql import binary, functions, histogram, rangefuncs
+from tracelake.query.promql.errors import EvaluationError
+from tracelake.query.promql.selectors import OPS, Matcher, stale
+from tracelake.query.promql.values import (
+    NAME,
+    Ints,
+    Labels,
+    Matrix,
+    RawSeries,
+    Scalar,
+    Series,
+    String,
+    Value,
+    Vector,
+    drop_name,
+    labels_of,
+)
+
+Loader = Callable[[Sequence[Matcher], int, int], list[RawSeries]]
+
+_CARD = {
+    "OneToOne": "one-to-one",
+    "ManyToOne": "many-to-one",
+    "OneToMany": "one-to-many",
+    "ManyToMany": "many-to-many",
+}
+
+
+def kind(member: object) -> str:
+    """The variant name of one of the parser's enums (``MatchOp.Re`` → ``Re``)."""
+    return str(member).rsplit(".", 1)[-1]
+
+
+def _ms(delta: object) -> int:
+    """A timedelta (or None) in whole milliseconds."""
+    if delta is None:
+        return 0
+    return round(delta.total_seconds() * 1000)  # type: ignore[attr-defined]
+
+
+def matchers_of(vs: pp.VectorSelector) -> list[Matcher]:
+    if vs.matchers.or_matchers:
+        raise QueryError("'or' inside a selector's braces is not supported: use the or operator")
+    out = [Matcher(m.name, OPS[kind(m.op)], m.value) for m in vs.matchers.matchers]
+    if vs.name is not None:
+        out.append(Matcher(NAME, "=", vs.name))
+    return out
+
+
+@dataclass
+class Evaluator:
+    """Evaluates expressions at ``steps`` (ms since the epoch, ascending)."""
+
+    loader: Loader
+    steps: Ints
+    start_ms: int
+    end_ms: int
+    lookback_ms: int = 300_000
+    deadline: float = math.inf
+    max_samples: int = 50_000_000
+    samples: int = 0
+
+    @property
+    def n(self) -> int:
+        return len(self.steps)
+
+    def eval(self, node: pp.Expr) -> Value:
+        value = self._eval(node)
+        if isinstance(value, Vector) and len(value.series) * self.n > self.max_samples:
+            raise EvaluationError(
+                f"query processing would hold more than {self.max_samples} samples in "
+                "memory (series x steps): narrow the time range, the selector or raise the step"
+            )
+        return value
+
+    def _eval(self, node: pp.Expr) -> Value:
+        if time.monotonic() > self.deadline:
+            raise QueryTimeout(
+                "query ran past its time limit: narrow the time range or the selector"
+            )
+        if isinstance(node, pp.NumberLiteral):
+            return Scalar(np.full(self.n, float(node.val)))
+        if isinstance(node, pp.StringLiteral):
+            return String(node.val)
+        if isinstance(node, pp.ParenExpr):
+            return self.eval(node.expr)
+        if isinstance(node, pp.UnaryExpr):
+            return self._negate(self.eval(node.expr))
+        if isinstance(node, pp.VectorSelector):
+            return self.vector_selector(node)
+        if isinstance(node, pp.MatrixSelector):
+            return self.matrix_selector(node)
+        if isinstance(node, pp.BinaryExpr):
+            return self.binary(node)
+        if isinstance(node, pp.AggregateExpr):
+            return self.aggregate(node)
+        if isinstance(node, pp.Call):
+            return self.call(node)
+        if isinstance(node, pp.SubqueryExpr):
+            raise QueryError(
+                "subqueries (expr[range:step]) are not supported by tracelake's PromQL"
+            )
+        raise QueryError(f"unsupported expression: {node.prettify()}")
+
+    # -- selectors -------------------------------------------------------------------
+
+    def _read_times(self, vs: pp.VectorSelector) -> Ints:
+        at = vs.at
+        if at is None:
+            base = self.steps
+        else:
+            which = kind(at.type)
+            assert which != "At" or at.at is not None
+            moment = (
+                self.start_ms
+                if which == "Start"
+                else self.end_ms
+                if which == "End"
+                else round(at.at.timestamp() * 1000)  # type: ignore[union-attr]
+            )
+            base = np.full(self.n, moment, dtype=np.int64)
+        return base - _ms(vs.offset)
+
+    def _load(self, vs: pp.VectorSelector, start_ms: int, end_ms: int) -> list[RawSeries]:
+        loaded = self.loader(matchers_of(vs), start_ms, end_ms)
+        self.samples += sum(len(s.times) for s in loaded)
+        if self.samples > self.max_samples:
+            raise EvaluationError(
+                f"query processing would load more than {self.max_samples} samples into "
+                "memory: narrow the time range or the selector"
+            )
+        return loaded
+
+    def vector_selector(self, vs: pp.VectorSelector) -> Vector:
+        times = self._read_times(vs)
+        loaded = self._load(vs, int(times.min()) - self.lookback_ms, int(times.max()))
+        out = []
+        for s in loaded:
+            idx = np.searchsorted(s.times, times, side="right") - 1
+            valid = idx >= 0
+            at = np.where(valid, idx, 0)
+            present = valid & (s.times[at] > times - self.lookback_ms) & ~stale(s.values[at])
+            if present.any():
+                out.append(Series(s.labels, s.values[at], present))
+        return Vector(out)
+
+    def matrix_selector(self, ms: pp.MatrixSelector) -> Matrix:
+        vs = ms.vector_selector
+        range_ms = _ms(ms.range)
+        times = self._read_times(vs)
+        loaded = self._load(vs, int(times.min()) - range_ms, int(times.max()))
+        series = []
+        for s in loaded:
+            fresh = ~stale(s.values)
+            if not fresh.all():
+                s = RawSeries(s.labels, s.times[fresh], s.values[fresh])
+            series.append(s)
+        return Matrix(series, range_ms, times)
+
+    # -- operators -------------------------------------------------------------------
+
+    def _negate(self, value: Value) -> Value:
+        if isinstance(value, Scalar):
+            return Scalar(-value.values)
+        if isinstance(value, Vector):
+            return Vector([Series(drop_name(s.labels), -s.values, s.present) for s in value.series])
+        raise QueryError("unary minus applies to numbers and instant vectors only")
+
+    def binary(self, node: pp.BinaryExpr) -> Value:
+        op = str(node.op)
+        lhs, rhs = self.eval(node.lhs), self.eval(node.rhs)
+        mod = node.modifier
+        return_bool = bool(mod and mod.return_bool)
+        if isinstance(lhs, Scalar) and isinstance(rhs, Scalar):
+            return binary.scalars(op, lhs, rhs)
+        if isinstance(lhs, Vector) and isinstance(rhs, Scalar):
+            return binary.vector_scalar(op, lhs, rhs, scalar_left=False, bool_=return_bool)
+        if isinstance(lhs, Scalar) and isinstance(rhs, Vector):
+            return binary.vector_scalar(op, rhs, lhs, scalar_left=True, bool_=return_bool)
+        if not (isinstance(lhs, Vector) and isinstance(rhs, Vector)):
+            raise QueryError(f"operator {op} needs numbers or instant vectors on both sides")
+        matching = binary.Matching(return_bool=return_bool)
+        if mod is not None:
+            on_labels = mod.matching
+            matching = binary.Matching(
+                card=_CARD[kind(mod.card)],
+                on=on_labels is not None and kind(on_labels.type) == "Include",
+                labels=tuple(on_labels.labels) if on_labels is not None else (),
+                include=tuple(mod.group_labels or ()),
+                return_bool=return_bool,
+            )
+        if op in binary.SET:
+            return binary.set_operation(op, lhs, rhs, matching, self.n)
+        return binary.vectors(op, lhs, rhs, matching, self.n)
+
+    def aggregate(self, node: pp.AggregateExpr) -> Vector:
+        op = str(node.op)
+        inner = self._vector(self.eval(node.expr), f"{op}()")
+        by: list[str] | None = None
+        drop: list[str] | None = None
+        if node.modifier is not None:
+            if kind(node.modifier.type) == "By":
+                by = list(node.modifier.labels)
+            else:
+                drop = list(node.modifier.labels)
+        else:
+            by = []
+        param: np.ndarray | str | None = None
+        if node.param is not None:
+            value = self.eval(node.param)
+            if isinstance(value, String):
+                param = value.value
+                if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", param):
+                    raise QueryError(f"invalid label name {param!r} in count_values()")
+            elif isinstance(value, Scalar):
+                param = value.values
+            else:
+                raise QueryError(f"the parameter of {op}() must be a number or a string")
+        return agg.aggregate(op, inner, self.n, by=by, drop=drop, param=param)
+
+    # -- functions -------------------------------------------------------------------
+
+    def _vector(self, value: Value, where: str) -> Vector:
+        if not isinstance(value, Vector):
+            raise QueryError(f"{where} expects an instant vector")
+        return value
+
+    def _scalar(self, value: Value, where: str) -> np.ndarray:
+        if not isinstance(value, Scalar):
+            raise QueryError(f"{where} expects a number")
+        return value.values
+
+    def _string(self, value: Value, where: str) -> str:
+        if not isinstance(value, String):
+            raise QueryError(f"{where} expects a string")
+        return value.value
+
+    def call(self, node: pp.Call) -> Value:
+        name = node.func.name
+        args = list(node.args)
+        where = f"{name}()"
+        if name in rangefuncs.RANGE_FUNCTIONS:
+            matrix = self.eval(args[0])
+            if not isinstance(matrix, Matrix):
+                raise QueryError(f"{where} expects a range vector such as metric[5m]")
+            return Vector(rangefuncs.apply_range(name, matrix))
+        if name == "quantile_over_time":
+            q = self._scalar(self.eval(args[0]), where)
+            matrix = self.eval(args[1])
+            assert isinstance(matrix, Matrix)
+            return Vector(rangefuncs.quantile_over_time(q, matrix))
+        if name == "histogram_quantile":
+            q = self._scalar(self.eval(args[0]), where)
+            return histogram.histogram_quantile(q, self._vector(self.eval(args[1]), where), self.n)
+        if name in functions.MATH_FUNCTIONS:
+            return functions.math_function(name, self._vector(self.eval(args[0]), where))
+        if name == "round":
+            v = self._vector(self.eval(args[0]), where)
+            to = self._scalar(self.eval(args[1]), where) if len(args) > 1 else np.ones(self.n)
+            return functions.round_(v, to)
+        if name in ("clamp", "clamp_min", "clamp_max"):
+            v = self._vector(self.eval(args[0]), where)
+            bounds = [self._scalar(self.eval(a), where) for a in args[1:]]
+            low = bounds[0] if name != "clamp_max" else np.full(self.n, -math.inf)
+            high = bounds[-1] if name != "clamp_min" else np.full(self.n, math.inf)
+            return functions.clamp(v, low, high)
+        if name == "scalar":
+            return functions.scalar(self._vector(self.eval(args[0]), where), self.n)
+        if name == "vector":
+            return functions.vector(Scalar(self._scalar(self.eval(args[0]), where)))
+        if name == "time":
+            return Scalar(self.steps / 1000.0)
+        if name in ("sort", "sort_desc"):
+            v = self._vector(self.eval(args[0]), where)
+            ordered = sorted(
+                v.series, key=lambda s: float(s.values[-1]), reverse=name == "sort_desc"
+            )
+            return Vector(ordered)
+        if name == "label_replace":
+            v = self._vector(self.eval(args[0]), where)
+            dst, replacement, src, regex = (self._string(self.eval(a), where) for a in args[1:5])
+            return functions.label_replace(v, dst, replacement, src, regex)
+        if name == "label_join":
+            v = self._vector(self.eval(args[0]), where)
+            strings = [self._string(self.eval(a), where) for a in args[1:]]
+            return functions.label_join(v, strings[0], strings[1], strings[2:])
+        if name == "absent":
+            v = self._vector(self.eval(args[0]), where)
+            return functions.absent(v, self._absent_labels(args[0]), self.n)
+        if name == "absent_over_time":
+            matrix = self.eval(args[0])
+            assert isinstance(matrix, Matrix)
+            present = Vector(rangefuncs.apply_range("present_over_time", matrix))
+            return functions.absent(present, self._absent_labels(args[0]), self.n)
+        raise QueryError(
+            f"function {name}() is not supported by tracelake's PromQL subset (see docs/promql.md)"
+        )
+
+    @staticmethod
+    def _absent_labels(arg: pp.Expr) -> Labels:
+        """absent()'s labels: those a selector pins with ``=`` (once), name excluded."""
+        vs = arg.vector_selector if isinstance(arg, pp.MatrixSelector) else arg
+        if not isinstance(vs, pp.VectorSelector):
+            return ()
+        pinned: dict[str, str] = {}
+        repeated: set[str] = set()
+        for m in vs.matchers.matchers:
+            if m.name == NAME:
+                continue
+            if kind(m.op) == "Equal":
+                if m.name in pinned:
+                    repeated.add(m.name)
+                pinned[m.name] = m.value
+        return labels_of({k: v for k, v in pinned.items() if k not in repeated})

@@ -1,0 +1,141 @@
+"""Functions of instant vectors and scalars (the range-vector ones are in
+``rangefuncs``): math, clamping, rounding, label_replace/label_join, scalar/vector,
+time and absent. Every function here drops the metric name except label_replace,
+label_join and sort.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+
+import numpy as np
+
+from tracelake.errors import QueryError
+from tracelake.query.promql.values import (
+    Floats,
+    Labels,
+    Scalar,
+    Series,
+    Vector,
+    drop_name,
+    get,
+    with_label,
+)
+
+_MATH: dict[str, Callable[[Floats], Floats]] = {
+    "abs": np.abs,
+    "ceil": np.ceil,
+    "floor": np.floor,
+    "exp": np.exp,
+    "ln": np.log,
+    "log2": np.log2,
+    "log10": np.log10,
+    "sqrt": np.sqrt,
+    "sgn": np.sign,
+}
+
+MATH_FUNCTIONS = set(_MATH)
+
+
+def math_function(name: str, v: Vector) -> Vector:
+    fn = _MATH[name]
+    with np.errstate(all="ignore"):
+        return Vector([Series(drop_name(s.labels), fn(s.values), s.present) for s in v.series])
+
+
+def round_(v: Vector, to_nearest: Floats) -> Vector:
+    """Round half up to a multiple of ``to_nearest``, as Prometheus (not banker's)."""
+    with np.errstate(all="ignore"):
+        inverse = 1.0 / to_nearest
+        return Vector(
+            [
+                Series(drop_name(s.labels), np.floor(s.values * inverse + 0.5) / inverse, s.present)
+                for s in v.series
+            ]
+        )
+
+
+def clamp(v: Vector, low: Floats, high: Floats) -> Vector:
+    out = []
+    for s in v.series:
+        present = s.present & ~(high < low)  # an empty range leaves nothing
+        if present.any():
+            values = np.maximum(low, np.minimum(high, s.values))
+            out.append(Series(drop_name(s.labels), values, present))
+    return Vector(out)
+
+
+def scalar(v: Vector, steps: int) -> Scalar:
+    """The value of the only sample at each step, NaN where there is not exactly one."""
+    count = np.zeros(steps, dtype=np.int64)
+    value = np.full(steps, math.nan)
+    for s in v.series:
+        count += s.present
+        value = np.where(s.present, s.values, value)
+    return Scalar(np.where(count == 1, value, math.nan))
+
+
+def vector(s: Scalar) -> Vector:
+    return Vector([Series((), s.values, np.ones(len(s.values), dtype=bool))])
+
+
+def absent(v: Vector, labels: Labels, steps: int) -> Vector:
+    """1 with the selector's equality labels where the vector has no sample."""
+    seen = np.zeros(steps, dtype=bool)
+    for s in v.series:
+        seen |= s.present
+    if seen.all():
+        return Vector([])
+    return Vector([Series(labels, np.ones(steps), ~seen)])
+
+
+def _go_template(template: str, match: re.Match[str]) -> str:
+    """Expand ``$1``, ``${1}``, ``$name`` and ``${name}`` as Go's Regexp.Expand does."""
+
+    def group(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name = m.group(1) or m.group(2)
+        try:
+            got = match.group(int(name) if name.isdigit() else name)
+        except IndexError:  # no such group: empty, as in Go
+            return ""
+        return got or ""
+
+    return re.sub(r"\$\$|\$\{(\w+)\}|\$(\w+)", group, template)
+
+
+def compile_regex(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, re.DOTALL)
+    except re.error as e:
+        raise QueryError(f"invalid regular expression in label_replace(): {pattern!r}: {e}") from e
+
+
+def label_replace(v: Vector, dst: str, replacement: str, src: str, regex: str) -> Vector:
+    if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", dst):
+        raise QueryError(f"invalid destination label name in label_replace(): {dst!r}")
+    pattern = compile_regex(regex)
+    out = []
+    for s in v.series:
+        match = pattern.fullmatch(get(s.labels, src))
+        labels = s.labels
+        if match is not None:
+            labels = with_label(labels, dst, _go_template(replacement, match))
+        out.append(Series(labels, s.values, s.present))
+    return Vector(out)
+
+
+def label_join(v: Vector, dst: str, separator: str, sources: list[str]) -> Vector:
+    return Vector(
+        [
+            Series(
+                with_label(s.labels, dst, separator.join(get(s.labels, n) for n in sources)),
+                s.values,
+                s.present,
+            )
+            for s in v.series
+        ]
+    )

@@ -1,0 +1,74 @@
+"""Aggregation operators with by/without, against hand-computed values."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from tests.query.promql.conftest import Lake, labels
+
+
+@pytest.fixture
+def a(lake: Lake) -> Lake:
+    lake.add("a", {"job": "x", "inst": "1"}, [(0, 1.0)])
+    lake.add("a", {"job": "x", "inst": "2"}, [(0, 3.0)])
+    lake.add("a", {"job": "y", "inst": "1"}, [(0, 10.0)])
+    return lake
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("sum by (job) (a)", {labels(job="x"): 4, labels(job="y"): 10}),
+        ("sum without (inst) (a)", {labels(job="x"): 4, labels(job="y"): 10}),
+        ("sum(a)", {(): 14}),
+        ("avg by (job) (a)", {labels(job="x"): 2, labels(job="y"): 10}),
+        ("min by (job) (a)", {labels(job="x"): 1, labels(job="y"): 10}),
+        ("max by (job) (a)", {labels(job="x"): 3, labels(job="y"): 10}),
+        ("count by (inst) (a)", {labels(inst="1"): 2, labels(inst="2"): 1}),
+        ("group by (job) (a)", {labels(job="x"): 1, labels(job="y"): 1}),
+        ("sum by (__name__) (a)", {labels(__name__="a"): 14}),
+        ("quantile(0.5, a)", {(): 3}),
+        ("stddev(a)", {(): pytest.approx(statistics.pstdev([1, 3, 10]))}),
+        ("stdvar(a)", {(): pytest.approx(statistics.pvariance([1, 3, 10]))}),
+    ],
+)
+def test_aggregations(a: Lake, query: str, expected: dict) -> None:
+    assert a.query(query, 0) == expected
+
+
+def test_topk_and_bottomk_keep_the_whole_series(a: Lake) -> None:
+    assert a.query("topk(1, a)", 0) == {labels(__name__="a", job="y", inst="1"): 10}
+    assert a.query("bottomk(2, a)", 0) == {
+        labels(__name__="a", job="x", inst="1"): 1,
+        labels(__name__="a", job="x", inst="2"): 3,
+    }
+    assert a.query("topk by (job) (1, a)", 0) == {
+        labels(__name__="a", job="x", inst="2"): 3,
+        labels(__name__="a", job="y", inst="1"): 10,
+    }
+
+
+def test_topk_chooses_per_step(lake: Lake) -> None:
+    lake.add("g", {"s": "p"}, [(0, 1.0), (60, 5.0)])
+    lake.add("g", {"s": "q"}, [(0, 2.0), (60, 4.0)])
+    got = lake.query_range("topk(1, g)", 0, 60, 60)
+    assert got == {
+        labels(__name__="g", s="q"): [2.0, None],
+        labels(__name__="g", s="p"): [None, 5.0],
+    }
+
+
+def test_count_values_counts_each_value_under_a_label(a: Lake) -> None:
+    assert a.query('count_values("v", a)', 0) == {
+        labels(v="1"): 1,
+        labels(v="3"): 1,
+        labels(v="10"): 1,
+    }
+
+
+def test_sum_over_steps_where_series_come_and_go(lake: Lake) -> None:
+    lake.add("g", {"s": "p"}, [(0, 1.0)])
+    lake.add("g", {"s": "q"}, [(400, 2.0)])
+    assert lake.query_range("sum(g)", 0, 600, 200) == {(): [1.0, 1.0, 2.0, 2.0]}

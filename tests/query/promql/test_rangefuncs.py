@@ -1,0 +1,128 @@
+"""Range-vector functions against values computed by hand from Prometheus's rules.
+
+Samples are 15 s apart; a 1 m window ending at t=600 holds the samples at 555, 570,
+585 and 600 (the one at 540 is outside: windows are left-open).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tests.query.promql.conftest import Lake, labels
+
+
+def window(lake: Lake, values: list[float], name: str = "x") -> None:
+    lake.add(name, {"job": "a"}, list(zip([555, 570, 585, 600], values, strict=True)))
+
+
+def only_value(result: object) -> float:
+    assert isinstance(result, dict) and len(result) == 1, result
+    return next(iter(result.values()))
+
+
+def test_rate_extrapolates_to_the_window_edge_within_1_1_sample_intervals(lake: Lake) -> None:
+    lake.add("x", {"job": "a"}, [(15 * i, 10.0 * i) for i in range(41)])
+    # 370 → 400 over 45 s of samples, 15 s short of the window start: x 60/45.
+    assert lake.query("increase(x[1m])", 600) == {labels(job="a"): pytest.approx(40.0)}
+    assert lake.query("rate(x[1m])", 600) == {labels(job="a"): pytest.approx(40.0 / 60)}
+
+
+def test_rate_of_a_series_starting_inside_the_window_stops_at_the_counters_zero(
+    lake: Lake,
+) -> None:
+    lake.add("x", {"job": "a"}, [(570, 2.0), (585, 12.0), (600, 22.0)])
+    # 30 s to the start is over 1.1 intervals: half an interval (7.5 s), but the
+    # counter reaches zero 3 s before the first sample (30 x 2/20): 20 x 33/30.
+    assert only_value(lake.query("increase(x[1m])", 600)) == pytest.approx(22.0)
+
+
+def test_rate_without_a_zero_point_extrapolates_half_an_interval(lake: Lake) -> None:
+    lake.add("x", {"job": "a"}, [(570, 100.0), (585, 110.0), (600, 120.0)])
+    assert only_value(lake.query("increase(x[1m])", 600)) == pytest.approx(20 * 37.5 / 30)
+
+
+def test_increase_adds_the_value_before_a_counter_reset(lake: Lake) -> None:
+    window(lake, [370, 380, 5, 15])
+    # 15 - 370 + 380 = 25 over 45 s, extrapolated x 60/45.
+    assert only_value(lake.query("increase(x[1m])", 600)) == pytest.approx(25 * 60 / 45)
+
+
+def test_rate_needs_two_samples(lake: Lake) -> None:
+    lake.add("x", {"job": "a"}, [(600, 5.0)])
+    assert lake.query("rate(x[1m])", 600) == {}
+
+
+def test_delta_is_not_corrected_for_resets(lake: Lake) -> None:
+    window(lake, [1, 5, 3, 7])
+    assert only_value(lake.query("delta(x[1m])", 600)) == pytest.approx(6 * 60 / 45)
+
+
+def test_irate_and_idelta_use_the_last_two_samples(lake: Lake) -> None:
+    window(lake, [370, 380, 390, 400])
+    assert only_value(lake.query("irate(x[1m])", 600)) == pytest.approx(10 / 15)
+    assert only_value(lake.query("idelta(x[1m])", 600)) == pytest.approx(10)
+
+
+def test_irate_after_a_reset_counts_from_zero(lake: Lake) -> None:
+    window(lake, [370, 380, 390, 5])
+    assert only_value(lake.query("irate(x[1m])", 600)) == pytest.approx(5 / 15)
+
+
+def test_changes_and_resets_count_between_samples_of_the_window(lake: Lake) -> None:
+    window(lake, [5, 5, 3, 4])
+    assert only_value(lake.query("changes(x[1m])", 600)) == 2
+    assert only_value(lake.query("resets(x[1m])", 600)) == 1
+
+
+@pytest.mark.parametrize(
+    ("fn", "expected"),
+    [
+        ("sum_over_time", 16),
+        ("count_over_time", 4),
+        ("avg_over_time", 4),
+        ("min_over_time", 1),
+        ("max_over_time", 7),
+        ("stdvar_over_time", 5),
+        ("stddev_over_time", math.sqrt(5)),
+        ("present_over_time", 1),
+    ],
+)
+def test_over_time_functions(lake: Lake, fn: str, expected: float) -> None:
+    window(lake, [1, 5, 3, 7])
+    assert lake.query(f"{fn}(x[1m])", 600) == {labels(job="a"): pytest.approx(expected)}
+
+
+def test_quantile_over_time_interpolates_between_ranks(lake: Lake) -> None:
+    window(lake, [1, 5, 3, 7])
+    assert only_value(lake.query("quantile_over_time(0.5, x[1m])", 600)) == pytest.approx(4)
+    assert only_value(lake.query("quantile_over_time(0.25, x[1m])", 600)) == pytest.approx(2.5)
+
+
+def test_last_over_time_keeps_the_metric_name(lake: Lake) -> None:
+    window(lake, [1, 5, 3, 7])
+    assert lake.query("last_over_time(x[1m])", 600) == {labels(__name__="x", job="a"): 7}
+
+
+def test_max_over_time_skips_nan_unless_all_are_nan(lake: Lake) -> None:
+    window(lake, [1, math.nan, 3, math.nan])
+    assert only_value(lake.query("max_over_time(x[1m])", 600)) == 3
+
+
+def test_sum_over_time_with_an_infinity_falls_back_to_exact_sums(lake: Lake) -> None:
+    window(lake, [1, math.inf, 3, 4])
+    assert only_value(lake.query("sum_over_time(x[1m])", 600)) == math.inf
+    assert only_value(lake.query("sum_over_time(x[1m])", 630)) == 7  # the inf left the window
+
+
+def test_series_side_by_side_do_not_leak_into_each_other(lake: Lake) -> None:
+    """One series ending high next to one starting low is not a counter reset."""
+    lake.add("x", {"job": "a"}, [(15 * i, 1000.0 + 10 * i) for i in range(41)])
+    lake.add("x", {"job": "b"}, [(15 * i, 1.0 * i) for i in range(41)])
+    lake.add("x", {"job": "c"}, [(300, 5.0)])  # too few samples in most windows
+    got = lake.query_range("increase(x[1m])", 60, 600, 60)
+    assert got[labels(job="a")] == [pytest.approx(40.0)] * 10
+    assert got[labels(job="b")] == [pytest.approx(4.0)] * 10
+    assert labels(job="c") not in got
+    assert lake.query_range("count_over_time(x[1m])", 300, 330, 30)[labels(job="c")] == [1, 1]

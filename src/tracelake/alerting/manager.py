@@ -1,0 +1,324 @@
+"""The alert manager: evaluates rule groups on their intervals, steps each rule's state
+machine, records history, queues notifications and keeps the state on disk.
+
+A thin async shell around the sans-IO parts (``rules``, ``state``, ``breakers``,
+``payloads``): one task per group evaluates its rules one after another in a thread
+(queries are synchronous DuckDB or PromQL calls), then applies the result on the event
+loop, so the state is only ever touched from the loop.
+
+Notifications: a webhook gets one message per rule and evaluation when alerts fire or
+resolve (as an Alertmanager would send its receivers); an Alertmanager gets every
+firing alert again each ``alert_resend_delay_s`` (as Prometheus does, so it never
+times out an alert that is still firing) and each resolved one once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from tracelake.alerting.breakers import CircuitTracker
+from tracelake.alerting.evaluate import PromQLEvaluator, RuleEvaluator
+from tracelake.alerting.notifier import ClientFactory, Notifier, RetryPolicy, default_client
+from tracelake.alerting.payloads import Outgoing, alertmanager_alerts, webhook_message
+from tracelake.alerting.persist import StateFile
+from tracelake.alerting.rules import BreakerQuery, LogQuery, Rule, RuleGroup, load_rule_files
+from tracelake.alerting.state import Alert, RuleState, Transition
+from tracelake.errors import TracelakeError
+from tracelake.settings import Settings
+from tracelake.store import Store
+
+log = logging.getLogger("tracelake.alerting")
+
+#: State changes kept for ``/api/v1/alerts/history``.
+HISTORY_MAX = 1000
+#: Longest wait at shutdown for queued notifications.
+DRAIN_S = 5.0
+
+
+@dataclass(slots=True)
+class RuleRuntime:
+    """A rule with its alerts and the outcome of its last evaluation."""
+
+    key: str
+    rule: Rule
+    state: RuleState
+    interval_s: float
+    tracker: CircuitTracker | None = None
+    health: str = "unknown"
+    last_error: str = ""
+    last_evaluation: float | None = None
+    evaluation_s: float = 0.0
+
+
+@dataclass(slots=True)
+class GroupRuntime:
+    group: RuleGroup
+    rules: list[RuleRuntime] = field(default_factory=list)
+    last_evaluation: float | None = None
+    evaluation_s: float = 0.0
+
+
+def rule_key(group: RuleGroup, rule: Rule, nth: int) -> str:
+    """Identity of a rule across restarts: file, group, name, and which one of that name."""
+    return f"{group.file}::{group.name}::{rule.name}#{nth}"
+
+
+class AlertManager:
+    """Every rule group of the configured files, evaluated until ``aclose``.
+
+    Args:
+        settings: ``alert_*`` settings and the data directory.
+        store: Where log and breaker rules query.
+        promql: ``PromQLEngine.vector``; without it, PromQL rules are refused at start.
+        external_url: This server's base URL (for links in notifications), read late
+            because the HTTP port is known only once bound.
+        clock: Epoch seconds (tests move time by hand).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        promql: PromQLEvaluator | None = None,
+        *,
+        external_url: Callable[[], str] = lambda: "",
+        clock: Callable[[], float] = time.time,
+        client_factory: ClientFactory = default_client,
+    ) -> None:
+        self.settings = settings
+        self.evaluator = RuleEvaluator(store, settings, promql)
+        self.external_url = external_url
+        self.clock = clock
+        self.resend_s = settings.alert_resend_delay_s
+        self.notifier = Notifier(
+            settings.alert_webhooks,
+            settings.alertmanager_urls,
+            RetryPolicy(
+                attempts=settings.alert_notify_attempts,
+                backoff_s=settings.alert_notify_backoff_s,
+                max_backoff_s=settings.alert_notify_max_backoff_s,
+                timeout_s=settings.alert_notify_timeout_s,
+            ),
+            client_factory=client_factory,
+        )
+        self.groups = self._build(
+            load_rule_files(settings.alert_rule_files, settings.alert_eval_interval_s)
+        )
+        self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY_MAX)
+        self.file = StateFile(settings.data_path / "alerts" / "state.json")
+        self._tasks: list[asyncio.Task[None]] = []
+        self._save_lock = asyncio.Lock()
+        self._restore(self.file.load())
+
+    def _build(self, groups: list[RuleGroup]) -> list[GroupRuntime]:
+        out = []
+        for group in groups:
+            runtime = GroupRuntime(group)
+            seen: dict[str, int] = {}
+            for rule in group.rules:
+                self.evaluator.check(rule, f"{group.file}: group {group.name!r} rule {rule.name!r}")
+                nth = seen[rule.name] = seen.get(rule.name, 0) + 1
+                tracker = (
+                    CircuitTracker(rule.query) if isinstance(rule.query, BreakerQuery) else None
+                )
+                key = rule_key(group, rule, nth)
+                runtime.rules.append(
+                    RuleRuntime(key, rule, RuleState(rule), group.interval_s, tracker)
+                )
+            out.append(runtime)
+        return out
+
+    def _restore(self, saved: dict[str, Any]) -> None:
+        self.history.extend(saved["history"][-HISTORY_MAX:])
+        for rr in self.rule_runtimes():
+            data = saved["rules"].get(rr.key)
+            if not data:
+                continue
+            try:
+                alerts = [Alert.from_json(a) for a in data.get("alerts", [])]
+                if rr.tracker is not None and data.get("circuits") is not None:
+                    rr.tracker.restore(data["circuits"])
+            except (KeyError, TypeError, ValueError) as e:
+                log.error("alert state of %s unreadable (%s): starting it afresh", rr.key, e)
+                continue
+            rr.state = RuleState(rr.rule, alerts)
+
+    def rule_runtimes(self) -> list[RuleRuntime]:
+        return [rr for g in self.groups for rr in g.rules]
+
+    # -- running -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the notifier and one evaluation loop per group (needs a running loop)."""
+        self.notifier.start()
+        for g in self.groups:
+            self._tasks.append(asyncio.create_task(self._loop(g), name=f"alerts:{g.group.name}"))
+
+    async def _loop(self, g: GroupRuntime) -> None:
+        interval = g.group.interval_s
+        next_at = self.clock()
+        while True:
+            try:
+                await self.evaluate_group(g)
+            except Exception:
+                log.exception("evaluating alert group %s failed", g.group.name)
+            next_at += interval
+            delay = next_at - self.clock()
+            if delay < 0:  # an evaluation ran past the interval: skip the missed ones
+                next_at, delay = self.clock(), 0.0
+            await asyncio.sleep(delay)
+
+    async def evaluate_group(self, g: GroupRuntime) -> None:
+        """Evaluate each rule of the group once, now; notify and save what changed."""
+        started = time.perf_counter()
+        now = self.clock()
+        changed = False
+        for rr in g.rules:
+            changed |= await self._evaluate_rule(rr, now)
+        g.last_evaluation, g.evaluation_s = now, time.perf_counter() - started
+        if changed:
+            await self.save()
+
+    async def _evaluate_rule(self, rr: RuleRuntime, now: float) -> bool:
+        started = time.perf_counter()
+        before = dict(rr.tracker.circuits) if rr.tracker is not None else None
+        try:
+            samples = await asyncio.to_thread(self.evaluator.samples, rr.rule, now, rr.tracker)
+        except TracelakeError as e:
+            self._failed(rr, e.message)
+            return False
+        except Exception as e:
+            log.exception("alert rule %s failed", rr.key)
+            self._failed(rr, f"internal error ({type(e).__name__}): the server log has the details")
+            return False
+        finally:
+            rr.last_evaluation, rr.evaluation_s = now, time.perf_counter() - started
+        rr.health, rr.last_error = "ok", ""
+        transitions = rr.state.step(samples, now)
+        for t in transitions:
+            self.history.append(t.to_event())
+            log.info("alert %s %s -> %s %s", rr.rule.name, t.from_phase, t.to_phase, t.alert.labels)
+        sent = self._notify(rr, transitions, now)
+        moved = before is not None and rr.tracker is not None and rr.tracker.circuits != before
+        return bool(transitions) or sent or moved
+
+    def _failed(self, rr: RuleRuntime, message: str) -> None:
+        if rr.last_error != message:
+            log.warning("alert rule %s cannot be evaluated: %s", rr.key, message)
+        rr.health, rr.last_error = "err", message
+
+    def generator_url(self, rule: Rule) -> str:
+        """Where a notification's reader sees what the rule saw (the UI)."""
+        base = self.external_url()
+        q = rule.query
+        if isinstance(q, LogQuery):
+            return f"{base}/#/logs?q={quote(q.query, safe='')}&from=-{int(q.window_s)}s"
+        if isinstance(q, BreakerQuery):
+            return f"{base}/#/circuits"
+        return f"{base}/#/alerts"
+
+    def _notify(self, rr: RuleRuntime, transitions: list[Transition], now: float) -> bool:
+        """Queue this evaluation's notifications; True when any alert's sent time moved."""
+        url = self.generator_url(rr.rule)
+        changes = [
+            Outgoing(t.alert, "firing", url)
+            if t.to_phase == "firing"
+            else Outgoing(t.alert, "resolved", url, ends_at=t.time)
+            for t in transitions
+            if t.to_phase in ("firing", "resolved")
+        ]
+        if changes:
+            self.notifier.send("webhook", webhook_message(changes, self.external_url()))
+        if not self.notifier.has_alertmanagers:
+            return False
+        lapse = now + 4 * max(self.resend_s, rr.interval_s)
+        due = [
+            Outgoing(a, "firing", url, ends_at=lapse)
+            for a in rr.state.alerts.values()
+            if a.state == "firing" and (a.sent_at is None or now - a.sent_at >= self.resend_s)
+        ]
+        due += [c for c in changes if c.status == "resolved"]
+        if not due:
+            return False
+        self.notifier.send("alertmanager", alertmanager_alerts(due))
+        for item in due:
+            item.alert.sent_at = now
+        return True
+
+    # -- state ---------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        rules: dict[str, Any] = {}
+        for rr in self.rule_runtimes():
+            entry: dict[str, Any] = {"alerts": [a.to_json() for a in rr.state.alerts.values()]}
+            if rr.tracker is not None:
+                entry["circuits"] = rr.tracker.to_json()
+            rules[rr.key] = entry
+        return rules
+
+    async def save(self) -> None:
+        async with self._save_lock:
+            rules, history = self.snapshot(), list(self.history)
+            try:
+                await asyncio.to_thread(self.file.save, rules, history)
+            except OSError as e:
+                log.error("alert state not saved to %s: %s", self.file.path, e)
+
+    async def aclose(self) -> None:
+        """Stop evaluating, save the state, give queued notifications a moment to go."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.save()
+        await self.notifier.aclose(DRAIN_S)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def active_alerts(self) -> list[tuple[RuleRuntime, Alert]]:
+        return [(rr, a) for rr in self.rule_runtimes() for a in rr.state.alerts.values()]
+
+    def recent_history(self, limit: int) -> list[dict[str, Any]]:
+        """The last ``limit`` state changes, newest first."""
+        return list(reversed(self.history))[:limit]
+
+    def gauges(self) -> dict[str, tuple[str, float]]:
+        """For the server's /metrics: alerts by state and notification outcomes."""
+        alerts = [a for _, a in self.active_alerts()]
+        stats = [r.stats for r in self.notifier.receivers]
+        return {
+            "tracelake_alerts_firing": (
+                "Alerts firing now",
+                sum(1 for a in alerts if a.state == "firing"),
+            ),
+            "tracelake_alerts_pending": (
+                "Alerts pending now",
+                sum(1 for a in alerts if a.state == "pending"),
+            ),
+            "tracelake_alert_rule_errors": (
+                "Alert rules whose last evaluation failed",
+                sum(1 for rr in self.rule_runtimes() if rr.health == "err"),
+            ),
+            "tracelake_alert_notifications_delivered": (
+                "Alert notifications delivered since start",
+                sum(s.delivered for s in stats),
+            ),
+            "tracelake_alert_notifications_failed": (
+                "Alert notifications given up on since start",
+                sum(s.failed for s in stats),
+            ),
+            "tracelake_alert_notification_retries": (
+                "Alert notification retries since start",
+                sum(s.retries for s in stats),
+            ),
+        }

@@ -1,0 +1,121 @@
+"""``/api/v1/alerts``, ``/api/v1/rules``, ``/api/v1/alerts/history``: alerting, read-only.
+
+The alerts and rules answers have Prometheus's shapes exactly, and are served under
+``/prometheus/api/v1/`` as well, so Grafana's Prometheus data source (its alert list
+and rules views) reads tracelake's alerts as it reads Prometheus's. Beyond Prometheus's
+fields, each rule carries ``kind`` (``promql``, ``log`` or ``breaker``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tracelake.alerting.manager import HISTORY_MAX, AlertManager, RuleRuntime
+from tracelake.alerting.numbers import go_exponent
+from tracelake.alerting.payloads import iso
+from tracelake.alerting.state import Alert
+from tracelake.api.context import context
+from tracelake.api.params import bounded_int
+from tracelake.api.responses import JSON
+from tracelake.errors import BadRequest
+
+DEFAULT_HISTORY = 100
+_RULE_TYPES = ("alert", "record")
+
+
+def _success(data: dict[str, Any]) -> Response:
+    return JSON({"status": "success", "data": data})
+
+
+def _manager(request: Request) -> AlertManager | None:
+    return context(request).alerts
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    return {
+        "labels": alert.labels,
+        "annotations": alert.annotations,
+        "state": alert.state,
+        "activeAt": iso(alert.active_at),
+        "value": go_exponent(alert.value),
+    }
+
+
+def rule_json(rr: RuleRuntime) -> dict[str, Any]:
+    rule = rr.rule
+    return {
+        "type": "alerting",
+        "kind": rule.kind,
+        "name": rule.name,
+        "query": rule.describe(),
+        "duration": rule.for_s,
+        "labels": rule.labels,
+        "annotations": rule.annotations,
+        "state": rr.state.state,
+        "health": rr.health,
+        "lastError": rr.last_error,
+        "lastEvaluation": iso(rr.last_evaluation) if rr.last_evaluation else None,
+        "evaluationTime": rr.evaluation_s,
+        "alerts": [alert_json(a) for a in rr.state.alerts.values()],
+    }
+
+
+async def alerts(request: Request) -> Response:
+    """Every pending and firing alert (Prometheus: ``GET /api/v1/alerts``)."""
+    manager = _manager(request)
+    active = manager.active_alerts() if manager is not None else []
+    return _success({"alerts": [alert_json(a) for _, a in active]})
+
+
+async def rules(request: Request) -> Response:
+    """Rule groups with their rules' state (Prometheus: ``GET /api/v1/rules``).
+
+    ``type=alert`` keeps alerting rules (all of them); ``type=record`` gives none, as
+    tracelake has no recording rules. ``rule_name[]`` and ``rule_group[]`` filter.
+    """
+    manager = _manager(request)
+    kind = request.query_params.get("type")
+    if kind is not None and kind not in _RULE_TYPES:
+        raise BadRequest(f"type={kind!r} is not a rule type: use alert or record")
+    names = set(request.query_params.getlist("rule_name[]"))
+    group_names = set(request.query_params.getlist("rule_group[]"))
+    groups = []
+    for g in manager.groups if manager is not None and kind != "record" else []:
+        if group_names and g.group.name not in group_names:
+            continue
+        selected = [rr for rr in g.rules if not names or rr.rule.name in names]
+        if names and not selected:
+            continue
+        groups.append(
+            {
+                "name": g.group.name,
+                "file": g.group.file,
+                "interval": g.group.interval_s,
+                "limit": 0,
+                "rules": [rule_json(rr) for rr in selected],
+                "lastEvaluation": iso(g.last_evaluation) if g.last_evaluation else None,
+                "evaluationTime": g.evaluation_s,
+            }
+        )
+    return _success({"groups": groups})
+
+
+async def history(request: Request) -> Response:
+    """State changes of alerts, newest first: ``limit`` (default 100) of the last 1000."""
+    manager = _manager(request)
+    limit = bounded_int(request, "limit", DEFAULT_HISTORY, 1, HISTORY_MAX)
+    events = manager.recent_history(limit) if manager is not None else []
+    return _success({"events": [{**e, "time": iso(e["time"])} for e in events]})
+
+
+routes = [
+    Route("/api/v1/alerts", alerts, methods=["GET"]),
+    Route("/api/v1/alerts/history", history, methods=["GET"]),
+    Route("/api/v1/rules", rules, methods=["GET"]),
+    Route("/prometheus/api/v1/alerts", alerts, methods=["GET"]),
+    Route("/prometheus/api/v1/rules", rules, methods=["GET"]),
+]

@@ -1,0 +1,49 @@
+"""``POST /api/v1/events``: business events (NDJSON or a JSON array), gzip accepted.
+
+The answer is ``{"accepted", "rejected", "errors": [{"index", "reason"}]}`` once the
+accepted events are durable: 200 when any event was taken (or the body was empty),
+400 when every item was refused, 413 for a body over ``max_body_bytes``. Decoding runs
+in an ingest worker process when there are some, like ``POST /api/v1/logs``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tracelake.api.context import context
+from tracelake.api.params import read_body
+from tracelake.api.responses import JSON
+from tracelake.events.batches import events_job
+
+
+async def post_events(request: Request) -> Response:
+    ctx = context(request)
+    started = time.perf_counter()
+    body = await read_body(request, ctx.settings.max_body_bytes)
+    ipc, result = await ctx.ingest.offload(
+        events_job,
+        body,
+        request.headers.get("content-encoding", ""),
+        ctx.settings.max_body_bytes,
+        ctx.settings.max_event_bytes,
+        int(time.time() * 1e6),
+    )
+    await ctx.ingest.append(
+        "events",
+        ipc,
+        source="events",
+        stored=result["accepted"],
+        rejected=result["rejected"],
+        nbytes=len(body),
+    )
+    status = 400 if result["rejected"] and not result["accepted"] else 200
+    ctx.metrics.ingest_requests.labels("events", str(status)).inc()
+    ctx.metrics.ingest_seconds.labels("events").observe(time.perf_counter() - started)
+    return JSON(result, status_code=status)
+
+
+routes = [Route("/api/v1/events", post_events, methods=["POST"])]

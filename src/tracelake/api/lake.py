@@ -1,0 +1,37 @@
+"""``POST /api/v1/lake/compact``: flush the memtable and compact every partition now.
+
+The running server is the lake's only writer (its manifest, its WAL checkpoint), so
+``tracelake lake compact`` asks it rather than rewriting files behind its back. Normal
+compaction waits for a partition to gather ``compaction_min_segments`` segments or for
+its hour to close; this rewrites every flushed segment at once, e.g. before copying
+the lake elsewhere or reading it from Spark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tracelake.api.context import context
+from tracelake.api.responses import JSON
+
+
+async def post_compact(request: Request) -> Response:
+    store = context(request).store
+
+    def run() -> dict[str, int]:
+        flushed = store.flush()
+        groups = store.compact(min_segments=1)
+        return {
+            "flushed_rows": flushed,
+            "compacted_groups": groups,
+            "segments": store.segment_count(),
+        }
+
+    return JSON(await asyncio.to_thread(run))
+
+
+routes = [Route("/api/v1/lake/compact", post_compact, methods=["POST"])]

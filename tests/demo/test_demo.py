@@ -79,6 +79,24 @@ class Demo:
         rows: list[dict[str, Any]] = response.json()["rows"]
         return rows
 
+    def registered(self) -> set[str]:
+        """Services with an instance up in the server's registry."""
+        answer = httpx.get(f"{self.url}/api/v1/registry/services", timeout=10)
+        answer.raise_for_status()
+        return {s["name"] for s in answer.json()["services"] if s["up"]}
+
+    def alert_changes(self, alert: str) -> list[str]:
+        """The states an alert moved to, newest first."""
+        answer = httpx.get(f"{self.url}/api/v1/alerts/history", timeout=10)
+        answer.raise_for_status()
+        return [e["to"] for e in answer.json()["data"]["events"] if e["alert"] == alert]
+
+    def sql(self, text: str) -> list[list[Any]]:
+        answer = httpx.post(f"{self.url}/api/v1/sql", json={"sql": text}, timeout=10)
+        answer.raise_for_status()
+        rows: list[list[Any]] = answer.json()["rows"]
+        return rows
+
     def wait_exit(self, timeout: float) -> int:
         code = self.proc.wait(timeout)
         self._reader.join(5)
@@ -134,7 +152,7 @@ def start_demo(tmp_path: Path) -> Iterator[Callable[..., Demo]]:
                 os.kill(pid, signal.SIGKILL)
 
 
-def test_demo_fills_logs_traces_and_circuits_under_its_fault_schedule_then_exits_cleanly(
+def test_demo_fills_logs_traces_circuits_registry_events_and_alerts_then_exits_cleanly(
     start_demo: Callable[..., Demo],
 ) -> None:
     # At --speed 4: payments degrades at 5 s and recovers at 20 s; the run stops at 32 s.
@@ -144,6 +162,10 @@ def test_demo_fills_logs_traces_and_circuits_under_its_fault_schedule_then_exits
 
     for service in SERVICES:
         eventually(lambda s=service: demo.search(f"service:{s}"), f"logs of {service}", demo, 15)
+    registered = eventually(
+        lambda: demo.registered() >= set(SERVICES), "all four services registered", demo, 15
+    )
+    assert registered
     errors = eventually(
         lambda: demo.search("service:payments level:error"), "payments errors", demo, 25
     )
@@ -181,6 +203,14 @@ def test_demo_fills_logs_traces_and_circuits_under_its_fault_schedule_then_exits
         demo,
         20,
     )
+    eventually(
+        lambda: "firing" in demo.alert_changes("PaymentsFailing"),
+        "the PaymentsFailing alert firing",
+        demo,
+        30,
+    )
+    orders = demo.sql("SELECT count(*) FROM events WHERE type = 'order_placed'")
+    assert orders[0][0] > 0
     assert demo.wait_exit(timeout=40) == 0, demo.output[-3000:]
     assert_all_gone(pids)
     out = demo.output

@@ -7,9 +7,11 @@ they skip cleanly on a machine without it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +38,16 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 VIEWPORT = {"width": 1440, "height": 900}
+
+
+@contextlib.contextmanager
+def shared_server(data_dir: Path, *extra_args: str) -> Iterator[ServerProcess]:
+    """A server for every test of a module (module-scoped fixtures), stopped at the end."""
+    server = ServerProcess(data_dir, extra_args=list(extra_args)).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def require_chromium() -> None:

@@ -1,7 +1,12 @@
-"""Browser fixtures: one chromium per module, a fresh tab and a fresh server per test."""
+"""Browser fixtures: one chromium per module, a fresh tab and a fresh server per test.
+
+Modules whose tests can share one server start it module-scoped and open their tabs
+with ``browser_tab(chromium, server)``.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,8 +26,9 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture
-def ui(chromium: Any, server: ServerProcess) -> Iterator[UI]:
+@contextlib.contextmanager
+def browser_tab(chromium: Any, server: ServerProcess) -> Iterator[UI]:
+    """A fresh browser context and tab on ``server``'s UI, recording what went wrong."""
     context = chromium.new_context(
         viewport=VIEWPORT, accept_downloads=True, locale="en-US", timezone_id="UTC"
     )
@@ -40,5 +46,13 @@ def ui(chromium: Any, server: ServerProcess) -> Iterator[UI]:
         dialog.dismiss()
 
     page.on("dialog", on_dialog)
-    yield tab
-    context.close()
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def ui(chromium: Any, server: ServerProcess) -> Iterator[UI]:
+    with browser_tab(chromium, server) as tab:
+        yield tab

@@ -35,16 +35,6 @@ def test_every_page_loads_without_console_errors(ui: UI) -> None:
 
 
 @pytest.mark.e2e
-def test_pages_whose_api_has_not_landed_say_what_they_arrive_with(ui: UI) -> None:
-    page = ui.open("#/metrics")
-    expect(page.get_by_test_id("coming-soon")).to_contain_text("Arrives with metrics")
-    ui.open("#/circuits")
-    expect(page.get_by_test_id("coming-soon")).to_contain_text(
-        "Arrives with circuit-breaker monitoring"
-    )
-
-
-@pytest.mark.e2e
 def test_a_deep_link_opens_the_logs_page_with_its_query_and_range(ui: UI) -> None:
     ui.post_logs(sample_logs(80))
     page = ui.open("#/logs?q=service:auth&from=-1h")

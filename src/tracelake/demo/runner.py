@@ -26,6 +26,7 @@ from urllib.parse import quote
 import httpx
 from rich.console import Console
 
+from tracelake.demo.config import CONFIG_DIR, demo_settings
 from tracelake.demo.fleet import Fleet, Service
 from tracelake.demo.schedule import Phase, Schedule
 from tracelake.demo.traffic import Tally, Traffic
@@ -85,7 +86,7 @@ def local_url(host: str, port: int) -> str:
 
 def run_demo(settings: Settings, options: DemoOptions, console: Console | None = None) -> None:
     """Run the demo until Ctrl-C, SIGTERM or ``options.duration``; then stop everything."""
-    demo = Demo(settings, options, console or Console())
+    demo = Demo(demo_settings(settings), options, console or Console())
     with asyncio.Runner(loop_factory=DemoLoop) as runner:
         runner.run(demo.main())
 
@@ -187,6 +188,8 @@ class Demo:
             )
         for line in what_to_look_at(url, services["orders"].url):
             print_(line, soft_wrap=True)
+        config = self.settings.data_path.resolve() / CONFIG_DIR
+        print_(f"  the demo's settings and alert rule: {config}/tracelake.toml, rules.yml")
         print_("  Ctrl-C stops everything.")
 
     def _print_phase(self, at: float, phase: Phase, before: Tally) -> None:
@@ -196,12 +199,20 @@ class Demo:
         self.console.print(line)
 
 
-#: Orders per minute, from the one log line orders writes per order.
+#: Orders per minute by status: the continuous query's windows in the ``derived`` table.
 ORDERS_PER_MINUTE = (
-    "SELECT date_trunc('minute', timestamp) AS minute, count(*) AS orders "
-    "FROM logs WHERE service = 'orders' AND message LIKE 'order placed%' "
-    "GROUP BY minute ORDER BY minute"
+    "SELECT timestamp AS minute, json_extract_string(labels, '$.status') AS status, "
+    "value AS orders FROM derived "
+    "WHERE query = 'orders_per_minute' AND aggregate = 'orders' ORDER BY minute DESC, status"
 )
+#: The same from the raw business events, for servers without continuous queries.
+ORDERS_PER_MINUTE_RAW = (
+    "SELECT date_trunc('minute', timestamp) AS minute, "
+    "json_extract_string(payload, '$.status') AS status, count(*) AS orders "
+    "FROM events WHERE type = 'order_placed' GROUP BY ALL ORDER BY minute DESC, status"
+)
+#: Requests per second by service and status, from the services' scraped /metrics.
+REQUEST_RATE = "sum by (service, status) (rate(demo_requests_total[1m]))"
 
 
 def what_to_look_at(url: str, orders_url: str) -> list[str]:
@@ -212,9 +223,15 @@ def what_to_look_at(url: str, orders_url: str) -> list[str]:
         f"    Logs      {errors}   {url}/#/logs?q={quote(errors)}",
         f"    Traces    a slow trace: service gateway, 800 ms and more   {url}/#/traces"
         f"  (API: {url}/api/v2/traces?serviceName=gateway&minDuration=800000)",
-        f"    Circuits  cluster orders: its payments circuit opens and closes   {url}/#/circuits"
-        f"  (orders' own stream: {orders_url}/hystrix.stream)",
-        f"    SQL       orders per minute   {url}/#/lake?sql={quote(ORDERS_PER_MINUTE)}",
+        f"    Metrics   request rate by service and status (PromQL), and RED of payments   "
+        f"{url}/#/metrics?service=payments&q={quote(REQUEST_RATE)}",
+        f"    Circuits  cluster orders: its payments circuit opens and closes   "
+        f"{url}/#/circuits?cluster=orders  (orders' own stream: {orders_url}/hystrix.stream)",
+        f"    Alerts    PaymentsFailing goes pending, fires, then resolves   {url}/#/alerts",
+        f"    Services  the four services in the registry, with their heartbeats   "
+        f"{url}/#/services",
+        f"    SQL       orders per minute by status   {url}/#/lake?sql={quote(ORDERS_PER_MINUTE)}"
+        f"  (from the raw events: {url}/#/lake?sql={quote(ORDERS_PER_MINUTE_RAW)})",
     ]
 
 

@@ -109,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     server = uvicorn.Server(config)
     orphaned = watch_parent(args.parent_pid, server) if args.parent_pid else threading.Event()
-    extras.register(name, f"http://127.0.0.1:{port}", args.endpoint)
+    extras.configure(name, args.endpoint)
+    extras.register(name, port, args.endpoint)
     logging.getLogger(f"demo.{name}").info(
         "%s listening on port %d", name, port, extra={"port": port}
     )
@@ -118,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     finally:
         logging.getLogger(f"demo.{name}").info("%s stopped", name)
         flush_s = 0.2 if orphaned.is_set() else 3.0
+        extras.deregister()
+        extras.flush(flush_s)
         shutdown_tracing(int(flush_s * 1000))
         handler.close(flush_s)
 

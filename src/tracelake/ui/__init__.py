@@ -41,7 +41,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # same-origin POSTs carry Origin (api/access.py)
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-cache",
 }

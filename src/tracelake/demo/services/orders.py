@@ -74,7 +74,12 @@ def build(downstream: Mapping[str, str]) -> ASGIApp:
             degraded=degraded,
             **{k: v for k, v in order.items() if k != "customer"},
         )
-        extras.publish_event("order_placed", **order)
+        outcome = "payment_pending" if order["payment"] == "pending" else order["status"]
+        extras.publish_event(
+            "order_placed",
+            {k: v for k, v in {**order, "status": outcome}.items() if k != "customer"},
+            key=order_id,
+        )
         return JSONResponse({**order, "degraded": degraded}, status_code=201)
 
     async def get(request: Request) -> JSONResponse:

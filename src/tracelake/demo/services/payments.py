@@ -37,7 +37,9 @@ def build(downstream: Mapping[str, str]) -> ASGIApp:
                 request, "charge failed: card processor timed out",
                 order_id=order_id, amount=amount, injected_latency_ms=round(delay * 1000),
             )  # fmt: skip
-            extras.publish_event("payment_failed", order_id=order_id, amount=amount)
+            extras.publish_event(
+                "payment_failed", {"order_id": order_id, "amount": amount}, key=order_id
+            )
             return JSONResponse({"error": "card processor timed out"}, status_code=503)
         charge_id = f"ch-{uuid.uuid4().hex[:12]}"
         note(request, "payment captured", order_id=order_id, amount=amount, charge_id=charge_id)

@@ -30,6 +30,9 @@ async function request(url, init) {
   } catch {
     body = null;
   }
+  if (response.status === 401 && location.pathname !== "/login") {
+    location.assign("/login"); // the session ended (logout, expiry, a restart): log in again
+  }
   if (!response.ok) {
     const message = body && typeof body.error === "string" ? body.error : `${response.status} ${response.statusText}`;
     throw new ApiError(message, response.status, body ? body.column : undefined);

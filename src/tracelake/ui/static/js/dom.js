@@ -98,3 +98,19 @@ export function formatTime(value) {
 export function formatCount(n) {
   return Number(n).toLocaleString("en-US");
 }
+
+/**
+ * "12 s ago", "3 min ago", "2 h ago" for an ISO time (or epoch seconds).
+ * @param {string|number} value
+ * @param {number} [now] epoch ms
+ * @returns {string}
+ */
+export function formatAgo(value, now = Date.now()) {
+  const t = typeof value === "number" ? value * 1000 : Date.parse(value);
+  if (Number.isNaN(t)) return String(value ?? "");
+  const s = Math.max(0, Math.round((now - t) / 1000));
+  if (s < 90) return `${s} s ago`;
+  if (s < 90 * 60) return `${Math.round(s / 60)} min ago`;
+  if (s < 36 * 3600) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} d ago`;
+}

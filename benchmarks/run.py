@@ -16,11 +16,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ORDER = (
     "bench_ingest",
+    "bench_access",
     "bench_lake",
     "bench_stream_decoders",
     "bench_breaker",
     "bench_sdk_logging",
     "bench_tracing",
+    "bench_remote_write",
+    "bench_scrape",
+    "bench_promql",
+    "bench_events",
+    "bench_streams",
 )
 
 

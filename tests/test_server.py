@@ -75,6 +75,33 @@ def test_kill_9_mid_ingest_loses_no_acknowledged_line_and_duplicates_none(
     assert not missing, f"{len(missing)} acknowledged lines lost, e.g. {sorted(missing)[:5]}"
 
 
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def test_the_decode_workers_exit_when_the_server_is_killed(
+    server_factory: type[ServerProcess], tmp_path: Path
+) -> None:
+    server = server_factory(tmp_path / "data").start()
+    assert server.proc is not None
+    workers = _children(server.proc.pid)
+    assert workers, "the server should have started its decode workers"
+    server.kill()
+    deadline = time.monotonic() + 10
+    while workers and time.monotonic() < deadline:
+        workers = {w for w in workers if Path(f"/proc/{w}").exists()}
+        time.sleep(0.2)
+    assert not workers, f"decode workers {workers} outlived the killed server"
+
+
 def test_clean_shutdown_flushes_memtable_to_segments(server: ServerProcess) -> None:
     r = httpx.post(f"{server.url}/api/v1/logs", content=_batch(0, 100))
     assert r.json()["accepted"] == 100

@@ -30,6 +30,10 @@ LOG_COLUMNS: tuple[str, ...] = (
 #: Levels after normalisation, least to most severe.
 LEVELS: tuple[str, ...] = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 
+#: Most top-level fields a log record may carry; a wider record is rejected (with this
+#: number in the reason) rather than exploding ``attributes`` and every query over it.
+MAX_RECORD_FIELDS = 1000
+
 #: Tables of the lake.
 TABLES: tuple[str, ...] = ("logs", "spans", "metrics", "events")
 

@@ -85,12 +85,29 @@ EVENTS = pa.schema(
     ]
 )
 
+#: Results of continuous queries (docs/streams.md): one row per window, group and
+#: aggregate. ``timestamp`` is the window's start, ``window_end`` its (exclusive) end;
+#: ``labels`` the group keys as canonical JSON, like ``metrics.labels``. A window's rows
+#: are written in one batch, so after a crash they are all there or none is.
+DERIVED = pa.schema(
+    [
+        pa.field("timestamp", TIMESTAMP, nullable=False),
+        pa.field("window_end", TIMESTAMP, nullable=False),
+        pa.field("query", pa.string(), nullable=False),
+        pa.field("labels", pa.string(), nullable=False),
+        pa.field("aggregate", pa.string(), nullable=False),
+        pa.field("value", pa.float64(), nullable=False),
+        pa.field("tl_committed_at", TIMESTAMP, nullable=False),
+    ]
+)
+
 SCHEMAS: dict[str, pa.Schema] = {
     "logs": LOGS,
     "spans": SPANS,
     "dependencies": DEPENDENCIES,
     "metrics": METRICS,
     "events": EVENTS,
+    "derived": DERIVED,
 }
 
 

@@ -20,20 +20,31 @@ from collections.abc import Callable, Iterator
 import pyarrow as pa
 import uvicorn
 
+from tracelake.alerting import AlertManager
 from tracelake.api.app import build_app
+from tracelake.api.connections import bounded_protocol
 from tracelake.api.context import AppContext
 from tracelake.errors import ConfigError
 from tracelake.ingest.listeners import Listeners
 from tracelake.ingest.sink import LogIngest
+from tracelake.metrics.scrape import Scraper
+from tracelake.query.promql import PromQLEngine
+from tracelake.registry import Registry, static_targets
+from tracelake.registry.keeper import RegistryKeeper
+from tracelake.security.exposure import check_exposure
+from tracelake.security.tls import check_files, server_context
 from tracelake.settings import Settings
 from tracelake.store import Store
+from tracelake.streams import StreamRunner, parse_continuous_queries
 from tracelake.telemetry import ServerMetrics
 from tracelake.tracing.dependencies import DependencyAggregator
-from tracelake.turbine import StaticClusterSource, TurbineHub
+from tracelake.turbine import FirstMatch, RegistrySource, StaticClusterSource, TurbineHub
 
 log = logging.getLogger("tracelake.server")
 
 MAINTENANCE_PERIOD_S = 0.5
+#: How soon a newly registered service's breaker flips start reaching the lake.
+RECORD_CLUSTERS_PERIOD_S = 5.0
 
 
 def bind_tcp(host: str, port: int, flag: str) -> socket.socket:
@@ -93,19 +104,46 @@ class Server:
     def __init__(self, settings: Settings) -> None:
         bound_allocator()
         self.settings = settings
+        check_exposure(settings.host, bool(settings.tokens))  # before anything is opened
+        tls_on = check_files(settings.tls_cert_file, settings.tls_key_file)
+        self.tls = server_context(settings.tls_cert_file, settings.tls_key_file) if tls_on else None
         self.metrics = ServerMetrics()
         self.store = Store(settings)
+        self.promql = PromQLEngine(self.store, settings)
         self.ingest = LogIngest(self.store, settings, self.metrics)
-        self.listeners = Listeners(settings, self.ingest)
+        self.listeners = Listeners(settings, self.ingest, self.tls)
         self.dependencies = DependencyAggregator(self.store)
+        queries = parse_continuous_queries(settings.continuous_queries, settings.stream_lateness_s)
+        self.streams = StreamRunner(self.store, settings, queries)
+        self.registry = Registry(
+            settings.registry_ttl_s,
+            settings.registry_evict_after_s,
+            static=static_targets(settings.scrape_targets),
+        )
+        self.registry_keeper = RegistryKeeper(self.registry, settings.data_path)
+        self.scraper = Scraper(self.registry.scrape_targets, self.ingest, settings)
+        self.registered_clusters = RegistrySource(self.registry)
         self.turbine = TurbineHub(
-            StaticClusterSource(settings.turbine_clusters),
+            FirstMatch(StaticClusterSource(settings.turbine_clusters), self.registered_clusters),
             recorder=lambda records: self.ingest(records, source="turbine"),
         )
         self.ctx = AppContext(settings, self.store, self.ingest, self.metrics)
         self.ctx.turbine = self.turbine
+        self.ctx.promql = self.promql
+        self.alerts = AlertManager(
+            settings,
+            self.store,
+            promql=self.promql.vector,
+            external_url=lambda: self.ctx.listeners.get("http", ""),
+        )
+        self.ctx.alerts = self.alerts
+        self.ctx.registry = self.registry
+        self.ctx.registry_keeper = self.registry_keeper
         self.app = build_app(self.ctx)
         self.metrics.add_gauges(self._gauges)
+        self.metrics.add_gauges(self.alerts.gauges)
+        self.metrics.add_gauges(self.streams.gauges)
+        self.metrics.add_gauges(self.store.floor.gauges)
         self.metrics.add_listener_stats(self.listeners.stats)
 
     def _gauges(self) -> dict[str, tuple[str, float]]:
@@ -150,6 +188,7 @@ class Server:
         s = self.settings
         self.ctx.started_at = time.time()
         await asyncio.to_thread(self.store.open)
+        await asyncio.to_thread(self.registry_keeper.load)
         self.dependencies.start()  # after the WAL replay: replayed spans were linked before
         await self.turbine.record(s.turbine_clusters)  # breaker flips reach the lake unwatched
         await asyncio.to_thread(self.ingest.warm_up)
@@ -161,6 +200,9 @@ class Server:
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=5,
+            http=bounded_protocol(s.http_header_timeout_s, s.http_max_connections),
+            ssl_certfile=s.tls_cert_file if self.tls else None,
+            ssl_keyfile=s.tls_key_file if self.tls else None,
         )
         self.ctx.listeners.update(await self.listeners.start())
         http = _HTTPServer(config)
@@ -173,14 +215,30 @@ class Server:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, request_exit)
         sock = bind_tcp(s.host, s.http_port, "--http-port")
-        self.ctx.listeners["http"] = f"http://{s.host}:{sock.getsockname()[1]}"
-        maintenance = asyncio.create_task(self._maintain())
-        linking = asyncio.create_task(self.dependencies.run())
+        scheme = "https" if self.tls else "http"
+        self.ctx.listeners["http"] = f"{scheme}://{s.host}:{sock.getsockname()[1]}"
+        self.alerts.start()
+        background = [
+            asyncio.create_task(job)
+            for job in (
+                self._maintain(),
+                self.dependencies.run(),
+                self.streams.run(),  # after the WAL replay
+                self.registry_keeper.run(),
+                self.scraper.run(),  # targets: registered + static
+                self._record_registered_circuits(),
+            )
+        ]
         serving = asyncio.create_task(http.serve(sockets=[sock]))
         while not http.started and not serving.done():
             await asyncio.sleep(0.02)
         if http.started:
             self.ctx.ready = True
+            if not s.tokens:
+                log.warning(
+                    "no tokens configured: listening on loopback only, and everything on this "
+                    "machine can read and write; see docs/security.md to add tokens"
+                )
             if on_ready is not None:
                 on_ready(self)
         try:
@@ -188,14 +246,14 @@ class Server:
         finally:
             self.ctx.ready = False
             await self.listeners.stop()
-            maintenance.cancel()
-            linking.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await maintenance
-            with contextlib.suppress(asyncio.CancelledError):
-                await linking
+            for task in background:  # all of them write to the store: stop before it closes
+                task.cancel()
+            for outcome in await asyncio.gather(*background, return_exceptions=True):
+                if isinstance(outcome, Exception):
+                    log.error("a background task had failed: %r", outcome)
             await self.dependencies.stop()
             await self.turbine.aclose()  # pending breaker records, before the store closes
+            await self.alerts.aclose()  # state saved, before the store closes
             await asyncio.to_thread(self.close)
 
     async def _maintain(self) -> None:
@@ -206,6 +264,14 @@ class Server:
             except Exception:
                 log.exception("store maintenance failed; retrying in %.1f s", MAINTENANCE_PERIOD_S)
 
+    async def _record_registered_circuits(self) -> None:
+        """Record the breaker flips of every registered service with a Hystrix stream,
+        as of the static clusters, so they reach the lake with nobody watching."""
+        while True:
+            await self.turbine.record(self.registered_clusters.clusters())
+            await asyncio.sleep(RECORD_CLUSTERS_PERIOD_S)
+
     def close(self) -> None:
+        self.registry_keeper.close()
         self.ingest.close()
         self.store.close()

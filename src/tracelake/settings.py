@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from tracelake.errors import ConfigError
+from tracelake.security.networks import parse_networks
+from tracelake.security.tokens import Token, parse_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +57,37 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "idle_timeout_s", 600.0, "Seconds a stream connection may stay silent before it is closed"
     ),
+    Setting("http_max_connections", 1024, "Open connections of the HTTP port; more are closed"),
+    Setting(
+        "http_header_timeout_s",
+        10.0,
+        "Seconds a new HTTP connection has to send its request headers before it is closed",
+    ),
     Setting("forward_shared_key", "", "Fluentd forward shared key; empty: no handshake"),
+    Setting(
+        "tokens",
+        [],
+        "API tokens [{name, scopes, sha256}]; none: loopback only and no checks (security.md)",
+    ),
+    Setting(
+        "stream_allow_from",
+        ["127.0.0.0/8", "::1/128"],
+        "Networks the JSON lines, syslog and forward (without shared key) ports accept",
+    ),
+    Setting("tls_cert_file", "", "PEM certificate chain: TLS on HTTP and TCP listeners"),
+    Setting("tls_key_file", "", "PEM private key of tls_cert_file"),
     Setting("max_body_bytes", 64 * 1024 * 1024, "Largest accepted HTTP body, after decompression"),
     Setting("max_line_bytes", 1024 * 1024, "Largest accepted log line or record"),
+    Setting("max_event_bytes", 64 * 1024, "Largest accepted event payload, as JSON"),
     Setting(
         "ingest_max_pending_bytes",
         128 * 1024 * 1024,
         "Bytes of ingest waiting for the WAL before new requests get 503",
+    ),
+    Setting(
+        "disk_free_floor_bytes",
+        100 * 1024 * 1024,
+        "Free disk bytes below which ingest answers 503 and listeners pause (0: no floor)",
     ),
     Setting(
         "ingest_workers", 2, "Processes decoding HTTP log bodies beside the server (0: in-process)"
@@ -94,12 +120,65 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("query_threads", 2, "DuckDB threads per query"),
     Setting("query_memory_limit", "2GB", "DuckDB memory limit per query connection"),
     Setting("query_concurrency", 4, "Queries running at once; more wait their turn"),
+    Setting(
+        "promql_lookback_delta_s",
+        300.0,
+        "How far back a PromQL instant selector looks for a series' latest sample",
+    ),
+    Setting(
+        "promql_max_samples", 50_000_000, "Samples one PromQL query may load; more is an error"
+    ),
     Setting("pipeline", {}, "Processors of every log record: parse, enrich, drop, sample, redact"),
     Setting(
         "turbine_clusters",
         {},
         "Clusters of /turbine.stream: name to host:port or stream URLs, e.g. {orders = [...]}",
     ),
+    Setting(
+        "registry_ttl_s",
+        30.0,
+        "Seconds without a heartbeat before a registered instance is marked down",
+    ),
+    Setting(
+        "registry_evict_after_s",
+        300.0,
+        "Seconds without a heartbeat before a registered instance is removed (>= the TTL)",
+    ),
+    Setting(
+        "scrape_targets",
+        {},
+        "Static metrics targets: service to host:port or URLs, e.g. {orders = [...]}",
+    ),
+    Setting("scrape_interval_s", 15.0, "How often every metrics target is scraped"),
+    Setting(
+        "scrape_timeout_s", 10.0, "Time limit of one scrape; a target slower than that is down"
+    ),
+    Setting("max_series_labels", 64, "Labels of one metric series, __name__ included"),
+    Setting("max_label_length", 2048, "Characters of one metric label name or value"),
+    Setting(
+        "continuous_queries",
+        [],
+        "Continuous queries: [[continuous_queries]] tables of name, source, filter, window ...",
+    ),
+    Setting(
+        "stream_lateness_s",
+        5.0,
+        "Seconds a window stays open for late records before it is computed and committed",
+    ),
+    Setting("stream_max_groups", 10_000, "Groups one window of a continuous query may produce"),
+    Setting(
+        "alert_rule_files",
+        [],
+        "Alert rule files (Prometheus format, globs allowed), relative to the working directory",
+    ),
+    Setting("alert_eval_interval_s", 15.0, "How often alert rule groups without interval run"),
+    Setting("alert_webhooks", [], "URLs sent an Alertmanager webhook message per alert change"),
+    Setting("alertmanager_urls", [], "Alertmanager base URLs; alerts go to /api/v2/alerts"),
+    Setting("alert_resend_delay_s", 60.0, "How often firing alerts are re-sent to Alertmanagers"),
+    Setting("alert_notify_attempts", 5, "Tries of one alert notification before it is given up"),
+    Setting("alert_notify_backoff_s", 1.0, "Wait before a notification's first retry; doubles"),
+    Setting("alert_notify_max_backoff_s", 30.0, "Longest wait between two notification retries"),
+    Setting("alert_notify_timeout_s", 10.0, "Time limit of one notification request"),
 )
 
 _DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
@@ -117,10 +196,18 @@ class Settings:
     forward_port: int
     max_connections: int
     idle_timeout_s: float
+    http_max_connections: int
+    http_header_timeout_s: float
     forward_shared_key: str
+    tokens: tuple[Token, ...]
+    stream_allow_from: list[str]
+    tls_cert_file: str
+    tls_key_file: str
     max_body_bytes: int
     max_line_bytes: int
+    max_event_bytes: int
     ingest_max_pending_bytes: int
+    disk_free_floor_bytes: int
     ingest_workers: int
     wal_fsync: bool
     flush_interval_s: float
@@ -134,8 +221,29 @@ class Settings:
     query_threads: int
     query_memory_limit: str
     query_concurrency: int
+    promql_lookback_delta_s: float
+    promql_max_samples: int
     pipeline: dict[str, Any]
     turbine_clusters: dict[str, list[str]]
+    registry_ttl_s: float
+    registry_evict_after_s: float
+    scrape_targets: dict[str, list[str]]
+    scrape_interval_s: float
+    scrape_timeout_s: float
+    max_series_labels: int
+    max_label_length: int
+    continuous_queries: list[dict[str, Any]]
+    stream_lateness_s: float
+    stream_max_groups: int
+    alert_rule_files: list[str]
+    alert_eval_interval_s: float
+    alert_webhooks: list[str]
+    alertmanager_urls: list[str]
+    alert_resend_delay_s: float
+    alert_notify_attempts: int
+    alert_notify_backoff_s: float
+    alert_notify_max_backoff_s: float
+    alert_notify_timeout_s: float
 
     @property
     def data_path(self) -> Path:
@@ -191,13 +299,27 @@ def _from_env(name: str, raw: str) -> Any:
             raise ConfigError(
                 f"TRACELAKE_{name.upper()} must be an inline table like {{logs = 7}}"
             ) from e
-    return raw
+    if isinstance(default, list) and raw.lstrip().startswith("["):
+        try:
+            return tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"TRACELAKE_{name.upper()} is not a TOML array: {e}") from e
+    return raw  # lists: comma-separated, split by their own parser
 
 
 def _coerce(name: str, value: Any) -> Any:
     default = _DEFAULTS[name]
     kind = type(default)
+    if name == "tokens":
+        return parse_tokens(value)
+    if name == "stream_allow_from":
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise ConfigError('stream_allow_from must be a list like ["10.0.0.0/8"]')
+        return parse_networks(items)
     try:
+        if name in ("alert_rule_files", "alert_webhooks", "alertmanager_urls"):
+            return _string_list(value.split(",") if isinstance(value, str) else value)
         if isinstance(default, bool):
             if isinstance(value, str):
                 return value.strip().lower() in ("1", "true", "yes", "on")
@@ -207,7 +329,7 @@ def _coerce(name: str, value: Any) -> Any:
                 raise TypeError
             if name == "retention_days_by_table":
                 return {str(k): int(v) for k, v in value.items()}
-            if name == "turbine_clusters":
+            if name in ("turbine_clusters", "scrape_targets"):
                 return {str(k): _string_list(v) for k, v in value.items()}
             return value  # e.g. pipeline: validated by its own module
         return kind(value)

@@ -107,6 +107,16 @@ def test_a_line_over_the_line_limit_is_rejected_with_the_limit(
     assert only_long.status_code == 413 and "limit of 100" in only_long.json()["errors"][0]["error"]
 
 
+def test_a_record_with_too_many_fields_is_rejected_with_the_limit(server: ServerProcess) -> None:
+    wide = orjson.dumps({"message": "wide", **{f"f{i}": i for i in range(1000)}})
+    r = post(server, wide + b'\n{"message":"narrow"}')
+    assert r.json()["accepted"] == 1 and r.json()["rejected"] == 1
+    assert r.json()["errors"][0] == {
+        "line": 1,
+        "error": "record has 1001 fields; at most 1000 are accepted",
+    }
+
+
 def test_records_are_readable_back_with_the_documented_row_shape(server: ServerProcess) -> None:
     post(
         server,

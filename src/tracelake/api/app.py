@@ -8,40 +8,60 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from tracelake import ui
 from tracelake.api import (
+    alerts,
     elasticsearch,
+    events,
+    lake,
     logs,
     loki,
     meta,
+    openapi,
     otlp,
-    otlp_logs,
+    prometheus,
+    prometheus_write,
+    registry,
     search,
     sql,
     traces,
     turbine,
     zipkin,
 )
+from tracelake.api.access import AccessMiddleware, Guard
 from tracelake.api.context import AppContext
 from tracelake.api.errors import HANDLERS
+from tracelake.ui import login
 
 
 def build_app(ctx: AppContext) -> Starlette:
+    guard = Guard(ctx.settings.tokens)  # api/access.py: every route's scope
     app = Starlette(
         routes=[
             *meta.routes,
+            *alerts.routes,  # before prometheus: /prometheus/api/v1/{alerts,rules} are its
             *logs.routes,
             *search.routes,
             *sql.routes,
-            *otlp_logs.routes,
+            *events.routes,
+            *lake.routes,
             *loki.routes,
             *elasticsearch.routes,
             *otlp.routes,
             *zipkin.routes,
             *traces.routes,
             *turbine.routes,
+            *prometheus.routes,
+            *registry.routes,
+            *prometheus_write.routes,
+            *openapi.routes,
+            *login.routes,
             *ui.routes,  # last: API routes win
         ],
         exception_handlers=HANDLERS,
-        middleware=[Middleware(GZipMiddleware, minimum_size=4096)],
+        middleware=[
+            Middleware(AccessMiddleware, guard=guard),
+            Middleware(GZipMiddleware, minimum_size=4096),
+        ],
     )
     app.state.ctx = ctx
+    app.state.guard = guard
     return app

@@ -6,7 +6,11 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from tracelake.alerting.manager import AlertManager
 from tracelake.ingest.sink import LogIngest
+from tracelake.query.promql import PromQLEngine
+from tracelake.registry.keeper import RegistryKeeper
+from tracelake.registry.state import Registry
 from tracelake.settings import Settings
 from tracelake.store import Store
 from tracelake.telemetry import ServerMetrics
@@ -23,6 +27,10 @@ class AppContext:
     started_at: float = 0.0
     listeners: dict[str, str] = field(default_factory=dict)
     turbine: TurbineHub | None = None
+    promql: PromQLEngine | None = None
+    alerts: AlertManager | None = None
+    registry: Registry | None = None
+    registry_keeper: RegistryKeeper | None = None
 
 
 def context(request: Request) -> AppContext:

@@ -1,4 +1,5 @@
-"""``GET /api/v1/search`` and ``GET /api/v1/tail``: the search language over ``logs``.
+"""``GET /api/v1/search`` and ``GET /api/v1/tail``: the search language over ``logs``
+(search also over ``events`` with ``table=events``).
 
 Both compile the query once (``tracelake.query``); search runs it over the segments
 that overlap the time range plus the memtable, tail runs its filter over every new
@@ -36,14 +37,16 @@ def _micros(moment: datetime | None) -> int | None:
 
 
 def rows_as_objects(results: Results) -> list[dict[str, Any]]:
-    """Rows keyed by column; ``attributes`` JSON text is embedded as JSON, not a string."""
+    """Rows keyed by column; ``attributes`` and ``payload`` JSON text is embedded as
+    JSON, not a string."""
     columns = results.columns
     out = []
     for row in results.rows:
         item = dict(zip(columns, row, strict=True))
-        attrs = item.get("attributes")
-        if isinstance(attrs, str):
-            item["attributes"] = orjson.Fragment(attrs)
+        for name in ("attributes", "payload"):
+            value = item.get(name)
+            if isinstance(value, str):
+                item[name] = orjson.Fragment(value)
         out.append(item)
     return out
 
@@ -53,19 +56,20 @@ async def search(request: Request) -> Response:
     params = request.query_params
     now = datetime.now(UTC)
     text = params.get("q", "")
+    table = params.get("table", "logs")
     start = parse_time(params.get("from"), "from", now)
     end = parse_time(params.get("to"), "to", now)
     cap = ctx.settings.query_max_rows
     limit = bounded_int(request, "limit", 0, 1, cap)
-    compiled = compile_query(text, start=start, end=end, limit=limit or cap)
+    compiled = compile_query(text, start=start, end=end, limit=limit or cap, table=table)
     if not limit and compiled.kind == "rows":  # rows default to a page; stats to every bucket
-        compiled = compile_query(text, start=start, end=end, limit=DEFAULT_ROWS)
+        compiled = compile_query(text, start=start, end=end, limit=DEFAULT_ROWS, table=table)
     results = await run_query(
         ctx,
         compiled.sql,
         compiled.params,
         kind="search",
-        tables=["logs"],
+        tables=[table],
         start_us=_micros(compiled.start),
         end_us=_micros(compiled.end),
     )

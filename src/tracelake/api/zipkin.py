@@ -23,7 +23,6 @@ from tracelake.api.execute import run_query
 from tracelake.api.params import read_body
 from tracelake.api.responses import JSON
 from tracelake.errors import BadRequest, NotFound
-from tracelake.tracing.batches import append_spans
 from tracelake.tracing.jobs import zipkin_spans_job
 from tracelake.tracing.zipkin_model import zipkin_span
 from tracelake.tracing.zipkin_query import (
@@ -93,7 +92,9 @@ async def post_spans(request: Request) -> Response:
         request.headers.get("content-encoding"),
         ctx.settings.max_body_bytes,
     )
-    await append_spans(ctx.store, ctx.metrics, ipc, count, len(rejected), "zipkin", len(body))
+    await ctx.ingest.append(
+        "spans", ipc, source="zipkin", stored=count, rejected=len(rejected), nbytes=len(body)
+    )
     if rejected:
         shown = "; ".join(e.error for e in rejected[:_REJECTS_SHOWN])
         more = len(rejected) - _REJECTS_SHOWN

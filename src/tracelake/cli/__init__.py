@@ -7,7 +7,7 @@ import sys
 import click
 
 from tracelake import __version__
-from tracelake.cli import demo, query, send, serve, ship, sql, tail
+from tracelake.cli import demo, lake, query, send, serve, ship, sql, tail, token
 from tracelake.errors import ConfigError, TracelakeError
 
 
@@ -17,7 +17,7 @@ def cli() -> None:
     """tracelake: logs, traces, metrics and a Parquet lake for Python services."""
 
 
-for module in (serve, query, tail, sql, send, ship, demo):
+for module in (serve, query, tail, sql, send, ship, demo, token, lake):
     cli.add_command(module.command)
 
 

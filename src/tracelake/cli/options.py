@@ -21,3 +21,14 @@ def url_option(fn: F) -> F:
         help="Server to talk to (env TRACELAKE_URL).",
     )(fn)
     return decorated
+
+
+def token_option(fn: F) -> F:
+    """``--token``: the API token a server with tokens configured asks for (docs/security.md)."""
+    decorated: F = click.option(
+        "--token",
+        default=lambda: os.environ.get("TRACELAKE_TOKEN"),
+        show_default="env TRACELAKE_TOKEN",
+        help="API token, when the server requires one (env TRACELAKE_TOKEN).",
+    )(fn)
+    return decorated

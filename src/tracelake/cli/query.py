@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tracelake.cli.options import url_option
+from tracelake.cli.options import token_option, url_option
 from tracelake.cli.output import FORMATS, print_rows
 
 
@@ -17,6 +17,7 @@ from tracelake.cli.output import FORMATS, print_rows
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--explain", is_flag=True, help="Print the SQL the query compiles to and exit.")
 @url_option
+@token_option
 def command(
     query: str,
     since: str,
@@ -26,6 +27,7 @@ def command(
     fmt: str,
     explain: bool,
     url: str,
+    token: str | None,
 ) -> None:
     """Run a search QUERY, e.g. 'level:error service:orders | stats count() by bin(5m)'."""
     if explain:
@@ -37,7 +39,7 @@ def command(
         return
     from tracelake.client import Client
 
-    client = Client(url)
+    client = Client(url, token=token)
     data = client.search(query, **{"from": start or f"-{since}", "to": end, "limit": limit})
     columns = data["columns"]
     print_rows(columns, [[r.get(c) for c in columns] for r in data["rows"]], fmt)

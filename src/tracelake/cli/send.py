@@ -11,7 +11,7 @@ import click
 import orjson
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from tracelake.cli.options import url_option
+from tracelake.cli.options import token_option, url_option
 
 BATCH_LINES = 5000
 BATCH_BYTES = 4 * 1024 * 1024
@@ -46,11 +46,12 @@ def batches(stream: BinaryIO, source: str) -> Iterator[tuple[bytes, int, int]]:
 @click.command("send")
 @click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @url_option
-def command(files: tuple[str, ...], url: str) -> None:
+@token_option
+def command(files: tuple[str, ...], url: str, token: str | None) -> None:
     """Ship FILES (NDJSON or plain text; - for stdin), with a progress bar."""
     from tracelake.client import Client, ClientError
 
-    client = Client(url)
+    client = Client(url, token=token)
     accepted = rejected = 0
     with Progress(
         TextColumn("{task.description}"),

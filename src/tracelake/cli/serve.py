@@ -65,7 +65,7 @@ def command(
             console.print(f"  streams: {streams}")
         if settings.host not in ("127.0.0.1", "::1", "localhost"):
             console.print(
-                f"[yellow]listening on {settings.host}: every address that reaches it can read and write"
+                f"  listening on {settings.host}: every route needs a token (docs/security.md)"
             )
 
     with contextlib.suppress(KeyboardInterrupt):

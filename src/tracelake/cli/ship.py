@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from tracelake.cli.options import url_option
+from tracelake.cli.options import token_option, url_option
 
 
 def _regex(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -27,6 +27,7 @@ def _regex(ctx: click.Context, param: click.Parameter, value: str | None) -> str
 @click.command("ship")
 @click.argument("patterns", nargs=-1, required=True, metavar="GLOB... | -")
 @url_option
+@token_option
 @click.option(
     "--state-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -132,6 +133,7 @@ def _regex(ctx: click.Context, param: click.Parameter, value: str | None) -> str
 def command(
     patterns: tuple[str, ...],
     url: str,
+    token: str | None,
     state_dir: Path,
     from_end: bool,
     multiline_start: str | None,
@@ -163,6 +165,7 @@ def command(
         raise click.UsageError("ship either files or stdin (-), not both: run two agents")
     config = ShipConfig(
         url=url,
+        token=token,
         patterns=() if use_stdin else patterns,
         stdin=use_stdin,
         state_dir=state_dir,

@@ -6,7 +6,7 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from tracelake.cli.options import url_option
+from tracelake.cli.options import token_option, url_option
 
 LEVEL_STYLES = {
     "ERROR": "red",
@@ -20,12 +20,13 @@ LEVEL_STYLES = {
 @click.command("tail")
 @click.argument("query", default="")
 @url_option
-def command(query: str, url: str) -> None:
+@token_option
+def command(query: str, url: str, token: str | None) -> None:
     """Print new log lines matching QUERY as they arrive (Ctrl-C stops)."""
     from tracelake.client import Client
 
     console = Console(highlight=False)
-    for row in Client(url).tail(query):
+    for row in Client(url, token=token).tail(query):
         level = row.get("level") or ""
         line = Text.assemble(
             (str(row.get("timestamp")), "dim"),

@@ -7,12 +7,17 @@ One place decides which protocol listens where: JSON lines on TCP and UDP share
 JSON lines and syslog over TCP hand complete frames to ``LogIngest.decode_stream``
 (a worker process decodes, joins multiline events and runs the pipeline) and store the
 result with ``LogIngest.store_stream``; every other listener hands log objects.
+
+Access: these protocols carry no token, so every stream listener (TCP and UDP) accepts
+only peers in ``stream_allow_from``; forward with a shared key is authenticated by its
+handshake and accepts any peer. With ``tls_cert_file`` every TCP listener speaks TLS.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import ssl
 from collections.abc import Iterator, Sequence
 from typing import Literal
 
@@ -23,6 +28,7 @@ from tracelake.ingest.tcp import ListenerConfig, ListenerStats, TcpListener
 from tracelake.ingest.udp import UdpListener
 from tracelake.model import IngestResult, LogObject
 from tracelake.pipeline.multiline import MultilineJoiner
+from tracelake.security.networks import AllowList
 from tracelake.settings import Settings
 from tracelake.typing import LogSink
 
@@ -34,9 +40,13 @@ Format = Literal["jsonlines", "syslog", "forward"]
 class Listeners:
     """The running stream listeners, by name (``jsonlines/tcp`` …)."""
 
-    def __init__(self, settings: Settings, ingest: LogIngest) -> None:
+    def __init__(
+        self, settings: Settings, ingest: LogIngest, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.settings = settings
         self.ingest = ingest
+        self.tls = tls
+        self.allow = AllowList(settings.stream_allow_from)
         self.running: dict[str, TcpListener | UdpListener] = {}
 
     async def start(self) -> dict[str, str]:
@@ -58,6 +68,8 @@ class Listeners:
                 idle_timeout=s.idle_timeout_s,
                 max_decompressed_bytes=s.max_body_bytes,
                 shared_key=s.forward_shared_key or None,
+                allow=None if fmt == "forward" and s.forward_shared_key else self.allow,
+                tls=self.tls,
             )
             tcp = TcpListener(
                 self._sink(f"{fmt}/tcp"),

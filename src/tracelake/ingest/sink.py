@@ -20,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import multiprocessing
+import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -39,6 +41,10 @@ from tracelake.telemetry import ServerMetrics
 T = TypeVar("T")
 
 
+#: How often a decode worker checks that the server is still its parent.
+ORPHAN_CHECK_S = 1.0
+
+
 def _init_worker() -> None:
     """Set a decode worker up: Ctrl-C is the server's to handle, and the cyclic GC
     runs rarely — each job makes thousands of short-lived, acyclic dicts that
@@ -46,6 +52,18 @@ def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """End this worker once the server is gone (``kill -9`` included).
+
+    A pool worker holds both ends of its call queue's pipe, so the parent's death never
+    reaches it as end-of-file: without this it would wait for work forever.
+    """
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_S)
+    os._exit(0)
 
 
 class LogIngest:
@@ -123,6 +141,25 @@ class LogIngest:
         return await self.offload(
             stream_logs_job, fmt, frames, time.time(), self.pipeline, joiner, final
         )
+
+    async def append(
+        self,
+        table: str,
+        ipc: bytes | None,
+        *,
+        source: str,
+        stored: int,
+        rejected: int = 0,
+        nbytes: int = 0,
+    ) -> None:
+        """Make a batch a worker decoded (spans, samples, events) durable and count it.
+
+        Returns once the batch is acknowledged; raises ``Overloaded`` (503) like every
+        append. ``stored`` rows are in ``ipc``; ``rejected`` ones were refused before.
+        """
+        if ipc is not None and stored:
+            await self.store.append(table, ipc)
+        self._count(source, stored if ipc is not None else 0, rejected, 0, nbytes)
 
     async def store_stream(self, chunk: StreamChunk, source: str, nbytes: int = 0) -> IngestResult:
         """Make a decoded chunk durable; raises ``Overloaded`` (retry this call alone)."""

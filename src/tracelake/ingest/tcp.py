@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -75,6 +76,10 @@ class ListenerConfig:
     #: Fluentd forward: decompressed PackedForward limit and optional shared key.
     max_decompressed_bytes: int = 64 << 20
     shared_key: str | None = None
+    #: Which peer addresses may connect or send (None: any). See security/networks.py.
+    allow: Callable[[str], bool] | None = None
+    #: TLS on the TCP port (None: plaintext). UDP ignores it.
+    tls: ssl.SSLContext | None = None
 
 
 @dataclass(slots=True)
@@ -111,8 +116,13 @@ class ListenerStats:
 async def deliver(
     sink: LogSink, objects: list[LogObject], stats: ListenerStats, max_backoff: float
 ) -> None:
-    """Await the sink until it takes ``objects``; back off while it is ``Overloaded``."""
-    result = await _retrying(lambda: sink(objects), stats, max_backoff)
+    """Await the sink until it takes ``objects``; back off while it is ``Overloaded``.
+
+    Each try gets fresh copies: the sink consumes the objects it is given (the field
+    mapping pops keys), so a retry of the same dicts would store records stripped of
+    their message and service.
+    """
+    result = await _retrying(lambda: sink([dict(o) for o in objects]), stats, max_backoff)
     _counted(stats, len(objects), result.accepted, {"sink": result.rejected})
 
 
@@ -293,7 +303,12 @@ class TcpListener:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
-            self._handle, self.config.host, self.config.port, limit=1 << 16
+            self._handle,
+            self.config.host,
+            self.config.port,
+            limit=1 << 16,
+            ssl=self.config.tls,
+            ssl_handshake_timeout=10.0 if self.config.tls is not None else None,
         )
 
     async def stop(self, grace: float = 2.0) -> None:
@@ -326,6 +341,14 @@ class TcpListener:
             stats.reject("max_connections", 1, "", self.name)
             writer.close()
             return
+        allow = self.config.allow
+        if allow is not None:
+            peer = writer.get_extra_info("peername")
+            if not peer or not allow(str(peer[0])):
+                detail = f"{peer and peer[0]} is not in the allowed networks"
+                stats.reject("not_allowed", 1, detail, self.name)
+                writer.close()
+                return
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
@@ -372,6 +395,9 @@ class TcpListener:
                     await self._flush(session, writer)
                     continue
                 return  # idle connection
+            except (ConnectionError, ssl.SSLError):
+                # a reset, or TLS closed without close_notify: keep what was read
+                data = b""
             if not data:
                 session.finish(stats, self.name)
                 break

@@ -93,6 +93,10 @@ class UdpListener:
         self, data: bytes, addr: tuple[str | Any, int], transport: asyncio.DatagramTransport | None
     ) -> None:
         stats = self.stats
+        allow = self.config.allow
+        if allow is not None and not allow(str(addr[0])):
+            stats.reject("not_allowed", 1, f"{addr[0]} is not in the allowed networks", self.name)
+            return
         stats.bytes += len(data)
         if self.format == "forward":
             if transport is not None and len(data) <= 1024:

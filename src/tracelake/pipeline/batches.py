@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from tracelake.model import IngestResult, LogObject
+from tracelake.model import MAX_RECORD_FIELDS, IngestResult, LogObject
 from tracelake.pipeline.normalise import normalise_logs
 from tracelake.pipeline.redact import Redactor
 from tracelake.pipeline.timestamps import parse_timestamps
@@ -23,8 +23,14 @@ def logs_batch(
     ``lines`` numbers each object for error reports (1-based line or item number).
     ``redactor`` masks secrets in ``message`` and ``attributes`` before the batch exists.
     """
+    wide = {
+        i: f"record has {len(obj)} fields; at most {MAX_RECORD_FIELDS} are accepted"
+        for i, obj in enumerate(objects)
+        if len(obj) > MAX_RECORD_FIELDS
+    }
     cols = normalise_logs(objects, lines)
     timestamps, bad = parse_timestamps(cols.raw_timestamps, now_us)
+    bad.update(wide)
     message = pa.array(cols.message, pa.string())
     attributes = pa.array(cols.attributes, pa.binary()).cast(pa.string())
     if redactor is not None:

@@ -29,7 +29,8 @@ from tracelake.model import LEVELS, LOG_COLUMNS
 from tracelake.query import ast
 from tracelake.query.parser import parse
 
-#: Relation the statement reads; the store substitutes the real source for it.
+#: Relation a statement reads unless told otherwise; the store substitutes the real
+#: source for the table's name.
 TABLE = "logs"
 #: Escape character for LIKE patterns (a literal backslash in the SQL text).
 _LIKE_ESCAPE = "\\"
@@ -69,8 +70,9 @@ def compile_query(
     start: datetime | None = None,
     end: datetime | None = None,
     limit: int = 100,
+    table: str = TABLE,
 ) -> CompiledQuery:
-    """Compile search-language ``text`` to SQL over ``logs``.
+    """Compile search-language ``text`` to SQL over ``table`` (``logs`` or ``events``).
 
     ``start`` (inclusive) and ``end`` (exclusive) bound ``timestamp``; naive datetimes
     are taken as UTC. ``limit`` caps the rows returned, including any ``| limit N``.
@@ -81,7 +83,12 @@ def compile_query(
     start, end = _utc(start), _utc(end)
     if start is not None and end is not None and start >= end:
         raise QueryError("the time range is empty: start must be before end")
-    return _Compiler(text).compile(parse(text), start, end, limit)
+    shape = SHAPES.get(table)
+    if shape is None:
+        raise QueryError(
+            f"cannot search table {table!r}: searchable tables are {', '.join(SHAPES)}"
+        )
+    return _Compiler(text, shape).compile(parse(text), start, end, limit)
 
 
 # --- SQL fragments -----------------------------------------------------------------
@@ -148,21 +155,67 @@ class Field:
         return self.expr.wrap("TRY_CAST(", " AS DOUBLE)")
 
 
-def resolve(name: str) -> Field:
-    """A field by the name the user typed: a column, or an attributes key.
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What the language sees of a table: its columns, the column free words search,
+    and the JSON column that holds every other field.
 
-    A dotted attribute name is looked up both nested (``{"http":{"status":..}}``) and
-    as a flat key (``{"http.status":..}``), since producers write either.
+    ``json_prefix`` is how a name must start to mean a key of that JSON column: empty
+    for ``logs`` (any other name is an attribute), ``payload.`` for ``events``, whose
+    payloads are the user's own documents (``payload.amount:>100``).
+    """
+
+    name: str
+    columns: tuple[str, ...]  # what a row shows, in order, without a 'fields' pipe
+    kinds: dict[str, FieldKind]
+    text: str
+    json: str
+    json_prefix: str = ""
+
+
+SHAPES: dict[str, Shape] = {
+    "logs": Shape("logs", LOG_COLUMNS, COLUMN_KINDS, text="message", json="attributes"),
+    "events": Shape(
+        "events",
+        ("timestamp", "type", "key", "service", "trace_id", "span_id", "payload"),
+        {
+            "timestamp": FieldKind.TIME,
+            "type": FieldKind.KEYWORD,
+            "key": FieldKind.KEYWORD,
+            "service": FieldKind.KEYWORD,
+            "trace_id": FieldKind.ID,
+            "span_id": FieldKind.ID,
+            "payload": FieldKind.TEXT,
+        },
+        text="payload",
+        json="payload",
+        json_prefix="payload.",
+    ),
+}
+
+
+def resolve(name: str, shape: Shape = SHAPES[TABLE]) -> Field:
+    """A field by the name the user typed: a column, or a key of the JSON column.
+
+    A dotted key is looked up both nested (``{"http":{"status":..}}``) and as a flat
+    key (``{"http.status":..}``), since producers write either.
     """
     name = _FIELD_ALIASES.get(name, name)
-    kind = COLUMN_KINDS.get(name)
+    kind = shape.kinds.get(name)
     if kind is not None:
         return Field(name, kind, Sql(ident(name)))
-    parts = name.split(".")
+    if not name.startswith(shape.json_prefix):
+        raise QueryError(
+            f"unknown field '{name}' in {shape.name}: fields are {', '.join(shape.kinds)}, "
+            f"or {shape.json_prefix}<name> for a key of {shape.json}"
+        )
+    key = name[len(shape.json_prefix) :]
+    parts = key.split(".")
     paths = ["$" + "".join(f'."{part}"' for part in parts)]
     if len(parts) > 1:
-        paths.append(f'$."{name}"')
-    extracts = [Sql(f"json_extract_string({ident('attributes')}, ?)", (p,)) for p in paths]
+        paths.append(f'$."{key}"')
+    column = ident(shape.json)
+    extracts = [Sql(f"json_extract_string({column}, ?)", (p,)) for p in paths]
     expr = extracts[0] if len(extracts) == 1 else Sql.join(", ", extracts).wrap("COALESCE(", ")")
     return Field(name, FieldKind.ATTRIBUTE, expr)
 
@@ -171,8 +224,12 @@ def resolve(name: str) -> Field:
 
 
 class _Compiler:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, shape: Shape) -> None:
         self.src = text
+        self.shape = shape
+
+    def resolve(self, name: str) -> Field:
+        return resolve(name, self.shape)
 
     def syntax_error(self, message: str, column: int) -> QuerySyntaxError:
         return QuerySyntaxError(message, column, self.src)
@@ -190,7 +247,7 @@ class _Compiler:
             conditions.append(self.predicate(query.filter, parent))
         where = Sql.join(" AND ", conditions) if conditions else Sql("TRUE")
 
-        plan = _Plan.of(query.pipes)
+        plan = _Plan.of(query.pipes, self.shape)
         limit = min(limit, plan.limit) if plan.limit is not None else limit
         if plan.stats is not None:
             select, order, columns = self.stats(plan.stats, plan.sort)
@@ -201,7 +258,7 @@ class _Compiler:
             group = []
             kind = "rows"
 
-        lines = [select.wrap("SELECT ", ""), Sql(f"FROM {TABLE}")]
+        lines = [select.wrap("SELECT ", ""), Sql(f"FROM {self.shape.name}")]
         if conditions:
             lines.append(where.wrap("WHERE ", ""))
         lines += group
@@ -229,17 +286,17 @@ class _Compiler:
             return inner if parent in (op, "top") else inner.wrap("(", ")")
         if isinstance(expr, ast.Not):
             if isinstance(expr.operand, ast.Exists):
-                return resolve(expr.operand.field).expr.wrap("", " IS NULL")
+                return self.resolve(expr.operand.field).expr.wrap("", " IS NULL")
             return self.predicate(expr.operand, "top").wrap("(", ") IS NOT TRUE")
         if isinstance(expr, ast.MatchAll):
             return Sql("TRUE")
         if isinstance(expr, ast.Text):
-            return _substring(resolve("message"), expr.value)
+            return _substring(self.resolve(self.shape.text), expr.value)
         if isinstance(expr, ast.Exists):
-            return resolve(expr.field).expr.wrap("", " IS NOT NULL")
+            return self.resolve(expr.field).expr.wrap("", " IS NOT NULL")
         if isinstance(expr, ast.Match):
-            return self.match(resolve(expr.field), expr.value)
-        return self.compare(resolve(expr.field), expr)
+            return self.match(self.resolve(expr.field), expr.value)
+        return self.compare(self.resolve(expr.field), expr)
 
     def match(self, field: Field, value: ast.Value) -> Sql:
         col = field.expr
@@ -316,11 +373,11 @@ class _Compiler:
     def rows(
         self, fields: ast.Fields | None, sort: tuple[ast.SortKey, ...]
     ) -> tuple[Sql, Sql, list[str]]:
-        names = [f.field for f in fields.fields] if fields else list(LOG_COLUMNS)
+        names = [f.field for f in fields.fields] if fields else list(self.shape.columns)
         selected: list[Sql] = []
         columns: list[str] = []
         for name in names:
-            field = resolve(name)
+            field = self.resolve(name)
             if field.name in columns:
                 raise QueryError(f"'fields' lists '{field.name}' twice")
             columns.append(field.name)
@@ -335,7 +392,7 @@ class _Compiler:
                     f"cannot sort rows by '{key.name}' (column {key.column}): "
                     "functions are stats columns; sort rows by a field"
                 )
-            field = resolve(key.name)
+            field = self.resolve(key.name)
             direction = " DESC" if key.descending else " ASC"
             if field.kind is FieldKind.ATTRIBUTE:  # numbers as numbers, then as text
                 order.append(field.number.wrap("", direction))
@@ -343,7 +400,7 @@ class _Compiler:
                 severity = Sql(f"list_position(?, {field.expr.text})", (list(LEVELS),))
                 order.append(severity.wrap("", direction))
             order.append(field.expr.wrap("", direction))
-        if not any(resolve(k.name).name == "timestamp" for k in sort):
+        if not any(self.resolve(k.name).name == "timestamp" for k in sort):
             order.append(Sql(f"{ident('timestamp')} DESC"))
         return Sql.join(", ", selected), Sql.join(", ", order), columns
 
@@ -368,7 +425,7 @@ class _Compiler:
                 bucket = Sql(f"time_bucket(?::INTERVAL, {ident('timestamp')})", (width,))
                 add(key.name, bucket, key.column)
             else:
-                field = resolve(key.field)
+                field = self.resolve(key.field)
                 add(field.name, field.expr, key.column)
         for agg in stats.aggregates:
             add(agg.name, self.aggregate(agg), agg.column)
@@ -385,7 +442,9 @@ class _Compiler:
                 direction = " DESC" if sort_key.descending else " ASC"
                 order.append(Sql(ident(name) + direction))
         else:
-            keys = [k.name if isinstance(k, ast.Bin) else resolve(k.field).name for k in stats.by]
+            keys = [
+                k.name if isinstance(k, ast.Bin) else self.resolve(k.field).name for k in stats.by
+            ]
             if bins:
                 keys.remove(bins[0].name)
                 order.append(Sql(f"{ident(bins[0].name)} ASC"))
@@ -397,7 +456,7 @@ class _Compiler:
     def aggregate(self, agg: ast.Aggregate) -> Sql:
         if agg.field is None:
             return Sql("count(*)")
-        field = resolve(agg.field)
+        field = self.resolve(agg.field)
         if agg.func == "count":
             return field.expr.wrap("count(", ")")
         if agg.func == "count_distinct":
@@ -426,7 +485,7 @@ class _Plan:
     limit: int | None
 
     @staticmethod
-    def of(pipes: tuple[ast.Pipe, ...]) -> _Plan:
+    def of(pipes: tuple[ast.Pipe, ...], shape: Shape) -> _Plan:
         stats: ast.Stats | None = None
         fields: ast.Fields | None = None
         sort: list[ast.SortKey] = []
@@ -448,9 +507,9 @@ class _Plan:
                         f"columns (column {pipe.column})"
                     )
                 if fields is not None:
-                    kept = {resolve(f.field).name for f in fields.fields}
+                    kept = {resolve(f.field, shape).name for f in fields.fields}
                     for ref in pipe.fields:
-                        if resolve(ref.field).name not in kept:
+                        if resolve(ref.field, shape).name not in kept:
                             raise QueryError(
                                 f"'{ref.field}' was dropped by an earlier 'fields' "
                                 f"(column {ref.column})"

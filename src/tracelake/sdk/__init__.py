@@ -22,6 +22,11 @@ _EXPORTS = {
     "CircuitBreaker": "tracelake.sdk.breaker",
     "CircuitOpenError": "tracelake.sdk.breaker",
     "get_breaker": "tracelake.sdk.breaker",
+    "register": "tracelake.sdk.registry",
+    "Registration": "tracelake.sdk.registry",
+    "configure_events": "tracelake.sdk.events",
+    "flush_events": "tracelake.sdk.events",
+    "publish_event": "tracelake.sdk.events",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -52,6 +52,7 @@ class ShipConfig:
 
     url: str
     patterns: tuple[str, ...]
+    token: str | None = None
     stdin: bool = False
     state_dir: Path = Path(".tracelake-ship")
     from_end: bool = False
@@ -183,7 +184,7 @@ class Runner:
             os.close(lock_fd)
 
     def _run(self) -> int:
-        sender = Sender(self.config.url)
+        sender = Sender(self.config.url, token=self.config.token)
         thread = threading.Thread(target=self._send_loop, args=(sender,), daemon=True)
         thread.start()
         previous = {s: signal.signal(s, self._signal) for s in (signal.SIGINT, signal.SIGTERM)}

@@ -84,14 +84,21 @@ class Sender:
     Args:
         url: the server, e.g. ``http://127.0.0.1:7700``.
         timeout: seconds for one request.
+        token: the API token, sent as a Bearer token, when the server requires one.
         http: an ``httpx.Client`` to use instead of a new one (tests).
     """
 
     def __init__(
-        self, url: str, *, timeout: float = 30.0, http: httpx.Client | None = None
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        token: str | None = None,
+        http: httpx.Client | None = None,
     ) -> None:
         self.url = url.rstrip("/")
-        self._http = http or httpx.Client(base_url=self.url, timeout=timeout)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = http or httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -9,12 +9,14 @@ Directory layout under ``data_dir``::
 
     wal/<seq>.wal             frames not yet in segments
     lake/<table>/date=…/hour=…/<n>.parquet
+    lake/events/type=…/date=…/hour=…/<n>.parquet   (events: one level per type)
     lake/_manifest.json       the segments that make up the lake
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import threading
 import time
@@ -29,6 +31,7 @@ from tracelake.pipeline.batches import from_ipc
 from tracelake.schema import SCHEMAS, schema_of
 from tracelake.settings import Settings
 from tracelake.store.compaction import plan_compactions
+from tracelake.store.diskfloor import DiskFloor, free_space
 from tracelake.store.duck import QueryEngine, Source
 from tracelake.store.manifest import Manifest, Segment
 from tracelake.store.memtable import Generation, Memtable
@@ -73,6 +76,7 @@ class Store:
         self._last_compaction = time.monotonic()
         self._trash: list[tuple[float, Path]] = []
         self.wal: WAL | None = None
+        self.floor = DiskFloor(settings.disk_free_floor_bytes, free_space(self.root))
         self.engine = QueryEngine(
             self.lake,
             threads=settings.query_threads,
@@ -134,9 +138,10 @@ class Store:
         """Make one Arrow IPC batch durable; returns once it is acknowledged.
 
         Raises Overloaded (503 + Retry-After) instead of queueing without bound when the
-        WAL or the flusher is behind.
+        WAL or the flusher is behind, and while the disk is under its free-space floor.
         """
         assert self.wal is not None, "store is not open"
+        self.floor.check()
         size = len(ipc)
         limit = self.settings.ingest_max_pending_bytes
         if (
@@ -150,6 +155,10 @@ class Store:
         self._pending_bytes += size
         try:
             await asyncio.wrap_future(self.wal.append(table, ipc))
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):  # the WAL cut the group off
+                raise self.floor.disk_full() from e
+            raise
         finally:
             self._pending_bytes -= size
 
@@ -167,7 +176,8 @@ class Store:
             self.memtable.active_rows and now - self._last_flush >= s.flush_interval_s
         ):
             self.flush()
-        if now - self._last_compaction >= s.compaction_interval_s:
+        if now - self._last_compaction >= s.compaction_interval_s and not self.floor.below():
+            # compaction writes a merged copy before it frees the originals: not on a full disk
             self._last_compaction = now
             self.compact()
             self.apply_retention()
@@ -188,43 +198,71 @@ class Store:
     def _flush_generation(self, generation: Generation) -> int:
         assert self.wal is not None
         segments: list[Segment] = []
-        for table, batches in generation.batches.items():
-            data = pa.Table.from_batches(batches, schema=schema_of(table))
-            segments += write_segments(self.lake, table, data, self._segment_number)
-        with self._lock:
-            self.manifest.state.segments.extend(segments)
-            self.manifest.state.wal_checkpoint = max(
-                self.manifest.state.wal_checkpoint, generation.wal_seq
-            )
-            self.manifest.save()
-            self.memtable.drop(generation)
+        checkpoint = self.manifest.state.wal_checkpoint
+        try:
+            for table, batches in generation.batches.items():
+                data = pa.Table.from_batches(batches, schema=schema_of(table))
+                segments += write_segments(self.lake, table, data, self._segment_number)
+            with self._lock:
+                self.manifest.state.segments.extend(segments)
+                self.manifest.state.wal_checkpoint = max(
+                    self.manifest.state.wal_checkpoint, generation.wal_seq
+                )
+                self.manifest.save()
+                self.memtable.drop(generation)
+        except OSError:
+            # e.g. the disk filled up: the batches stay in the WAL and the memtable for the
+            # next try; what this try wrote is not in the manifest, so it goes now rather
+            # than at the next start, to give the space back.
+            self._forget(segments, checkpoint)
+            raise
         self.wal.remove_through(generation.wal_seq)
         self.stats.flushes += 1
         self.stats.segments_written += len(segments)
         return generation.rows
 
+    def _forget(self, segments: list[Segment], checkpoint: int) -> None:
+        """Undo a failed flush: its segments and half-written files, and the manifest's
+        memory of them (a later save must not claim their WAL files are in segments)."""
+        with self._lock:
+            gone = set(segments)
+            self.manifest.state.segments = [
+                s for s in self.manifest.state.segments if s not in gone
+            ]
+            self.manifest.state.wal_checkpoint = checkpoint
+        for segment in segments:
+            (self.lake / segment.path).unlink(missing_ok=True)
+        for tmp in self.lake.rglob("*.tmp"):
+            tmp.unlink(missing_ok=True)
+
     def _segment_number(self) -> int:
         with self._lock:
             return self.manifest.take_segment_number()
 
-    def compact(self, now_us: int | None = None) -> int:
-        """Merge flushed segments per partition; returns how many groups were merged."""
+    def compact(self, now_us: int | None = None, min_segments: int | None = None) -> int:
+        """Merge flushed segments per partition; returns how many groups were merged.
+
+        ``min_segments`` overrides the setting (1: rewrite every flushed segment now).
+        """
         now_us = int(time.time() * 1e6) if now_us is None else now_us
+        least = self.settings.compaction_min_segments if min_segments is None else min_segments
         done = 0
         with self._maintenance:
             with self._lock:
-                plans = plan_compactions(
-                    self.manifest.segments(), self.settings.compaction_min_segments, now_us
-                )
+                plans = plan_compactions(self.manifest.segments(), least, now_us)
             for group in plans:
                 table = group[0].table
                 data = pq.read_table(
                     [str(self.lake / s.path) for s in group], schema=schema_of(table)
                 )
-                merged = write_segments(
-                    self.lake, table, data, self._segment_number, compacted=True
-                )
-                self._replace(group, merged)
+                try:
+                    merged = write_segments(
+                        self.lake, table, data, self._segment_number, compacted=True
+                    )
+                    self._replace(group, merged)
+                except OSError:  # e.g. disk full: the originals stay; drop the partial copy
+                    self._forget([], self.manifest.state.wal_checkpoint)
+                    raise
                 done += 1
         self.stats.compactions += done
         return done

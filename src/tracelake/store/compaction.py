@@ -1,4 +1,5 @@
-"""Compaction: merge the small segments of a partition into one sorted by time.
+"""Compaction: merge the small segments of a partition into one sorted by time
+(``metrics``: by name, labels, time; see ``segments.SORT_KEYS``).
 
 Flushes write a segment every few seconds; queries are faster over few large files.
 The merged file is written first, then the manifest swaps old for new in one atomic

@@ -27,7 +27,7 @@ class Segment:
     max_ts: int  # µs since the epoch, inclusive
     rows: int
     bytes: int
-    partition: str  # "date=YYYY-MM-DD/hour=HH"
+    partition: str  # "date=YYYY-MM-DD/hour=HH"; events: "type=T/date=…/hour=HH"
     compacted: bool = False
 
     def overlaps(self, start_us: int | None, end_us: int | None) -> bool:

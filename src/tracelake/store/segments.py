@@ -2,7 +2,9 @@
 
 A segment holds the rows of one table and one hour, zstd-compressed,
 at ``<table>/date=YYYY-MM-DD/hour=HH/<number>.parquet`` (Hive layout, so Spark and
-DuckDB read the partitions as columns). Files are written under a temp name, fsync'd
+DuckDB read the partitions as columns). Tables listed in ``PARTITIONED_BY`` get one
+more level before the date, named for a column: ``events/type=order_placed/date=…``,
+so a reader of one event type opens that type's files only. Files are written under a temp name, fsync'd
 and renamed; only the manifest makes them part of the lake. Compacted segments carry a
 Parquet Bloom filter on ``trace_id``, so a lookup by trace id skips row groups unread.
 """
@@ -10,6 +12,7 @@ Parquet Bloom filter on ``trace_id``, so a lookup by trace id skips row groups u
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,12 +21,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tracelake.errors import StoreError
 from tracelake.files import fsync_dir
 from tracelake.store.manifest import Segment
 
 HOUR_US = 3_600_000_000
 ROW_GROUP_ROWS = 128 * 1024
 BLOOM_COLUMNS = ("trace_id",)
+#: Tables with a partition level before the date, and the column that names it.
+PARTITIONED_BY: dict[str, str] = {"events": "type"}
+#: What a value of such a column may be, since it becomes a directory name: a letter,
+#: then letters, digits, ``_``, ``.`` and ``-`` (no ``/``, no ``..``, no ``=``), 1-128
+#: characters. Ingest rejects other values; the check here guards the lake itself.
+PARTITION_VALUE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
+#: Tables sorted by more than time, at flush as well as compaction: a metrics selector
+#: names a metric (and labels), so sorting by them lets row-group statistics skip the
+#: rest of the file; one series' samples end up next to each other, in time order.
+SORT_KEYS: dict[str, tuple[str, ...]] = {"metrics": ("name", "labels", "timestamp")}
 
 
 def partition_of(hour: int) -> str:
@@ -32,8 +46,10 @@ def partition_of(hour: int) -> str:
     return f"date={moment:%Y-%m-%d}/hour={moment:%H}"
 
 
-def split_by_hour(data: pa.Table, *, sort: bool) -> dict[int, pa.Table]:
-    """Rows grouped by the hour of their timestamp, sorted by time when asked."""
+def split_by_hour(
+    data: pa.Table, *, sort: bool, keys: tuple[str, ...] = ("timestamp",)
+) -> dict[int, pa.Table]:
+    """Rows grouped by the hour of their timestamp, sorted by ``keys`` when asked."""
     if data.num_rows == 0:
         return {}
     hours = pc.divide(data.column("timestamp").cast(pa.int64()), HOUR_US)
@@ -43,14 +59,37 @@ def split_by_hour(data: pa.Table, *, sort: bool) -> dict[int, pa.Table]:
         if len(unique) == 1
         else {h: data.filter(pc.equal(hours, h)) for h in unique}
     )
-    return {h: g.sort_by("timestamp") for h, g in groups.items()} if sort else groups
+    order = [(key, "ascending") for key in keys]
+    return {h: g.sort_by(order) for h, g in groups.items()} if sort else groups
+
+
+def split_by_value(data: pa.Table, column: str) -> dict[str, pa.Table]:
+    """Rows grouped by the value of ``column``; every value must be a safe directory name."""
+    values = data.column(column)
+    unique = pc.unique(values).to_pylist()
+    for value in unique:
+        if not isinstance(value, str) or not PARTITION_VALUE_RE.fullmatch(value):
+            raise StoreError(f"{column}={value!r} cannot name a partition directory")
+    if len(unique) == 1:
+        return {unique[0]: data}
+    return {v: data.filter(pc.equal(values, v)) for v in unique}
 
 
 def write_segment(
-    root: Path, table: str, hour: int, rows: pa.Table, number: int, *, compacted: bool
+    root: Path,
+    table: str,
+    hour: int,
+    rows: pa.Table,
+    number: int,
+    *,
+    compacted: bool,
+    prefix: str = "",
 ) -> Segment:
-    """Write one sorted hour of rows as a Parquet file; return its manifest entry."""
-    partition = partition_of(hour)
+    """Write one sorted hour of rows as a Parquet file; return its manifest entry.
+
+    ``prefix`` is the partition level before the date (``type=order_placed/``), if any.
+    """
+    partition = prefix + partition_of(hour)
     relative = f"{table}/{partition}/{number:012d}.parquet"
     path = root / relative
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,8 +111,11 @@ def write_segment(
         row_group_size=ROW_GROUP_ROWS,
         write_statistics=True,
         bloom_filter_options=bloom or None,
-        sorting_columns=[pq.SortingColumn(rows.column_names.index("timestamp"))]
-        if compacted
+        sorting_columns=[
+            pq.SortingColumn(rows.column_names.index(key))
+            for key in SORT_KEYS.get(table, ("timestamp",))
+        ]
+        if compacted or table in SORT_KEYS
         else None,
     )
     with open(tmp, "rb") as f:
@@ -100,8 +142,26 @@ def write_segments(
 
     Flushed segments keep arrival order (they are small, and sorting would cost the
     flush time and a copy of the memtable); compaction writes them sorted by time.
+    Tables in ``SORT_KEYS`` are sorted by their keys at both.
     """
+    column = PARTITIONED_BY.get(table)
+    parts = {"": data} if column is None else split_by_value(data, column)
     return [
-        write_segment(root, table, hour, rows, number(), compacted=compacted)
-        for hour, rows in sorted(split_by_hour(data, sort=compacted).items())
+        write_segment(
+            root,
+            table,
+            hour,
+            rows,
+            number(),
+            compacted=compacted,
+            prefix=f"{column}={value}/" if column else "",
+        )
+        for value, part in sorted(parts.items())
+        for hour, rows in sorted(
+            split_by_hour(
+                part,
+                sort=compacted or table in SORT_KEYS,
+                keys=SORT_KEYS.get(table, ("timestamp",)),
+            ).items()
+        )
     ]

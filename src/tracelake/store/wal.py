@@ -126,7 +126,10 @@ class WAL:
         self._queue: queue.SimpleQueue[_Append | _Seal | None] = queue.SimpleQueue()
         existing = self.files()
         self.seq = (existing[-1][0] + 1) if existing else 1
-        self._file = open(self._path(self.seq), "ab")  # noqa: SIM115 - lives as long as the WAL
+        # Unbuffered: after a write refused for a full disk, a buffered file would keep the
+        # refused bytes and write them with the next group (an unacknowledged batch that
+        # replays), and could not truncate them off.
+        self._file = open(self._path(self.seq), "ab", buffering=0)  # noqa: SIM115 - lives as long as the WAL
         self.bytes_written = 0
         self.syncs = 0
         self._thread = threading.Thread(target=self._run, name="tracelake-wal", daemon=True)
@@ -196,8 +199,9 @@ class WAL:
         start = self._file.tell()
         try:
             data = b"".join(a.frame for a in group)
-            self._file.write(data)
-            self._file.flush()
+            view = memoryview(data)
+            while view:  # a raw write may take part of it
+                view = view[self._file.write(view) or 0 :]
             if self._fsync:
                 os.fdatasync(self._file.fileno())
             self.bytes_written += len(data)
@@ -230,7 +234,7 @@ class WAL:
             self._file.close()
             sealed = self.seq
             self.seq += 1
-            self._file = open(self._path(self.seq), "ab")  # noqa: SIM115
+            self._file = open(self._path(self.seq), "ab", buffering=0)  # noqa: SIM115
             self._on_seal(sealed)
         except Exception as e:
             item.future.set_exception(e)

@@ -10,8 +10,6 @@ import pyarrow as pa
 
 from tracelake.ingest.decoders.span_rows import SpanRows
 from tracelake.schema import SPANS
-from tracelake.store import Store
-from tracelake.telemetry import ServerMetrics
 
 _JSON_COLUMNS = frozenset({"attributes", "events", "resource", "details"})
 
@@ -25,21 +23,3 @@ def spans_batch(rows: SpanRows) -> pa.RecordBatch:
         else:
             arrays.append(pa.array(values, column.type))
     return pa.record_batch(arrays, schema=SPANS)
-
-
-async def append_spans(
-    store: Store,
-    metrics: ServerMetrics,
-    ipc: bytes | None,
-    count: int,
-    rejected: int,
-    source: str,
-    nbytes: int,
-) -> None:
-    """Make a spans batch durable (returns once acknowledged) and count it."""
-    if ipc is not None and count:
-        await store.append("spans", ipc)
-        metrics.ingest_records.labels(source, "accepted").inc(count)
-    if rejected:
-        metrics.ingest_records.labels(source, "rejected").inc(rejected)
-    metrics.ingest_bytes.labels(source).inc(nbytes)

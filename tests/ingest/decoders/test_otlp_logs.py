@@ -21,14 +21,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 )
 
 from tracelake.errors import DecodeError, PayloadTooLarge
-from tracelake.ingest.decoders.otlp_logs import (
-    JSON,
-    PROTOBUF,
-    decode_logs,
-    error_response,
-    export_response,
-    media_type,
-)
+from tracelake.ingest.decoders.otlp_common import JSON, PROTOBUF, error_response, media_type
+from tracelake.ingest.decoders.otlp_logs import decode_logs, export_response
 from tracelake.model import RecordError
 
 TRACE_HEX = "5b8efff798038103d269b633813fc60c"

@@ -18,6 +18,7 @@ import orjson
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from tracelake.errors import DecodeError, PayloadTooLarge
+from tracelake.ingest.decoders.compression import inflate
 from tracelake.model import RecordError
 
 PROTOBUF = "application/x-protobuf"
@@ -155,6 +156,23 @@ def media_type(content_type: str | None) -> str | None:
     if media == JSON:
         return JSON
     return None
+
+
+def open_body(
+    body: bytes, content_type: str | None, content_encoding: str | None, max_body_bytes: int
+) -> tuple[str, bytes]:
+    """The request's encoding (``PROTOBUF`` or ``JSON``) and its body, decompressed.
+
+    Raises:
+        DecodeError: The content type is neither (or the compression is unreadable).
+        PayloadTooLarge: The body is over ``max_body_bytes`` after decompression.
+    """
+    media = media_type(content_type)
+    if media is None:
+        raise DecodeError(
+            f"unsupported Content-Type {content_type!r}; OTLP/HTTP takes {PROTOBUF} or {JSON}"
+        )
+    return media, inflate(body, content_encoding, max_body_bytes)
 
 
 def error_response(message: str, *, as_json: bool, code: int = 3) -> bytes:

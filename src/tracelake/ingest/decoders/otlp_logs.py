@@ -28,16 +28,14 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, SeverityNumber
 
 from tracelake.errors import DecodeError
-from tracelake.ingest.decoders.compression import inflate
 from tracelake.ingest.decoders.otlp_common import (
     INT64 as _INT64,
 )
 from tracelake.ingest.decoders.otlp_common import (
     JSON,
-    PROTOBUF,
     Invalid,
     ValueReader,
-    media_type,
+    open_body,
     partial_success,
     rejection_message,
 )
@@ -95,12 +93,7 @@ def decode_logs(
     ``now`` (epoch ns) stamps a record with neither time set; without it such a record
     has no ``timestamp`` and the pipeline stamps it.
     """
-    media = media_type(content_type)
-    if media is None:
-        raise DecodeError(
-            f"unsupported Content-Type {content_type!r}; OTLP/HTTP takes {PROTOBUF} or {JSON}"
-        )
-    body = inflate(body, content_encoding, max_body_bytes)  # also enforces the size limit
+    media, body = open_body(body, content_type, content_encoding, max_body_bytes)
     builder = _Builder(max_records, max_attributes, max_value_depth, now)
     if media == JSON:
         builder.json(body)

@@ -25,7 +25,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from tracelake.errors import DecodeError
-from tracelake.ingest.decoders.compression import inflate
 from tracelake.ingest.decoders.otlp_common import (
     JSON,
     UINT64,
@@ -36,7 +35,7 @@ from tracelake.ingest.decoders.otlp_common import (
     get,
     integer,
     kind_of,
-    media_type,
+    open_body,
     partial_success,
     rejection_message,
     string,
@@ -71,13 +70,7 @@ def decode_traces(
     cannot be read at all, :class:`PayloadTooLarge` over ``max_body_bytes`` (after
     decompression) or ``max_spans``.
     """
-    media = media_type(content_type)
-    if media is None:
-        raise DecodeError(
-            f"unsupported Content-Type {content_type!r}; OTLP/HTTP takes "
-            "application/x-protobuf or application/json"
-        )
-    body = inflate(body, content_encoding, max_body_bytes)
+    media, body = open_body(body, content_type, content_encoding, max_body_bytes)
     builder = _Builder(max_spans, max_attributes, max_value_depth)
     if media == JSON:
         builder.json(body)

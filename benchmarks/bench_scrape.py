@@ -27,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.conftest import ServerProcess
 
+from benchmarks.procstat import total_cpu_seconds
+
 TARGETS = int(os.environ.get("BENCH_SCRAPE_TARGETS", 200))
 INTERVAL_S = float(os.environ.get("BENCH_SCRAPE_INTERVAL", 15))
 ROUNDS = int(os.environ.get("BENCH_SCRAPE_ROUNDS", 4))
@@ -77,20 +79,6 @@ def serve_fleet(count: int, ports: multiprocessing.Queue) -> None:  # type: igno
     asyncio.run(main())
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its live children (the decode workers)."""
-    total = 0.0
-    for proc in [pid, *_children(pid)]:
-        fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-
 def sql(url: str, query: str, params: list[float]) -> list[list[float]]:
     answer = httpx.post(f"{url}/api/v1/sql", json={"sql": query, "params": params})
     rows: list[list[float]] = answer.json()["rows"]
@@ -115,9 +103,9 @@ def run() -> dict[str, float]:
             try:
                 assert server.proc is not None
                 time.sleep(INTERVAL_S)  # the first round: loops start, connections open
-                cpu0, started = cpu_seconds(server.proc.pid), time.time()
+                cpu0, started = total_cpu_seconds(server.proc.pid), time.time()
                 time.sleep(INTERVAL_S * ROUNDS)
-                cpu = cpu_seconds(server.proc.pid) - cpu0
+                cpu = total_cpu_seconds(server.proc.pid) - cpu0
                 window = [started, started + INTERVAL_S * ROUNDS]
                 ((scrapes, ups, slowest, mean),) = sql(
                     server.url,

@@ -1,11 +1,16 @@
 """TCP JSON lines and syslog over TCP, stored end to end, against the real server process.
 
 Several client connections per format send pre-built bytes (logback-style JSON lines of
-~280 bytes from ``datagen``, and RFC 5424 syslog lines carrying the same content with
-trace ids in structured data) as fast as the socket takes them. The clock stops when
-``POST /api/v1/sql`` counts every line stored (WAL fsync'd, in the memtable). The same
-run measures a plain ``orjson.loads`` loop over the same JSON lines, so the figure is
-reported as a ratio to that floor as well as in lines/s.
+~280 bytes from ``datagen``; the same records as RFC 5424 syslog lines with the trace
+ids in structured data, and as RFC 3164 lines) as fast as the socket takes them. The
+clock stops when ``POST /api/v1/sql`` counts every line stored (WAL fsync'd, in the
+memtable). The same run measures a plain ``orjson.loads`` loop over the same JSON lines,
+so the figure is reported as a ratio to that floor as well as in lines/s.
+
+Before the server starts, the worker's job (``stream_logs_job``: decode, pipeline, Arrow
+IPC) is timed in this process on the same lines in chunks of the listener's batch size;
+each syslog figure is given as a ratio to the JSON-lines job of the same run, which the
+machine's load changes alike.
 
     BENCH_LINES=400000 BENCH_CLIENTS=4 python benchmarks/bench_stream_ingest.py
 """
@@ -18,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -28,6 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.conftest import ServerProcess
 
 from benchmarks.datagen import log_lines
+from tracelake.ingest.jobs import FrameFormat, stream_logs_job
+from tracelake.ingest.tcp import ListenerConfig
+from tracelake.pipeline.config import Pipeline
 
 LINES = int(os.environ.get("BENCH_LINES", 400_000))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", 4))
@@ -46,6 +55,32 @@ def syslog_lines(json_lines: list[bytes]) -> list[bytes]:
         line = f"<{pri}>1 {stamp} {o['host']} {o['service']} 4242 req {sd} {o['message']}"
         out.append(line.encode())
     return out
+
+
+def syslog3164_lines(json_lines: list[bytes]) -> list[bytes]:
+    """The same records as BSD lines (``Mmm dd hh:mm:ss host app[pid]: msg``, UTC)."""
+    out = []
+    for raw in json_lines:
+        o = orjson.loads(raw)
+        pri = 20 * 8 + _SEVERITY[o["level"]]
+        when = datetime.fromisoformat(o["@timestamp"])
+        stamp = f"{when:%b} {when.day:2d} {when:%H:%M:%S}"
+        out.append(f"<{pri}>{stamp} {o['host']} {o['service']}[4242]: {o['message']}".encode())
+    return out
+
+
+def job_micros(fmt: FrameFormat, lines: list[bytes], rounds: int = 7) -> float:
+    """µs per line of the worker's job over ``lines`` in listener-sized chunks (best of)."""
+    size = ListenerConfig().batch_size
+    chunks = [lines[i : i + size] for i in range(0, len(lines), size)]
+    pipeline = Pipeline({})
+    best = float("inf")
+    for _ in range(rounds):
+        t = time.process_time()
+        for chunk in chunks:
+            stream_logs_job(fmt, chunk, time.time(), pipeline)
+        best = min(best, time.process_time() - t)
+    return best / len(lines) * 1e6
 
 
 def orjson_floor(lines: list[bytes], rounds: int = 5) -> float:
@@ -103,14 +138,26 @@ def send_all(server: ServerProcess, listener: str, lines: list[bytes]) -> float:
 def run() -> dict[str, float]:
     json_lines = log_lines(UNIQUE)
     sys_lines = syslog_lines(json_lines)
+    bsd_lines = syslog3164_lines(json_lines)
     floor = orjson_floor(json_lines)
     out: dict[str, float] = {}
+    json_job = job_micros("jsonlines", json_lines)
+    out["jsonlines_job_us_per_line"] = json_job
+    for name, lines in (("syslog5424", sys_lines), ("syslog3164", bsd_lines)):
+        us = job_micros("syslog", lines)
+        out[f"{name}_job_us_per_line"] = us
+        out[f"{name}_job_ratio_to_jsonlines_job"] = us / json_job
+        print(
+            f"{name} job: {us:.2f} µs/line, {us / json_job:.2f}x the JSON-lines job",
+            file=sys.stderr,
+        )
     with tempfile.TemporaryDirectory() as tmp:
         server = ServerProcess(Path(tmp) / "data", env={"TRACELAKE_WAL_FSYNC": "true"}).start()
         try:
             for name, listener, lines in (
                 ("jsonlines_tcp", "jsonlines/tcp", json_lines),
                 ("syslog_tcp", "syslog/tcp", sys_lines),
+                ("syslog3164_tcp", "syslog/tcp", bsd_lines),
             ):
                 elapsed = send_all(server, listener, lines)
                 rate = (LINES // CLIENTS * CLIENTS) / elapsed

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.conftest import ServerProcess
 
+from benchmarks.procstat import total_cpu_seconds
 from tracelake.sdk.breaker import CircuitBreaker, HystrixStream, Isolation
 from tracelake.sdk.breaker.registry import BreakerRegistry
 
@@ -75,11 +75,6 @@ async def _fleet(instances: int) -> None:
             writer.write(tick)
         i += 1
         await asyncio.sleep(TICK_S)
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run(instances: int, seconds: float) -> dict[str, float]:
@@ -129,9 +124,9 @@ def _measure(server: ServerProcess, instances: int, seconds: float) -> dict[str,
             raise RuntimeError(f"not all instances reporting: {latest}")
         time.sleep(0.1)
     time.sleep(2.0)  # settle
-    cpu0, wall0, events0 = _cpu_seconds(server.proc.pid), time.monotonic(), events[0]
+    cpu0, wall0, events0 = total_cpu_seconds(server.proc.pid), time.monotonic(), events[0]
     time.sleep(seconds)
-    cpu1, wall1, events1 = _cpu_seconds(server.proc.pid), time.monotonic(), events[0]
+    cpu1, wall1, events1 = total_cpu_seconds(server.proc.pid), time.monotonic(), events[0]
     stop.set()
     ratio = (cpu1 - cpu0) / (wall1 - wall0)
     return {

@@ -43,6 +43,15 @@ def test_the_last_flip_wins_in_any_order_and_per_host() -> None:
     assert [labels["host"] for labels, _ in tracker.samples(T0 + 20)] == ["h2:80"]
 
 
+def test_folding_replaces_the_circuits_a_saver_may_be_reading_instead_of_changing_them() -> None:
+    tracker = CircuitTracker(BreakerQuery("*", None, open_for_s=0))
+    tracker.fold([("orders", "h1:80", "payments", "circuit_open", T0 * S)])
+    being_saved = tracker.circuits
+    tracker.fold([("orders", "h2:80", "payments", "circuit_open", (T0 + 1) * S)])
+    assert list(being_saved) == [("orders", "h1:80", "payments")]
+    assert len(tracker.circuits) == 2
+
+
 def test_scans_resume_from_the_last_flip_seen_less_an_overlap() -> None:
     tracker = CircuitTracker(BreakerQuery("payments", None, open_for_s=0, lookback_s=3600))
     now = (T0 + 100) * S

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tracelake.alerting.durations import format_duration, parse_duration
 from tracelake.alerting.rules import (
     BreakerQuery,
     LogQuery,
@@ -192,18 +191,3 @@ def test_an_oversized_rule_file_is_refused(tmp_path: Path) -> None:
     path.write_text("# " + "x" * (1024 * 1024) + "\n")
     with pytest.raises(ConfigError, match="byte limit of a rule file"):
         load_rule_files([str(path)], 15.0)
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("0", 0.0), ("30s", 30.0), ("5m", 300.0), ("1h30m", 5400.0), ("1d", 86400.0), ("250ms", 0.25)],
-)
-def test_durations_read_as_prometheus_writes_them(text: str, seconds: float) -> None:
-    assert parse_duration(text) == seconds
-    assert parse_duration(format_duration(seconds)) == seconds
-
-
-@pytest.mark.parametrize("text", ["", "5", "1.5m", "5m1h", "-5m", "5 m"])
-def test_durations_prometheus_rejects_are_rejected(text: str) -> None:
-    with pytest.raises(ValueError, match="is not a duration"):
-        parse_duration(text)

@@ -32,6 +32,12 @@ LABELS = {"service": "checkout", "instance": "10.0.0.5:8000"}
         ("{{ $labels.service | toUpper }}", 1.0, "CHECKOUT"),
         ("a {{- $labels.service -}} b", 1.0, "acheckoutb"),
         ("{{ $labels.missing }}|", 1.0, "|"),
+        ("{{ humanize $value }}", math.nan, "NaN"),
+        ("{{ humanize1024 $value }}", math.inf, "+Inf"),
+        ("{{ humanizePercentage $value }}", -math.inf, "-Inf%"),
+        ("{{ humanizeDuration $value }}", math.nan, "NaN"),
+        ("{{ humanizeDuration $value }}", -0.5, "-500ms"),
+        ("{{ humanizeDuration $value }}", 0.0, "0s"),
     ],
 )
 def test_understood_actions_render_as_prometheus_renders_them(

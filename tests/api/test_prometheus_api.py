@@ -169,6 +169,13 @@ def test_metadata_routes_list_names_labels_and_series(prom: ServerProcess) -> No
             'cannot parse "yesterday"',
         ),
         ("query", {}, 400, "bad_data", 'invalid parameter "query"'),
+        (  # without a zone it would be the server's local time
+            "query",
+            {"query": "up", "time": "2026-01-01T00:00:00"},
+            400,
+            "bad_data",
+            "RFC 3339 with a zone",
+        ),
         (
             "query_range",
             {"query": "up", "start": "0", "end": "1", "step": "x"},
@@ -259,6 +266,9 @@ COMPARED = [
     "histogram_quantile(0.9, sum by (le) (rate(h_bucket[20s])))",
     "histogram_quantile(0.5, rate(h_bucket[20s]))",
     "c_total offset 10s",
+    # Ties at the k-th place: which of the tied buckets stays is the heap's choice.
+    'topk(2, 0 * h_bucket{le!="1.0"} or h_bucket{le="1.0"})',
+    "sort_desc(g) or sort(c_total)",
 ]
 
 

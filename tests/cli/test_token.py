@@ -42,3 +42,15 @@ def test_hash_refuses_a_short_token_in_one_line() -> None:
     out = tracelake("hash", "short")
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.strip().count("\n") == 0 and "at least 16 characters" in out.stderr
+
+
+def test_new_refuses_a_name_that_would_break_the_toml_entry() -> None:
+    out = tracelake("new", "--name", 'ci", scopes = ["admin"], x = "', "--scope", "ingest")
+    assert out.returncode == 2 and "token:" not in out.stdout
+    assert out.stderr.strip().count("\n") == 0 and "--name: name must be" in out.stderr
+
+
+def test_new_lists_a_repeated_scope_once() -> None:
+    out = tracelake("new", "--name", "ci", "--scope", "read", "--scope", "read")
+    assert out.returncode == 0, out.stderr
+    assert 'scopes = ["read"]' in out.stdout.splitlines()[-1]

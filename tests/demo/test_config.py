@@ -6,7 +6,9 @@ from pathlib import Path
 
 import yaml
 
+from tracelake.alerting.rules import BreakerQuery, LogQuery, PromQLQuery, load_rule_files
 from tracelake.demo.config import CONFIG_DIR, demo_settings
+from tracelake.query.promql.engine import parse
 from tracelake.settings import Settings
 
 
@@ -21,6 +23,20 @@ def test_the_demo_writes_its_config_and_loads_it_under_its_own_flags(tmp_path: P
     (query,) = settings.continuous_queries
     assert query["name"] == "orders_per_minute" and query["group_by"] == ["payload.status"]
     rules = yaml.safe_load((folder / "rules.yml").read_text())
-    (rule,) = rules["groups"][0]["rules"]
-    assert rule["alert"] == "PaymentsFailing"
-    assert rule["log_query"] == "service:payments level:error"
+    assert [r["alert"] for r in rules["groups"][0]["rules"]] == [
+        "PaymentsFailing",
+        "PaymentsChargeErrors",
+        "PaymentsCircuitOpen",
+    ]
+
+
+def test_the_demo_rules_load_as_the_server_loads_them_one_of_each_kind(tmp_path: Path) -> None:
+    base = Settings.load(env={}, overrides={"data_dir": str(tmp_path / "d"), "http_port": 0})
+    settings = demo_settings(base)
+    (group,) = load_rule_files(settings.alert_rule_files, settings.alert_eval_interval_s)
+    logs, promql, breaker = (rule.query for rule in group.rules)
+    assert isinstance(logs, LogQuery) and logs.query == "service:payments level:error"
+    assert isinstance(promql, PromQLQuery) and "demo_charges_total" in promql.expr
+    parse(promql.expr)  # the PromQL engine's parser accepts it (a QueryError otherwise)
+    assert isinstance(breaker, BreakerQuery)
+    assert (breaker.breaker, breaker.service) == ("payments", "orders")

@@ -91,6 +91,16 @@ class Demo:
         answer.raise_for_status()
         return [e["to"] for e in answer.json()["data"]["events"] if e["alert"] == alert]
 
+    def rule_health(self) -> dict[str, tuple[str, str]]:
+        """Each loaded rule's kind and the health of its last evaluation."""
+        answer = httpx.get(f"{self.url}/api/v1/rules", timeout=10)
+        answer.raise_for_status()
+        return {
+            r["name"]: (r["kind"], r["health"])
+            for g in answer.json()["data"]["groups"]
+            for r in g["rules"]
+        }
+
     def sql(self, text: str) -> list[list[Any]]:
         answer = httpx.post(f"{self.url}/api/v1/sql", json={"sql": text}, timeout=10)
         answer.raise_for_status()
@@ -156,6 +166,9 @@ def test_demo_fills_logs_traces_circuits_registry_events_and_alerts_then_exits_c
     start_demo: Callable[..., Demo],
 ) -> None:
     # At --speed 4: payments degrades at 5 s and recovers at 20 s; the run stops at 32 s.
+    # An alert may fire only after the recovery, or resolve before it is looked at: each
+    # is checked in the history for having fired, not for firing now. The breaker rule
+    # is only checked to run: at this speed the circuit seldom stays open its 10 s.
     demo = start_demo("--duration", "32", "--speed", "4", "--rate", "8")
     pids = demo.service_pids()
     assert sorted(pids) == sorted(SERVICES), demo.output
@@ -205,10 +218,27 @@ def test_demo_fills_logs_traces_circuits_registry_events_and_alerts_then_exits_c
     )
     eventually(
         lambda: "firing" in demo.alert_changes("PaymentsFailing"),
-        "the PaymentsFailing alert firing",
+        "the PaymentsFailing alert (log rule) firing",
         demo,
         30,
     )
+    eventually(
+        lambda: "firing" in demo.alert_changes("PaymentsChargeErrors"),
+        "the PaymentsChargeErrors alert (PromQL rule on the scraped counter) firing",
+        demo,
+        30,
+    )
+    eventually(
+        lambda: demo.search("event:circuit_open breaker:payments service:orders"),
+        "the payments circuit opening recorded in the lake, with nobody watching",
+        demo,
+        10,
+    )
+    assert demo.rule_health() == {
+        "PaymentsFailing": ("log", "ok"),
+        "PaymentsChargeErrors": ("promql", "ok"),
+        "PaymentsCircuitOpen": ("breaker", "ok"),
+    }
     orders = demo.sql("SELECT count(*) FROM events WHERE type = 'order_placed'")
     assert orders[0][0] > 0
     assert demo.wait_exit(timeout=40) == 0, demo.output[-3000:]

@@ -103,7 +103,7 @@ def test_garbage_on_every_listener_is_counted_and_they_keep_serving(server: Serv
 MULTILINE_CONFIG = """
 [pipeline.multiline]
 start = '^\\S'
-timeout_s = 0.3
+timeout_s = 1.0  # well above the 0.1 s pause below, on a loaded machine too
 
 [[pipeline.parse]]
 format = "python_traceback"

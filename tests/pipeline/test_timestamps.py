@@ -54,3 +54,19 @@ def test_more_than_a_day_in_the_future_is_rejected() -> None:
 
 def test_epoch_to_micros_handles_negative_and_fractional_seconds() -> None:
     assert epoch_to_micros(1.5) == 1_500_000
+
+
+@pytest.mark.parametrize("scale", [1, 1_000, 1_000_000, 1_000_000_000])
+def test_a_column_of_epoch_integers_is_read_whole_as_value_by_value(scale: int) -> None:
+    """The vector path for integer columns (SDKs, syslog) agrees with the per-value one."""
+    column = [(T + i) * scale + (scale // 7) * (i % 3) for i in range(50)]
+    array, errors = parse_timestamps(column, NOW)
+    assert errors == {}
+    assert [v.value for v in array] == [epoch_to_micros(v) for v in column]
+
+
+def test_mixed_units_or_an_absurd_integer_in_a_column_fall_back_to_reasons_per_value() -> None:
+    column = [T * 1_000_000, T, T * 10**12, -5]
+    array, errors = parse_timestamps(column, NOW)
+    assert sorted(errors) == [2, 3]
+    assert array[0].value == array[1].value == T * 1_000_000

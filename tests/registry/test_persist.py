@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import orjson
@@ -89,3 +90,30 @@ def test_keeper_writes_only_after_a_change_and_restores(tmp_path: Path) -> None:
     again = Registry(10, 60)
     RegistryKeeper(again, tmp_path).load()
     assert [r.instance_id for r in again.instances()] == ["o-1"]
+
+
+def test_saves_from_worker_threads_and_the_shutdown_write_never_collide(tmp_path: Path) -> None:
+    registry = _registry()
+    keeper = RegistryKeeper(registry, tmp_path)
+    errors: list[BaseException] = []
+
+    def churn(n: int) -> None:
+        try:
+            for i in range(40):
+                registry.register(Registration("orders", f"t{n}-{i}", "127.0.0.1", 8001))
+                if n % 2:
+                    keeper.close()  # the shutdown write, from another thread
+                else:
+                    asyncio.run(keeper.save())
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=churn, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "writers deadlocked"
+    assert errors == []
+    keeper.close()
+    assert len(persist.load(keeper.path)) == len(registry.instances()) == 2 + 6 * 40

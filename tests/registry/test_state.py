@@ -19,8 +19,12 @@ class Clock:
 
 def reg(service: str = "orders", port: int = 8001, **kw: object) -> Registration:
     return Registration(
-        service=service, instance_id=f"127.0.0.1:{port}", host="127.0.0.1", port=port, **kw
-    )  # type: ignore[arg-type]
+        service=service,
+        instance_id=f"127.0.0.1:{port}",
+        host="127.0.0.1",
+        port=port,
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def test_registered_instance_is_up_with_the_registration_time() -> None:
@@ -51,6 +55,17 @@ def test_silent_instance_turns_down_after_the_ttl_and_is_evicted_later() -> None
     assert registry.instances() == []
     with pytest.raises(NotFound, match="register it again"):
         registry.heartbeat("orders", "127.0.0.1:8001")
+
+
+def test_a_heartbeat_after_the_eviction_deadline_is_not_found_before_any_expiry_pass() -> None:
+    clock = Clock()
+    registry = Registry(10, 60, clock=clock)
+    registry.register(reg())
+    changes = registry.changes
+    clock.now += 60.5  # silent past eviction; the timer has not run
+    with pytest.raises(NotFound, match="register it again"):
+        registry.heartbeat("orders", "127.0.0.1:8001")
+    assert registry.instances() == [] and registry.changes > changes
 
 
 def test_heartbeat_renews_the_lease_and_brings_a_down_instance_back_up() -> None:
@@ -139,10 +154,13 @@ def test_scrape_targets_are_up_instances_then_static_targets_on_other_addresses(
             "127.0.0.1:8001",
             "http://127.0.0.1:8001/metrics",
             {"zone": "eu-1", "build_id": "7"},
+            instance_id="127.0.0.1:8001",
         ),
         static[1],
     ]
     assert targets[0].labels == {"zone": "eu-1", "build_id": "7"}
+    assert registry.scrape_targets("legacy") == [static[1]]
+    assert registry.scrape_targets("orders") == targets[:1]
 
 
 def test_services_count_instances_and_those_up() -> None:

@@ -40,9 +40,13 @@ def test_bad_static_entries_stop_the_start(config: dict, message: str) -> None:
 
 def test_sd_group_points_prometheus_at_the_path_and_keeps_labels() -> None:
     target = ScrapeTarget(
-        "orders", "127.0.0.1:8001", "https://127.0.0.1:8001/prom", {"zone": "a", "__x": "y"}
+        "orders",
+        "127.0.0.1:8001",
+        "https://127.0.0.1:8001/prom",
+        {"zone": "a", "__x": "y"},
+        instance_id="o-1",
     )
-    group = sd_group(target, "registry", "o-1")
+    group = sd_group(target)
     assert group["targets"] == ["127.0.0.1:8001"]
     assert group["labels"] == {
         "__scheme__": "https",
@@ -55,3 +59,10 @@ def test_sd_group_points_prometheus_at_the_path_and_keeps_labels() -> None:
         "zone": "a",
         "__meta_tracelake_metadata___x": "y",
     }
+
+
+def test_a_static_target_is_offered_as_static_without_an_instance_id() -> None:
+    (target,) = static_targets({"node": ["10.0.0.5:9100"]})
+    labels = sd_group(target)["labels"]
+    assert labels["__meta_tracelake_source"] == "static"
+    assert "__meta_tracelake_instance_id" not in labels

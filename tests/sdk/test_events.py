@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -67,6 +69,46 @@ def test_events_the_server_refuses_are_counted_as_rejected(publisher: ServerProc
 def test_a_payload_that_is_not_a_mapping_is_a_type_error_at_the_call_site() -> None:
     with pytest.raises(TypeError, match="payload must be a mapping"):
         publish_event("x", [1, 2])  # type: ignore[arg-type]
+
+
+def test_payload_values_json_lacks_are_sent_as_text_and_none_raises(
+    publisher: ServerProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    publish_event("priced", {"amount": Decimal("12.50"), "tags": {"a"}})
+    cycle: dict[str, object] = {}
+    cycle["self"] = cycle
+    publish_event("looped", cycle)  # cannot be encoded: dropped with a note, not raised
+    assert flush_events(10)
+    assert rows(publisher, "SELECT type, payload FROM events") == [
+        ["priced", '{"amount":"12.50","tags":"{\'a\'}"}']
+    ]
+    assert "'looped' not sent" in capsys.readouterr().err
+
+
+def test_threads_publishing_first_share_one_publisher(
+    server: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRACELAKE_ENDPOINT", server.url)
+    monkeypatch.setattr(sdk_events, "_exporter", None)
+    start = threading.Barrier(8)
+
+    def publish(n: int) -> None:
+        start.wait()
+        publish_event("started", {"n": n})
+
+    threads = [threading.Thread(target=publish, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    exporter = sdk_events._exporter
+    try:
+        assert exporter is not None and flush_events(10)
+        assert exporter.sent == 8 and exporter.dropped == 0
+        assert rows(server, "SELECT count(*) FROM events") == [[8]]
+    finally:
+        assert exporter is not None
+        exporter.close()
 
 
 def test_the_events_sdk_imports_none_of_the_server() -> None:

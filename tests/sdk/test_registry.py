@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import ServerProcess, free_port
+from tests.security.kit import INGEST, secured
 from tracelake.sdk import Registration, register
 
 pytestmark = pytest.mark.e2e
@@ -97,6 +100,54 @@ def test_an_unreachable_server_never_raises_into_the_service() -> None:
         assert reg.last_error is not None and "Connection refused" in reg.last_error
     finally:
         assert reg.close() is False
+
+
+class NotHTTP:
+    """A real TCP server that answers every connection with a line that is not HTTP."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                self.connections += 1
+                conn.recv(65536)
+                conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+
+
+def test_a_server_that_is_not_http_never_raises_and_the_thread_keeps_trying() -> None:
+    other = NotHTTP()
+    try:
+        reg = register("orders", 8001, endpoint=other.url, heartbeat_interval=0.05, timeout=1)
+        assert not reg.registered
+        assert reg.last_error is not None and "BadStatusLine" in reg.last_error
+        wait_for(lambda: other.connections >= 4, what="retries past a non-HTTP answer")
+        assert reg._thread.is_alive()
+        assert reg.close() is False  # nothing to deregister, and nothing raised
+    finally:
+        other.sock.close()
+
+
+def test_a_refused_token_is_retried_not_raised(
+    server_factory: type[ServerProcess], tmp_path: Path
+) -> None:
+    server = secured(server_factory, tmp_path / "data")
+    reg = register("orders", 8001, endpoint=server.url, timeout=2)
+    try:
+        assert not reg.registered
+        assert reg.last_error is not None and "HTTP 401" in reg.last_error
+    finally:
+        reg.close()
+    with register("orders", 8001, endpoint=server.url, token=INGEST) as good:
+        assert good.registered
 
 
 def test_a_service_that_exits_deregisters(server: ServerProcess) -> None:

@@ -38,6 +38,17 @@ def test_the_environment_shorthand_names_the_token_after_its_scopes() -> None:
     ]
 
 
+def test_shorthand_entries_with_the_same_scopes_get_numbered_names() -> None:
+    tokens = parse_tokens(f"ingest:{PLAIN},ingest:{PLAIN}x,read:{PLAIN}y,ingest:{PLAIN}z")
+    assert [t.name for t in tokens] == ["ingest", "ingest-2", "read", "ingest-3"]
+
+
+def test_a_presented_secret_of_any_characters_is_refused_not_raised() -> None:
+    tokens = TokenSet(parse_tokens(f"read:{PLAIN}"))
+    assert tokens.verify("tl_\udcff\ud800" + "a" * 20) is None
+    assert tokens.verify(PLAIN) is not None
+
+
 def test_settings_load_hashes_tokens_from_the_environment() -> None:
     env = {"TRACELAKE_TOKENS": f'[{{name = "grafana", scopes = ["read"], token = "{PLAIN}"}}]'}
     settings = Settings.load(env=env)
@@ -72,7 +83,9 @@ def test_settings_load_hashes_tokens_from_the_environment() -> None:
             "used twice",
         ),
         ([f"{PLAIN}"], "scope:token"),
-        ([f"read:{PLAIN} "], "may not contain spaces"),
+        ([f"read:{PLAIN} "], "without spaces"),
+        ([f"read:tl_{'é' * 20}"], "only printable ASCII"),
+        ([{"name": "x", "scopes": ["read"], "token": "tl_\udcff" + "a" * 20}], "printable ASCII"),
     ],
 )
 def test_a_bad_entry_is_a_one_line_config_error(value: object, says: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tracelake.streams.checkpoint import CheckpointFile, ResumePoint, resume_point
 
 
@@ -32,3 +34,14 @@ def test_the_file_keeps_every_query_and_survives_reopening(tmp_path: Path) -> No
     again = CheckpointFile(path)
     assert again.load() == {"orders": 180_000_000, "errors": 120_000_000}
     assert not path.with_name(path.name + ".tmp").exists()
+
+
+def test_a_failed_write_leaves_the_recorded_end_as_the_file_has_it(tmp_path: Path) -> None:
+    path = tmp_path / "streams" / "checkpoints.json"
+    checkpoints = CheckpointFile(path)
+    checkpoints.save("orders", 60_000_000)
+    path.with_name(path.name + ".tmp").mkdir()  # the temp file cannot be written
+    with pytest.raises(OSError):
+        checkpoints.save("orders", 120_000_000)
+    assert checkpoints.get("orders") == 60_000_000
+    assert CheckpointFile(path).load() == {"orders": 60_000_000}

@@ -76,6 +76,10 @@ def test_defaults_are_a_tumbling_window_the_server_lateness_and_a_count() -> Non
         (one(ratios={"bad": "status:(x"}), "ratio 'bad'"),
         (one(aggregates=[]), "at least one aggregate or ratio"),
         (one(windw="1m"), "unknown key 'windw'"),
+        (one(window=float("nan")), 'window must be a duration like "30s"'),
+        (one(lateness=float("inf")), 'lateness must be a duration like "30s"'),
+        (one(ratios={"café": "level:error"}), "ratio name 'café' ends a metric name"),
+        (one(ratios={"": "level:error"}), "ratio name '' ends a metric name"),
     ],
 )
 def test_a_bad_query_is_one_config_error_naming_the_query_and_the_key(

@@ -16,6 +16,7 @@ from tracelake.pipeline.batches import to_ipc
 from tracelake.schema import EVENTS
 from tracelake.settings import Settings
 from tracelake.store import Store
+from tracelake.streams.checkpoint import CheckpointFile
 from tracelake.streams.config import parse_continuous_queries
 from tracelake.streams.output import Value, derived_batch
 from tracelake.streams.runner import StreamRunner
@@ -196,3 +197,29 @@ def test_an_empty_window_commits_no_rows_but_moves_the_checkpoint(lake: Lake) ->
     asyncio.run(lake.runner.commit(lake.query, [window(0)]))
     assert lake.derived() == []
     assert lake.runner.checkpoints.get("orders") == T0 + 10 * S
+
+
+def test_a_commit_that_fails_after_its_derived_batch_is_not_written_twice_on_retry(
+    lake: Lake,
+) -> None:
+    """The checkpoint write fails (its temp name is a directory) after both batches went
+    in; the retry must find the window committed in ``derived`` instead of computing it
+    again."""
+    lake.publish((T0 + S, "paid"))
+    blocker = lake.runner.checkpoints.path.with_name("checkpoints.json.tmp")
+    blocker.mkdir()
+
+    async def run() -> None:
+        lake.now = T0 + 12 * S
+        task = asyncio.create_task(lake.runner.run())
+        while lake.runner.stats.failures == 0:
+            await asyncio.sleep(0.05)
+        blocker.rmdir()
+        while lake.runner.committed_end_us["orders"] != T0 + 10 * S:
+            await asyncio.sleep(0.05)
+        task.cancel()
+
+    asyncio.run(asyncio.wait_for(run(), 20))
+    assert lake.derived() == [(0, '{"status":"paid"}', 1.0)]
+    assert lake.metrics() == [(10 * S, "tracelake_cq_orders_orders", '{"status":"paid"}', 1.0)]
+    assert CheckpointFile(lake.runner.checkpoints.path).load() == {"orders": T0 + 10 * S}

@@ -63,22 +63,29 @@ class CircuitTracker:
         self.cursor_us: int | None = None
 
     def scan_start(self, now_us: int) -> int:
+        """Where the next scan starts: ``lookback`` before now at first, then the overlap."""
         if self.cursor_us is None:
             return now_us - int(self.query.lookback_s * 1e6)
         return self.cursor_us - OVERLAP_US
 
     def fold(self, rows: Iterable[tuple[Any, ...]]) -> None:
-        """Take (service, host, breaker, event, at_us) rows in any order."""
+        """Take (service, host, breaker, event, at_us) rows in any order.
+
+        Copy on write: the manager folds in a worker thread while the event loop may be
+        saving the state, so the dict it could be reading is never changed, only replaced.
+        """
+        circuits = dict(self.circuits)
         for service, host, breaker, event, at_us in rows:
             if breaker is None or at_us is None:
                 continue
             circuit = (service or "", host or "", str(breaker))
             at = int(at_us)
-            last = self.circuits.get(circuit)
+            last = circuits.get(circuit)
             if last is None or at >= last[0]:
-                self.circuits[circuit] = (at, event == OPEN_EVENT)
+                circuits[circuit] = (at, event == OPEN_EVENT)
             if self.cursor_us is None or at > self.cursor_us:
                 self.cursor_us = at
+        self.circuits = circuits
 
     def mark_scanned(self, now_us: int) -> None:
         """After a scan that found nothing new, later scans still start near now."""

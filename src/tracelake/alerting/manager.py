@@ -189,7 +189,8 @@ class AlertManager:
 
     async def _evaluate_rule(self, rr: RuleRuntime, now: float) -> bool:
         started = time.perf_counter()
-        before = dict(rr.tracker.circuits) if rr.tracker is not None else None
+        # fold() replaces the dict, so the one held here is what the last save saw
+        before = rr.tracker.circuits if rr.tracker is not None else None
         try:
             samples = await asyncio.to_thread(self.evaluator.samples, rr.rule, now, rr.tracker)
         except TracelakeError as e:
@@ -207,7 +208,7 @@ class AlertManager:
             self.history.append(t.to_event())
             log.info("alert %s %s -> %s %s", rr.rule.name, t.from_phase, t.to_phase, t.alert.labels)
         sent = self._notify(rr, transitions, now)
-        moved = before is not None and rr.tracker is not None and rr.tracker.circuits != before
+        moved = rr.tracker is not None and rr.tracker.circuits != before
         return bool(transitions) or sent or moved
 
     def _failed(self, rr: RuleRuntime, message: str) -> None:

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import yaml
 
-from tracelake.alerting.durations import format_duration, parse_duration
+from tracelake.durations import format_duration, parse_duration
 from tracelake.errors import ConfigError, QueryError
 from tracelake.query import compile_query
 from tracelake.query.lexer import FIELD_RE

@@ -50,54 +50,59 @@ def _number(value: Value) -> float:
         raise _Unknown from e
 
 
+_SMALL = ("m", "u", "n", "p", "f", "a", "z", "y")
+
+
+def _g4(v: float) -> str:
+    """Go's ``%.4g``: as Python's, but NaN and infinities spelled as Go spells them."""
+    return f"{v:.4g}" if math.isfinite(v) else go_float(v)
+
+
+def _scaled(v: float, prefixes: tuple[str, ...], base: float, *, large: bool) -> str:
+    """The prefix loop every humanize function shares: a ``large`` value is divided by
+    ``base`` while it is at least ``base``, a small one multiplied while it is below 1."""
+    prefix = ""
+    for p in prefixes:
+        if abs(v) < base if large else abs(v) >= 1:
+            break
+        prefix, v = p, v / base if large else v * base
+    return _g4(v) + prefix
+
+
 def humanize(value: Value) -> str:
     """Prometheus's ``humanize``: SI prefixes, four significant digits (1234567 → 1.235M)."""
     v = _number(value)
-    if v == 0 or math.isnan(v) or math.isinf(v):
-        return f"{v:.4g}"
+    if v == 0 or not math.isfinite(v):
+        return _g4(v)
     if abs(v) >= 1:
-        prefix = ""
-        for p in ("k", "M", "G", "T", "P", "E", "Z", "Y"):
-            if abs(v) < 1000:
-                break
-            prefix, v = p, v / 1000
-        return f"{v:.4g}{prefix}"
-    prefix = ""
-    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
-        if abs(v) >= 1:
-            break
-        prefix, v = p, v * 1000
-    return f"{v:.4g}{prefix}"
+        return _scaled(v, ("k", "M", "G", "T", "P", "E", "Z", "Y"), 1000, large=True)
+    return _scaled(v, _SMALL, 1000, large=False)
 
 
 def humanize1024(value: Value) -> str:
     """Binary prefixes: 1048576 → 1Mi."""
     v = _number(value)
-    if abs(v) <= 1 or math.isnan(v) or math.isinf(v):
-        return f"{v:.4g}"
-    prefix = ""
-    for p in ("ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"):
-        if abs(v) < 1024:
-            break
-        prefix, v = p, v / 1024
-    return f"{v:.4g}{prefix}"
+    if abs(v) <= 1 or not math.isfinite(v):
+        return _g4(v)
+    return _scaled(v, ("ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"), 1024, large=True)
 
 
 def humanize_percentage(value: Value) -> str:
     """A ratio as a percentage: 0.1234 → 12.34%."""
-    return f"{_number(value) * 100:.4g}%"
+    return _g4(_number(value) * 100) + "%"
 
 
 def humanize_duration(value: Value) -> str:
     """Seconds as Prometheus spells them: 93784 → ``1d 2h 3m 4s``, 0.25 → ``250ms``."""
     v = _number(value)
-    if v == 0 or math.isnan(v) or math.isinf(v):
-        return f"{v:.4g}s"
+    if not math.isfinite(v):
+        return _g4(v)
+    if v == 0:
+        return "0s"
     if abs(v) >= 1:
         sign = "-" if v < 0 else ""
         v = abs(v)
-        whole = int(v)
-        days, rest = divmod(whole, 86400)
+        days, rest = divmod(int(v), 86400)
         hours, rest = divmod(rest, 3600)
         minutes, seconds = divmod(rest, 60)
         if days:
@@ -106,13 +111,8 @@ def humanize_duration(value: Value) -> str:
             return f"{sign}{hours}h {minutes}m {seconds}s"
         if minutes:
             return f"{sign}{minutes}m {seconds}s"
-        return f"{sign}{v:.4g}s"
-    prefix = ""
-    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
-        if abs(v) >= 1:
-            break
-        prefix, v = p, v * 1000
-    return f"{v:.4g}{prefix}s"
+        return f"{sign}{_g4(v)}s"
+    return _scaled(v, _SMALL, 1000, large=False) + "s"
 
 
 def printf(fmt: Value, *args: Value) -> str:

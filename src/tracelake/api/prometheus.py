@@ -32,7 +32,16 @@ from tracelake.errors import BadRequest, Overloaded, QueryTimeout, TracelakeErro
 from tracelake.query.promql import EvaluationError, PromQLEngine, QueryResult
 from tracelake.query.promql.engine import parse
 from tracelake.query.promql.format import format_time, format_value
-from tracelake.query.promql.values import Floats, Labels, Mask, Matrix, Scalar, String, Vector
+from tracelake.query.promql.values import (
+    LABEL_NAME,
+    Floats,
+    Labels,
+    Mask,
+    Matrix,
+    Scalar,
+    String,
+    Vector,
+)
 
 MAX_FORM_BYTES = 1024 * 1024
 #: The earliest and latest times a request may leave open, as Prometheus's API does.
@@ -67,37 +76,49 @@ def _one(params: Params, name: str) -> str | None:
     return values[0] if values else None
 
 
-def parse_time(text: str | None, name: str, default: float) -> float:
-    """Unix seconds (float) or RFC 3339, as Prometheus's API accepts times."""
-    if text is None or text == "":
-        return default
+def _seconds(text: str) -> float | None:
+    """``text`` as a finite number of seconds, or None."""
     try:
         value = float(text)
-        if math.isfinite(value):
-            return value
     except ValueError:
-        pass
+        return None
+    return value if math.isfinite(value) else None
+
+
+def parse_time(text: str | None, name: str, default: float) -> float:
+    """Unix seconds (float) or RFC 3339, as Prometheus's API accepts times.
+
+    RFC 3339 needs a zone; a time without one would be read in the server's local zone,
+    which no client means, so it is refused.
+    """
+    if text is None or text == "":
+        return default
+    seconds = _seconds(text)
+    if seconds is not None:
+        return seconds
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
         raise BadRequest(
-            f'invalid parameter "{name}": cannot parse "{text}" to a valid timestamp'
-        ) from None
+            f'invalid parameter "{name}": cannot parse "{text}" to a valid timestamp: '
+            "give unix seconds or RFC 3339 with a zone (2026-01-01T00:00:00Z)"
+        )
+    return moment.timestamp()
 
 
 def parse_step(text: str | None, name: str) -> float:
     """Seconds (float) or a Prometheus duration such as ``15s`` or ``1m30s``."""
-    if text is None or text == "":
-        raise BadRequest(f'invalid parameter "{name}": cannot parse "" to a valid duration')
-    try:
-        value = float(text)
-        if math.isfinite(value):
-            return value
-    except ValueError:
-        pass
-    if _DURATION.match(text):
-        return pp.parse_duration(text).total_seconds()
-    raise BadRequest(f'invalid parameter "{name}": cannot parse "{text}" to a valid duration')
+    seconds = None if text is None else _seconds(text)
+    if seconds is not None:
+        return seconds
+    if text and _DURATION.match(text):
+        return float(pp.parse_duration(text).total_seconds())
+    raise BadRequest(
+        f'invalid parameter "{name}": cannot parse "{text or ""}" to a valid duration: '
+        "give seconds (15) or a duration (15s, 1m30s)"
+    )
 
 
 def _error(kind: str, message: str, status: int) -> Response:
@@ -253,8 +274,11 @@ async def labels(request: Request, ctx: AppContext, params: Params) -> Any:
 
 async def label_values(request: Request, ctx: AppContext, params: Params) -> Any:
     name = request.path_params["name"]
-    if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", name):
-        raise BadRequest(f'invalid label name: "{name}"')
+    if not LABEL_NAME.fullmatch(name):
+        raise BadRequest(
+            f'invalid label name: "{name}": use letters, digits and underscores, '
+            "not starting with a digit"
+        )
     start, end = _span(params)
     engine = _engine(ctx)
     values = await asyncio.to_thread(
@@ -266,7 +290,7 @@ async def label_values(request: Request, ctx: AppContext, params: Params) -> Any
 async def series(request: Request, ctx: AppContext, params: Params) -> Any:
     selectors = params.get("match[]", [])
     if not selectors:
-        raise BadRequest("no match[] parameter provided")
+        raise BadRequest("no match[] parameter provided: give a series selector such as match[]=up")
     start, end = _span(params)
     engine = _engine(ctx)
     return _limited(await asyncio.to_thread(engine.series, selectors, start, end), params)

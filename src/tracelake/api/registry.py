@@ -28,7 +28,7 @@ from tracelake.registry.model import (
     parse_registration,
 )
 from tracelake.registry.state import Registry
-from tracelake.registry.targets import sd_group, target_of
+from tracelake.registry.targets import sd_group
 
 #: A registration is a few hundred bytes; metadata is capped well below this.
 MAX_REGISTRATION_BYTES = 64 * 1024
@@ -108,20 +108,8 @@ async def list_services(request: Request) -> Response:
 
 async def prometheus_sd(request: Request) -> Response:
     """Prometheus HTTP SD: one target group per instance that is up, then the static ones."""
-    registry = _registry(context(request))
-    service = _service_param(request)
-    groups = [
-        sd_group(target_of(r), "registry", r.instance_id)
-        for r in registry.instances(service)
-        if r.status == "up"
-    ]
-    registered = {(g["labels"]["service"], g["targets"][0]) for g in groups}
-    groups.extend(
-        sd_group(t, "static")
-        for t in registry.static
-        if (service is None or t.service == service) and (t.service, t.instance) not in registered
-    )
-    return JSON(groups)
+    targets = _registry(context(request)).scrape_targets(_service_param(request))
+    return JSON([sd_group(t) for t in targets])
 
 
 PREFIX = "/api/v1/registry"

@@ -11,11 +11,13 @@ import sys
 import click
 
 from tracelake.errors import ConfigError
-from tracelake.security.tokens import SCOPES, check_plain, hash_token, new_token
+from tracelake.security.tokens import SCOPES, check_name, check_plain, hash_token, new_token
 
 
 def _entry(name: str, scopes: tuple[str, ...], digest: str) -> str:
-    listed = ", ".join(f'"{s}"' for s in scopes)
+    """The TOML line for the tokens setting; the name is checked by the caller, so it
+    cannot break out of its quotes."""
+    listed = ", ".join(f'"{s}"' for s in dict.fromkeys(scopes))
     return f'{{ name = "{name}", scopes = [{listed}], sha256 = "{digest}" }}'
 
 
@@ -36,6 +38,7 @@ def command() -> None:
 )
 def new(name: str, scopes: tuple[str, ...]) -> None:
     """Print a fresh random token, and the tokens entry that admits it."""
+    check_name(name, "--name")
     token = new_token()
     click.echo(f"token: {token}")
     click.echo("add to tokens in tracelake.toml (the server keeps only the hash):")

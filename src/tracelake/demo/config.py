@@ -1,10 +1,14 @@
-"""The demo's own configuration: an alert rule on payments failing and a continuous query.
+"""The demo's own configuration: three alert rules on payments and a continuous query.
 
 Why written as files: the demo should show what a user would write — a ``tracelake.toml``
 and a Prometheus-format rule file — and leave them in its data directory to read and
 copy (``<data-dir>/demo-config/``). The server then loads them as it loads any config:
 ``Settings.load(config_file=...)``, so the environment still overrides them and the
 demo's own flags (data dir, host, port) override everything.
+
+The rule file has one rule of each kind, all about the one failure the demo stages
+(payments degrading): a log rule on its error lines, a PromQL rule on the counters the
+server scrapes from its ``/metrics``, and a breaker rule on its circuit in orders.
 
 Settings this server does not know (a part not installed) are left out of the file, so
 the demo runs with whatever the server has.
@@ -20,13 +24,16 @@ from tracelake.settings import SETTINGS, Settings
 
 CONFIG_DIR = "demo-config"
 
-#: payments failing: more than 5 errors in 30 s, for 10 s. Resolves 30 s after recovery.
+#: The demo's alert rules, one of each kind (docs/demo.md tells when each fires):
+#: payments logging errors, payments' scraped failure counter rising, and payments'
+#: circuit in orders staying open past its 5 s sleep window (a trial call failed).
 RULES = """\
 # Alert rules of `tracelake demo` (Prometheus rule-file format; docs/alerting.md).
 groups:
   - name: demo
     interval: 5s
     rules:
+      # log rule: error lines of payments in the lake
       - alert: PaymentsFailing
         log_query: "service:payments level:error"
         window: 30s
@@ -38,6 +45,28 @@ groups:
         annotations:
           summary: "payments failed {{ $value }} charges in the last 30 s"
           description: "Charges fail at payments; orders answers with its fallback (payment pending)."
+
+      # PromQL rule: the counter the server scrapes from payments' /metrics
+      - alert: PaymentsChargeErrors
+        expr: sum by (service) (rate(demo_charges_total{outcome="failed"}[1m])) > 0.05
+        for: 5s
+        labels:
+          severity: ticket
+          team: payments
+        annotations:
+          summary: "{{ $labels.service }} fails {{ $value | humanize }} charges/s (last minute)"
+
+      # breaker rule: the circuit flips the server records from orders' Hystrix stream
+      - alert: PaymentsCircuitOpen
+        breaker: payments
+        service: orders
+        open_for: 10s
+        labels:
+          severity: ticket
+          team: payments
+        annotations:
+          summary: "circuit {{ $labels.breaker }} of {{ $labels.service }} open for {{ $value | humanizeDuration }}"
+          description: "A trial call after the 5 s sleep window failed: payments is still down."
 """
 
 #: Orders per minute by status (placed, payment_pending, backorder), from the business events.

@@ -189,7 +189,7 @@ class Demo:
         for line in what_to_look_at(url, services["orders"].url):
             print_(line, soft_wrap=True)
         config = self.settings.data_path.resolve() / CONFIG_DIR
-        print_(f"  the demo's settings and alert rule: {config}/tracelake.toml, rules.yml")
+        print_(f"  the demo's settings and alert rules: {config}/tracelake.toml, rules.yml")
         print_("  Ctrl-C stops everything.")
 
     def _print_phase(self, at: float, phase: Phase, before: Tally) -> None:
@@ -227,7 +227,8 @@ def what_to_look_at(url: str, orders_url: str) -> list[str]:
         f"{url}/#/metrics?service=payments&q={quote(REQUEST_RATE)}",
         f"    Circuits  cluster orders: its payments circuit opens and closes   "
         f"{url}/#/circuits?cluster=orders  (orders' own stream: {orders_url}/hystrix.stream)",
-        f"    Alerts    PaymentsFailing goes pending, fires, then resolves   {url}/#/alerts",
+        f"    Alerts    PaymentsFailing (logs), PaymentsChargeErrors (PromQL) and "
+        f"PaymentsCircuitOpen (breaker) go pending, fire, then resolve   {url}/#/alerts",
         f"    Services  the four services in the registry, with their heartbeats   "
         f"{url}/#/services",
         f"    SQL       orders per minute by status   {url}/#/lake?sql={quote(ORDERS_PER_MINUTE)}"

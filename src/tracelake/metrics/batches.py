@@ -14,14 +14,14 @@ from tracelake.schema import METRICS
 
 def samples_batch(rows: SampleRows) -> pa.RecordBatch:
     """One batch of ``rows``; ``labels`` arrives as JSON bytes and is cast, not decoded."""
-    timestamp, name, labels, value, service = rows.columns()
+    series = rows.series
     return pa.record_batch(
         [
-            pa.array(timestamp, pa.int64()).cast(METRICS.field("timestamp").type),
-            pa.array(name, pa.string()),
-            pa.array(labels, pa.binary()).cast(pa.string()),
-            pa.array(value, pa.float64()),
-            pa.array(service, pa.string()),
+            pa.array(rows.timestamp, pa.int64()).cast(METRICS.field("timestamp").type),
+            pa.array([s.name for s in series], pa.string()),
+            pa.array([s.labels for s in series], pa.binary()).cast(pa.string()),
+            pa.array(rows.value, pa.float64()),
+            pa.array([s.service for s in series], pa.string()),
         ],
         schema=METRICS,
     )

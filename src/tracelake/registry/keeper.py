@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from pathlib import Path
 
 from tracelake.registry import persist
@@ -33,7 +34,9 @@ class RegistryKeeper:
         self.path = directory / persist.FILE_NAME
         self.period_s = period_s or min(1.0, max(0.05, registry.ttl_s / 4))
         self._saved = -1
-        self._lock = asyncio.Lock()
+        #: A thread lock, not an asyncio one: writes run in worker threads (``save``) and
+        #: at shutdown (``close``), and one temp file name must see one writer at a time.
+        self._lock = threading.Lock()
 
     def load(self) -> None:
         """Restore the saved instances (start-up, before serving)."""
@@ -44,17 +47,17 @@ class RegistryKeeper:
             log.info("registry: %d instances restored from %s", len(records), self.path)
 
     def _write(self) -> None:
-        changes = self.registry.changes
-        if changes == self._saved:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        persist.save(self.path, self.registry.instances())
-        self._saved = changes
+        with self._lock:
+            changes = self.registry.changes
+            if changes == self._saved:
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            persist.save(self.path, self.registry.instances())
+            self._saved = changes
 
     async def save(self) -> None:
         """Write the state if it changed since the last write (in a thread)."""
-        async with self._lock:
-            await asyncio.to_thread(self._write)
+        await asyncio.to_thread(self._write)
 
     def close(self) -> None:
         """The last write, at shutdown."""

@@ -110,15 +110,23 @@ class Registry:
         Raises:
             NotFound: The instance is not registered (never, or evicted): register it.
         """
+        now = self.clock()
+        key = (service, instance_id)
         with self._lock:
-            record = self._records.get((service, instance_id))
+            record = self._records.get(key)
+            if record is not None and self._silent(record, now) > self.evict_after_s:
+                # its lease ran out before the expiry pass saw it: evicted all the same,
+                # so the answer does not depend on when the timer last ran
+                del self._records[key]
+                self.changes += 1
+                record = None
             if record is None:
                 raise NotFound(
                     f"instance {instance_id!r} of service {service!r} is not registered:"
                     " register it again"
                 )
-            record = replace(record, status="up", last_heartbeat=self.clock())
-            self._records[(service, instance_id)] = record
+            record = replace(record, status="up", last_heartbeat=now)
+            self._records[key] = record
             self.changes += 1
         return record
 
@@ -142,7 +150,7 @@ class Registry:
         evicted: list[InstanceRecord] = []
         with self._lock:
             for key, record in list(self._records.items()):
-                silent = now - max(record.last_heartbeat, self._counted_from)
+                silent = self._silent(record, now)
                 if silent > self.evict_after_s:
                     evicted.append(self._records.pop(key))
                 elif silent > self.ttl_s and record.status == "up":
@@ -152,6 +160,10 @@ class Registry:
             if down or evicted:
                 self.changes += 1
         return Expiry(down, evicted)
+
+    def _silent(self, record: InstanceRecord, now: float) -> float:
+        """Seconds since its last sign of life, counted at most from the last restore."""
+        return now - max(record.last_heartbeat, self._counted_from)
 
     def restore(self, records: Iterable[InstanceRecord]) -> None:
         """Take the records of the state file; their silence counts from now."""
@@ -180,8 +192,10 @@ class Registry:
             count[1] += record.status == "up"
         return [ServiceSummary(name, n, up) for name, (n, up) in sorted(counts.items())]
 
-    def scrape_targets(self) -> list[ScrapeTarget]:
-        """Registered instances that are up, then the static targets on other addresses."""
-        registered = registered_targets(self.instances())
+    def scrape_targets(self, service: str | None = None) -> list[ScrapeTarget]:
+        """Registered instances that are up, then the static targets on other addresses:
+        what the scraper scrapes and Prometheus SD offers (one list, so both agree)."""
+        registered = registered_targets(self.instances(service))
         seen = {(t.service, t.instance) for t in registered}
-        return registered + [t for t in self.static if (t.service, t.instance) not in seen]
+        static = [t for t in self.static if service is None or t.service == service]
+        return registered + [t for t in static if (t.service, t.instance) not in seen]

@@ -36,12 +36,14 @@ class ScrapeTarget:
         labels: Extra labels for its samples: the instance's metadata, with names made
             safe for Prometheus (characters other than letters, digits and ``_`` become
             ``_``).
+        instance_id: The registered instance it comes from; None for a static target.
     """
 
     service: str
     instance: str
     url: str
     labels: dict[str, str] = field(default_factory=dict)
+    instance_id: str | None = None
 
     def __hash__(self) -> int:
         return hash((self.service, self.instance, self.url))
@@ -59,6 +61,7 @@ def target_of(record: InstanceRecord) -> ScrapeTarget:
         instance=record.address,
         url=record.url(record.metrics_path),
         labels={label_name(k): v for k, v in record.metadata.items()},
+        instance_id=record.instance_id,
     )
 
 
@@ -106,7 +109,7 @@ def static_targets(config: Mapping[str, Sequence[str]]) -> list[ScrapeTarget]:
     return out
 
 
-def sd_group(target: ScrapeTarget, source: str, instance_id: str | None = None) -> dict[str, Any]:
+def sd_group(target: ScrapeTarget) -> dict[str, Any]:
     """One Prometheus HTTP SD target group for one target.
 
     ``__scheme__`` and ``__metrics_path__`` make Prometheus scrape the right URL; the
@@ -119,10 +122,10 @@ def sd_group(target: ScrapeTarget, source: str, instance_id: str | None = None) 
         "__metrics_path__": parts.path or "/metrics",
         "service": target.service,
         f"{META}service": target.service,
-        f"{META}source": source,
+        f"{META}source": "static" if target.instance_id is None else "registry",
     }
-    if instance_id is not None:
-        labels[f"{META}instance_id"] = instance_id
+    if target.instance_id is not None:
+        labels[f"{META}instance_id"] = target.instance_id
     for key, value in target.labels.items():
         labels[f"{META}metadata_{key}"] = value
         if not key.startswith("__"):

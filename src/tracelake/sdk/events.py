@@ -24,7 +24,9 @@ Without ``configure_events`` the first ``publish_event`` sets up a publisher for
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -65,13 +67,7 @@ def configure_events(
             (``batch_size``, ``flush_interval``, ``queue_size``, ``max_retries`` ...).
     """
     global _exporter, _service
-    exporter = BatchExporter(
-        endpoint or os.environ.get("TRACELAKE_ENDPOINT") or DEFAULT_ENDPOINT,
-        EVENTS_PATH,
-        signal="events",
-        token=token,
-        **exporter_options,
-    )
+    exporter = _new_exporter(endpoint, token, exporter_options)
     with _lock:
         old, _exporter = _exporter, exporter
         _service = service or os.environ.get("OTEL_SERVICE_NAME") or None
@@ -85,6 +81,10 @@ def publish_event(type: str, payload: Mapping[str, Any], key: str | None = None)
 
     ``key`` names the entity the event is about (an order id), for joins and ordering.
     A full queue drops the event and counts it (``tracelake_sdk_dropped_records_total``).
+
+    Values JSON has no type for (``Decimal``, ``set``, objects) are sent as their
+    ``str()``; a payload that cannot be encoded at all (a cycle, an integer over 64 bits)
+    is dropped with a note on stderr, never raised into the service.
 
     Raises:
         TypeError: ``type`` is not a string or ``payload`` not a mapping (a bug at the
@@ -110,7 +110,13 @@ def publish_event(type: str, payload: Mapping[str, Any], key: str | None = None)
     ids = _current_ids()
     if ids is not None:
         event["trace_id"], event["span_id"] = ids
-    exporter.submit(orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS))
+    try:
+        encoded = orjson.dumps(event, default=_as_text, option=orjson.OPT_NON_STR_KEYS)
+    except (TypeError, ValueError) as e:  # orjson.JSONEncodeError is a TypeError
+        with contextlib.suppress(Exception):
+            sys.stderr.write(f"tracelake sdk (events): {type!r} not sent, its payload {e}\n")
+        return
+    exporter.submit(encoded)
 
 
 def flush_events(timeout: float | None = None) -> bool:
@@ -119,11 +125,35 @@ def flush_events(timeout: float | None = None) -> bool:
     return True if exporter is None else exporter.flush(timeout)
 
 
+def _new_exporter(
+    endpoint: str | None, token: str | None, options: Mapping[str, Any]
+) -> BatchExporter:
+    return BatchExporter(
+        endpoint or os.environ.get("TRACELAKE_ENDPOINT") or DEFAULT_ENDPOINT,
+        EVENTS_PATH,
+        signal="events",
+        token=token,
+        **options,
+    )
+
+
 def _default_exporter() -> BatchExporter:
+    """The publisher made on first use; made under the lock, so threads that publish
+    their first events at once share one exporter instead of closing each other's."""
+    global _exporter, _service
     with _lock:
-        if _exporter is not None:
-            return _exporter
-    return configure_events()
+        if _exporter is None:
+            _exporter = _new_exporter(None, None, {})
+            _service = os.environ.get("OTEL_SERVICE_NAME") or None
+        return _exporter
+
+
+def _as_text(value: object) -> str:
+    """What orjson cannot encode, as text (``str`` itself may fail on odd objects)."""
+    try:
+        return str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
 
 
 def _current_ids() -> tuple[str, str] | None:

@@ -9,7 +9,9 @@ Prometheus (through tracelake's HTTP service discovery) and to ``/turbine.stream
 
 A daemon thread renews the lease every ``heartbeat_interval`` seconds; when the server
 answers 404 (it evicted the instance, or lost it) the thread registers again, and when
-the server cannot be reached it keeps trying without ever raising into the service.
+the server cannot be reached, refuses the token or answers something that is not HTTP
+it keeps trying without ever raising into the service. Only a registration the server
+finds malformed (400, 413: a bug at the call site) raises, once, from ``register``.
 ``close()`` (also run at interpreter exit) deregisters. Only the standard library is
 used, so a service that installs plain ``tracelake`` pays nothing for the server.
 """
@@ -51,6 +53,10 @@ def _reachable_host(endpoint: str) -> str:
             return str(s.getsockname()[0])
     except OSError:
         return socket.gethostname()
+
+
+#: Answers to the first registration that mean the call itself is wrong: raised.
+_CALLER_ERRORS: Final = frozenset({400, 413})
 
 
 class _Answer(Exception):
@@ -143,7 +149,7 @@ class Registration:
             self.registered = False
             self._register()  # evicted or forgotten: register again
 
-    def _note(self, error: Exception) -> None:
+    def _note(self, error: BaseException) -> None:
         self.last_error = f"{type(error).__name__}: {error}"
         with contextlib.suppress(Exception):
             sys.stderr.write(f"tracelake sdk (registry): {self.service}: {self.last_error}\n")
@@ -151,14 +157,15 @@ class Registration:
     # -- lifecycle ---------------------------------------------------------------
 
     def _start(self) -> None:
-        """Register now; refuse bad input at once, leave network trouble to the thread."""
+        """Register now; refuse bad input at once, leave every other trouble to the thread
+        (anything a broken network or a wrong endpoint can raise, not only ``OSError``)."""
         try:
             self._register()
         except _Answer as e:
-            if 400 <= e.status < 500 and e.status not in (404, 408, 429):
+            if e.status in _CALLER_ERRORS:
                 raise ValueError(f"tracelake registry refused {self.service}: {e.message}") from e
             self._note(e)
-        except (OSError, ValueError) as e:
+        except Exception as e:
             self._note(e)
         self._thread.start()
         _LIVE.add(self)
@@ -173,7 +180,7 @@ class Registration:
                         self._beat()
                     else:
                         self._register()
-                except (_Answer, OSError, ValueError, KeyError) as e:
+                except Exception as e:  # the thread must outlive any one bad answer
                     self._note(e)
 
     def close(self, timeout: float | None = None) -> bool:
@@ -196,7 +203,7 @@ class Registration:
             self._call("DELETE", self._instance_path())
         except _Answer as e:
             return e.status == 404
-        except OSError as e:
+        except Exception as e:
             self._note(e)
             return False
         finally:
@@ -248,8 +255,10 @@ def register(
         The live registration; ``close()`` deregisters (also done at exit).
 
     Raises:
-        ValueError: The server refused the registration (the message says why), or an
-            argument is out of range. Network trouble never raises: it is retried.
+        ValueError: The server found the registration malformed (400 or 413; the message
+            says why), or an argument is out of range. Anything else (network trouble,
+            a refused token, a server that is not tracelake) never raises: it is retried
+            and kept in ``last_error``.
 
     .. versionadded:: 0.1
     """

@@ -1,8 +1,8 @@
 """API tokens: parsed from the settings, kept only as SHA-256 hashes, checked in constant time.
 
 A token grants one or more scopes. ``ingest`` may write and read nothing back, ``read``
-may query everything, ``admin`` may do anything (settings, retention, registry changes,
-and everything ``read`` and ``ingest`` may). Tokens are generated with 256 bits of
+may query everything, ``admin`` may change the server (compact the lake now) and do
+everything ``read`` and ``ingest`` may. Tokens are generated with 256 bits of
 randomness, so a plain SHA-256 is enough to store them: there is no password to guess
 and a slow hash would only slow every request down.
 
@@ -12,7 +12,9 @@ The ``tokens`` setting lists entries in either form::
     {name = "grafana", scopes = ["read"], token = "<the token>"}          # secrets/env
     "ingest:<the token>"                                                  # env shorthand
 
-A plain ``token`` is hashed here, at load, and never kept.
+A plain ``token`` is hashed here, at load, and never kept. The shorthand names a token
+after its scopes (``ingest``; a second ``ingest`` entry is ``ingest-2``, so an old and a
+new token can be listed together while clients move over).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Literal, get_args
 
 from tracelake.errors import ConfigError
@@ -34,6 +36,9 @@ MIN_TOKEN_CHARS = 16
 TOKEN_PREFIX = "tl_"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+#: What a plain token may hold: printable ASCII but space and the shorthand's ``,`` ``:``
+#: (headers reach the server as Latin-1, so anything else could never match).
+_PLAIN = re.compile(r"[!-+\--9;-~]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +60,26 @@ def new_token() -> str:
 
 
 def hash_token(plain: str) -> str:
-    """The hex SHA-256 stored in place of ``plain``."""
-    return hashlib.sha256(plain.encode("utf-8")).hexdigest()
+    """The hex SHA-256 stored in place of ``plain``; the same function hashes what a
+    request presents, and it takes any string (``surrogatepass``: never raises)."""
+    return hashlib.sha256(plain.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def check_name(name: Any, where: str) -> str:
+    """Refuse a token name that could not be written into tracelake.toml as it is."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ConfigError(f"{where}: name must be 1-64 letters, digits or _.@- characters")
+    return name
 
 
 def check_plain(plain: str, where: str) -> str:
-    """Refuse a plain token too short or padded to be one of ours, naming where it came from."""
-    if plain != plain.strip() or any(c in plain for c in " ,:\t\r\n"):
-        raise ConfigError(f"{where}: a token may not contain spaces, commas or colons")
+    """Refuse a plain token too short, padded or odd to be one of ours, naming where it
+    came from."""
+    if not _PLAIN.fullmatch(plain):
+        raise ConfigError(
+            f"{where}: a token may hold only printable ASCII, without spaces, commas or colons;"
+            " make one with `tracelake token new`"
+        )
     if len(plain) < MIN_TOKEN_CHARS:
         raise ConfigError(
             f"{where}: a token needs at least {MIN_TOKEN_CHARS} characters; "
@@ -80,7 +97,7 @@ def parse_tokens(value: Any) -> tuple[Token, ...]:
             "setting tokens must be a list like "
             '[{name = "ci", scopes = ["ingest"], sha256 = "..."}]'
         )
-    tokens = [_entry(item, i) for i, item in enumerate(value)]
+    tokens = _number_shorthand([_entry(item, i) for i, item in enumerate(value)], value)
     names = [t.name for t in tokens]
     for name in names:
         if names.count(name) > 1:
@@ -89,6 +106,20 @@ def parse_tokens(value: Any) -> tuple[Token, ...]:
     if len(set(hashes)) != len(hashes):
         raise ConfigError("tokens: the same token is listed twice; list it once with all scopes")
     return tuple(tokens)
+
+
+def _number_shorthand(tokens: list[Token], items: Sequence[Any]) -> list[Token]:
+    """``ingest``, ``ingest-2``, ...: shorthand entries with the same scopes get distinct
+    names (a user cannot name them, so a clash would be no mistake of theirs)."""
+    seen: dict[str, int] = {}
+    out = []
+    for token, item in zip(tokens, items, strict=True):
+        if isinstance(item, str):
+            seen[token.name] = seen.get(token.name, 0) + 1
+            if seen[token.name] > 1:
+                token = replace(token, name=f"{token.name}-{seen[token.name]}")
+        out.append(token)
+    return out
 
 
 def _entry(item: Any, index: int) -> Token:
@@ -106,9 +137,7 @@ def _entry(item: Any, index: int) -> Token:
     unknown = sorted(set(item) - {"name", "scopes", "scope", "sha256", "token"})
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}; use name, scopes, sha256 or token")
-    name = item.get("name")
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ConfigError(f"{where}: name must be 1-64 letters, digits or _.@- characters")
+    name = check_name(item.get("name"), where)
     raw_scopes = item.get("scopes", item.get("scope"))
     if isinstance(raw_scopes, str):
         raw_scopes = [raw_scopes]
@@ -153,7 +182,7 @@ class TokenSet:
     def verify(self, plain: str) -> Token | None:
         """The token ``plain`` is, or None. Every configured hash is compared, each in
         constant time, so the answer's timing says nothing about which hash was close."""
-        presented = hashlib.sha256(plain.encode("utf-8", "surrogateescape")).hexdigest().encode()
+        presented = hash_token(plain).encode()
         found: Token | None = None
         for digest, token in self._digests:
             if hmac.compare_digest(digest, presented):

@@ -70,7 +70,12 @@ class CheckpointFile:
         return self._ends.get(name)
 
     def save(self, name: str, end_us: int) -> None:
-        """Record that ``name`` committed every window ending at or before ``end_us``."""
-        self._ends[name] = end_us
+        """Record that ``name`` committed every window ending at or before ``end_us``.
+
+        ``get`` answers the new end only once the file holds it: a failed write must
+        leave the runner believing what a restart would read.
+        """
+        ends = {**self._ends, name: end_us}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.path, orjson.dumps({"queries": self._ends}, option=orjson.OPT_SORT_KEYS))
+        write_atomic(self.path, orjson.dumps({"queries": ends}, option=orjson.OPT_SORT_KEYS))
+        self._ends = ends

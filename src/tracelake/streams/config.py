@@ -19,11 +19,13 @@ as one ``ConfigError`` line naming the query and the key.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tracelake.durations import parse_duration
 from tracelake.errors import ConfigError, QueryError
 from tracelake.query import ast, compile_query, parse
 from tracelake.query.sql import Shape
@@ -32,8 +34,8 @@ from tracelake.streams.statement import WindowStatement
 from tracelake.streams.windows import WindowSpec
 
 NAME_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNIT_US = {"ms": 1_000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000}
+#: A ratio's name is the tail of a metric name (aggregates get theirs from ``metric_safe``).
+OUTPUT_NAME_RE = re.compile(r"[A-Za-z0-9_]+")
 _KEYS = {
     "name",
     "source",
@@ -46,8 +48,8 @@ _KEYS = {
     "lateness",
 }
 MIN_WINDOW_US = 1_000_000
-MAX_WINDOW_US = _UNIT_US["d"]
-MAX_LATENESS_US = _UNIT_US["h"]
+MAX_WINDOW_US = 86_400_000_000
+MAX_LATENESS_US = 3_600_000_000
 #: Queries per server, and aggregates + ratios per query: each costs a scan per window.
 MAX_QUERIES = 64
 MAX_OUTPUTS = 32
@@ -79,7 +81,9 @@ def parse_continuous_queries(
     if not isinstance(tables, list | tuple):
         raise ConfigError("continuous_queries must be a list of tables: use [[continuous_queries]]")
     if len(tables) > MAX_QUERIES:
-        raise ConfigError(f"at most {MAX_QUERIES} continuous queries, got {len(tables)}")
+        raise ConfigError(
+            f"at most {MAX_QUERIES} continuous queries, got {len(tables)}: merge some with group_by"
+        )
     queries: list[ContinuousQuery] = []
     for i, table in enumerate(tables, 1):
         if not isinstance(table, Mapping):
@@ -133,11 +137,18 @@ def _parse_one(table: Mapping[str, Any], index: int, default_lateness_s: float) 
     if not isinstance(ratios, Mapping) or not all(isinstance(v, str) for v in ratios.values()):
         raise ConfigError(f'{where}: ratios must be a table of name = "filter"')
     for ratio_name, ratio_filter in ratios.items():
+        if not OUTPUT_NAME_RE.fullmatch(ratio_name):
+            raise ConfigError(
+                f"{where}: ratio name {ratio_name!r} ends a metric name: use only "
+                "ASCII letters, digits and '_'"
+            )
         _check_filter(ratio_filter, shape, f"{where}: ratio {ratio_name!r}")
     if not aggregates and not ratios:
         raise ConfigError(f"{where}: give at least one aggregate or ratio")
     if len(aggregates) + len(ratios) > MAX_OUTPUTS:
-        raise ConfigError(f"{where}: at most {MAX_OUTPUTS} aggregates and ratios")
+        raise ConfigError(
+            f"{where}: at most {MAX_OUTPUTS} aggregates and ratios: split it into two queries"
+        )
 
     stats = _stats(aggregates, group_by, where)
     query = ContinuousQuery(
@@ -196,13 +207,15 @@ def _strings(value: Any, where: str) -> list[str]:
 
 
 def _duration(value: Any, where: str) -> int:
-    """Microseconds of ``"500ms"``, ``"10s"``, ``"1m"``, ``"1h"``, ``"1d"`` or a number of seconds."""
-    if isinstance(value, bool):
-        pass
-    elif isinstance(value, int | float):
+    """Microseconds of a duration (``"500ms"``, ``"10s"``, ``"1m30s"``) or of a number of
+    seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return round(value * 1e6)
-    elif isinstance(value, str) and (m := _DURATION_RE.fullmatch(value.strip())):
-        return round(float(m.group(1)) * _UNIT_US[m.group(2)])
+    if isinstance(value, str):
+        try:
+            return round(parse_duration(value.strip()) * 1e6)
+        except ValueError:
+            pass
     raise ConfigError(
-        f'{where} must be a duration like "30s", "1m" or a number of seconds, got {value!r}'
+        f'{where} must be a duration like "30s", "1m30s" or a number of seconds, got {value!r}'
     )

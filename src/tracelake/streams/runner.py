@@ -9,7 +9,10 @@ one acknowledged after it stays in the lake but not in the window.
 
 The loop sleeps until the next window of any query is due. Several due windows of a
 query (after downtime) are committed together, up to ``MAX_WINDOWS_PER_COMMIT``. A
-failing window (a timeout, an overloaded store) is retried, never skipped.
+failing window (a timeout, an overloaded store, a full disk) is retried, never skipped;
+before the retry the query's resume point is found again from the lake, as after a
+crash, because a commit that failed at step 2 or 3 has already written its ``derived``
+rows and must not write them twice.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
@@ -32,7 +34,7 @@ from tracelake.streams.checkpoint import CheckpointFile, resume_point
 from tracelake.streams.config import ContinuousQuery
 from tracelake.streams.output import Value, canonical_labels, derived_batch, metrics_batch
 from tracelake.streams.statement import WindowStatement
-from tracelake.streams.windows import Window
+from tracelake.streams.windows import Window, utc
 
 log = logging.getLogger("tracelake.streams")
 
@@ -40,7 +42,6 @@ MAX_WINDOWS_PER_COMMIT = 60
 #: Longest sleep between looks at the clock, and the pause after a failed commit.
 IDLE_S = 0.5
 RETRY_S = 1.0
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Rows a recovery query may return (one commit's derived rows).
 _RECOVERY_MAX_ROWS = 10_000_000
 
@@ -85,21 +86,29 @@ class StreamRunner:
         """Find each query's resume point; rewrite metrics a crash kept from the lake."""
         await asyncio.to_thread(self.checkpoints.load)
         for q in self.queries:
-            derived_end = await self._sql_one(
-                'SELECT max(epoch_us(window_end)) FROM derived WHERE "query" = ?', [q.name]
+            await self._resume(q)
+            log.info(
+                "continuous query %s: windows after %s", q.name, _iso(self.committed_end_us[q.name])
             )
-            first_end = q.windows.ending_at_or_before(self._now_us()).end_us
-            point = resume_point(self.checkpoints.get(q.name), derived_end, first_end)
-            if point.unconfirmed_after_us is not None:
-                await self._restore_metrics(q, point.unconfirmed_after_us, point.committed_end_us)
-            if self.checkpoints.get(q.name) != point.committed_end_us:
-                await asyncio.to_thread(self.checkpoints.save, q.name, point.committed_end_us)
-            self.committed_end_us[q.name] = point.committed_end_us
-            log.info("continuous query %s: windows after %s", q.name, _iso(point.committed_end_us))
+
+    async def _resume(self, q: ContinuousQuery) -> None:
+        """Set ``q``'s committed end from the checkpoint and ``derived``, as they are now."""
+        derived_end = await self._sql_one(
+            'SELECT max(epoch_us(window_end)) FROM derived WHERE "query" = ?',
+            [q.name],
+            tables=["derived"],
+        )
+        first_end = q.windows.ending_at_or_before(self._now_us()).end_us
+        point = resume_point(self.checkpoints.get(q.name), derived_end, first_end)
+        if point.unconfirmed_after_us is not None:
+            await self._restore_metrics(q, point.unconfirmed_after_us, point.committed_end_us)
+        if self.checkpoints.get(q.name) != point.committed_end_us:
+            await asyncio.to_thread(self.checkpoints.save, q.name, point.committed_end_us)
+        self.committed_end_us[q.name] = point.committed_end_us
 
     async def _restore_metrics(self, q: ContinuousQuery, after_us: int, end_us: int) -> None:
         """Write the metrics of derived windows in ``(after, end]`` unless they are there."""
-        bounds = [_time(after_us), _time(end_us)]
+        bounds = [utc(after_us), utc(end_us)]
         rows = await self._sql(
             'SELECT epoch_us("timestamp"), epoch_us(window_end), labels, aggregate, value '
             'FROM derived WHERE "query" = ? AND window_end > ? AND window_end <= ?',
@@ -139,30 +148,34 @@ class StreamRunner:
             except Exception:
                 log.exception("continuous queries: recovery failed; retrying in %.0f s", RETRY_S)
                 await asyncio.sleep(RETRY_S)
+        failed: set[str] = set()  # queries whose last commit failed: resume them first
         while True:
             pause = IDLE_S
             for q in self.queries:
-                end = self.committed_end_us[q.name]
-                due = list(
-                    islice(
-                        q.windows.due(end, self._now_us(), q.lateness_us), MAX_WINDOWS_PER_COMMIT
+                try:
+                    if q.name in failed:
+                        await self._resume(q)
+                        failed.discard(q.name)
+                    end = self.committed_end_us[q.name]
+                    now = self._now_us()
+                    due = list(
+                        islice(q.windows.due(end, now, q.lateness_us), MAX_WINDOWS_PER_COMMIT)
                     )
-                )
-                if due:
-                    try:
+                    if due:
                         await self.commit(q, due)
-                    except Exception as e:  # a window is retried, never skipped
-                        self.stats.failures += 1
-                        log.error(
-                            "continuous query %s: window %s failed, retrying in %.0f s: %s",
-                            q.name,
-                            _iso(due[0].start_us),
-                            RETRY_S,
-                            e,
-                            exc_info=not isinstance(e, TracelakeError),
-                        )
-                        pause = RETRY_S
-                        continue
+                except Exception as e:  # a window is retried, never skipped
+                    failed.add(q.name)
+                    self.stats.failures += 1
+                    log.error(
+                        "continuous query %s: window %s failed, retrying in %.0f s: %s",
+                        q.name,
+                        _iso(q.windows.after(self.committed_end_us[q.name]).start_us),
+                        RETRY_S,
+                        e,
+                        exc_info=not isinstance(e, TracelakeError),
+                    )
+                    pause = RETRY_S
+                    continue
                 next_due = q.windows.next_due_us(self.committed_end_us[q.name], q.lateness_us)
                 pause = min(pause, max(0.0, (next_due - self._now_us()) / 1e6))
             await asyncio.sleep(pause)
@@ -226,10 +239,8 @@ class StreamRunner:
         )
         return results.rows
 
-    async def _sql_one(
-        self, sql: str, params: list[Any], *, tables: list[str] | None = None
-    ) -> Any:
-        rows = await self._sql(sql, params, tables=tables or ["derived"])
+    async def _sql_one(self, sql: str, params: list[Any], *, tables: list[str]) -> Any:
+        rows = await self._sql(sql, params, tables=tables)
         return rows[0][0] if rows else None
 
     def gauges(self) -> dict[str, tuple[str, float]]:
@@ -251,9 +262,5 @@ class StreamRunner:
         }
 
 
-def _time(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
-
-
 def _iso(us: int) -> str:
-    return _time(us).isoformat().replace("+00:00", "Z")
+    return utc(us).isoformat().replace("+00:00", "Z")

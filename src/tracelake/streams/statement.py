@@ -17,7 +17,6 @@ the statement returns one row even for an empty window, so ``count()`` is 0 then
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tracelake.errors import QueryError
@@ -25,12 +24,10 @@ from tracelake.query import compile_query
 from tracelake.query.sql import Shape, Sql, ident
 from tracelake.streams.aggregates import aggregate_name, aggregate_sql, group_key_sql, ratio_sql
 from tracelake.streams.sources import SOURCES
-from tracelake.streams.windows import Window
+from tracelake.streams.windows import Window, utc
 
 if TYPE_CHECKING:
     from tracelake.streams.config import ContinuousQuery
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +46,9 @@ class WindowStatement:
         keys = [group_key_sql(name, source.shape) for name in query.group_by]
         labels = [label for label, _ in keys]
         if len(set(labels)) != len(labels):
-            raise QueryError(f"two group keys make the same label name: {', '.join(labels)}")
-        if "__name__" in labels or any(label.startswith("__") for label in labels):
-            raise QueryError("group keys may not start with '__' (reserved by Prometheus)")
+            raise QueryError(
+                f"two group keys make the same label name ({', '.join(labels)}): keep one"
+            )
         outputs: list[tuple[str, Sql]] = [
             (aggregate_name(agg), aggregate_sql(agg, source.shape)) for agg in query.aggregates
         ]
@@ -60,8 +57,6 @@ class WindowStatement:
         duplicate = next((n for n in names if names.count(n) > 1), None)
         if duplicate is not None:
             raise QueryError(f"two aggregates are named {duplicate!r}: name one with 'as'")
-        if any(not n.replace("_", "").isalnum() for n in names):
-            raise QueryError("aggregate names must be letters, digits and '_'")
 
         columns = [expr.wrap("", f" AS {ident(f'k{i}')}") for i, (_, expr) in enumerate(keys)]
         columns += [expr.wrap("", f" AS {ident(f'a{i}')}") for i, (_, expr) in enumerate(outputs)]
@@ -74,9 +69,7 @@ class WindowStatement:
 
     def params(self, window: Window) -> list[Any]:
         """Parameters for one window, in the order of the ``?`` in ``sql``."""
-        start = EPOCH + timedelta(microseconds=window.start_us)
-        end = EPOCH + timedelta(microseconds=window.end_us)
-        return [*self.head_params, start, end, *self.tail_params]
+        return [*self.head_params, utc(window.start_us), utc(window.end_us), *self.tail_params]
 
     def split(self, row: tuple[Any, ...]) -> tuple[dict[str, str], list[tuple[str, float]]]:
         """One result row as (labels without NULL keys, [(aggregate, value)] without NULLs)."""

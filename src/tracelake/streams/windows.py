@@ -12,6 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def utc(t_us: int) -> datetime:
+    """Microseconds since the epoch as an aware UTC datetime, exact (no float on the way)."""
+    return _EPOCH + timedelta(microseconds=t_us)
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tracelake.ingest.decoders.framing import LineFramer, SyslogFramer
 
@@ -121,3 +123,36 @@ def test_syslog_flush_whole_tail_and_truncated_counted_frame() -> None:
     f.feed(b"50 <13>1 - - - - - - cut")
     assert f.flush() == []
     assert f.truncated == 1
+
+
+class _LoopOnly(SyslogFramer):
+    """The framer with its one-``split`` fast path for plain LF streams switched off."""
+
+    def _plain_lines(self, buf: bytes) -> None:
+        return None
+
+
+_PIECES = st.sampled_from(
+    [b"<13>a line", b"<14>1 - - - - - - x", b"", b"\r", b"\0", b"12 <13>counted", b"x" * 30]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(_PIECES, st.sampled_from([b"\n", b"\n", b"\r\n", b""])), max_size=12),
+    st.lists(st.integers(1, 40), min_size=1, max_size=8),
+    st.sampled_from([16, 1 << 20]),
+)
+def test_the_plain_lines_fast_path_frames_exactly_as_the_loop_does(
+    pieces: list[tuple[bytes, bytes]], cuts: list[int], max_frame: int
+) -> None:
+    """Same frames after every read and at the end, and the same oversize count."""
+    stream = b"".join(p + end for p, end in pieces)
+    fast, loop = SyslogFramer(max_frame), _LoopOnly(max_frame)
+    pos, i = 0, 0
+    while pos < len(stream):
+        chunk = stream[pos : pos + cuts[i % len(cuts)]]
+        pos, i = pos + len(chunk), i + 1
+        assert fast.feed(chunk) == loop.feed(chunk)
+    assert fast.flush() == loop.flush()
+    assert fast.oversize == loop.oversize

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 import struct
 
 import orjson
@@ -12,11 +13,13 @@ import snappy
 from tracelake.errors import DecodeError, PayloadTooLarge
 from tracelake.ingest.decoders.prompb import WriteRequest
 from tracelake.ingest.decoders.remote_write import (
+    SeriesCache,
+    _series_by_series,
     decode_write_request,
     protocol_of,
     rejection_message,
 )
-from tracelake.ingest.decoders.sample_rows import STALE_NAN, SeriesLimits
+from tracelake.ingest.decoders.sample_rows import DEFAULT_LIMITS, STALE_NAN, SeriesLimits
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in ms
 
@@ -151,3 +154,34 @@ def test_a_series_seen_before_decodes_the_same_from_the_cache_and_limits_are_kep
     assert [e.error for e in first[1]] == [e.error for e in again[1]]
     rows, errors = decode_write_request(body, limits=SeriesLimits(max_labels=4))
     assert len(rows) == 0 and "over max_series_labels (4)" in errors[0].error
+
+
+def test_one_sample_series_decode_the_same_as_series_by_series() -> None:
+    """Prometheus's shape (one sample per series) takes the columnar path; it must give
+    exactly the rows of the series-by-series path, zero values and times included."""
+    rng = random.Random(5)
+    series = []
+    for i in range(300):
+        labels = {
+            "__name__": rng.choice(("up", "http_requests_total", "ünïcode_total")),
+            "job": f"svc-{i % 7}",
+            "instance": rng.choice(("", "h:1", "h:2")),  # "" means no label
+            "le": rng.choice(("0.1", "+Inf")),
+        }
+        value = rng.choice((0.0, -0.0, 1.5, math.inf, math.nan, STALE_NAN))
+        series.append((labels, [(rng.choice((0, T0, T0 + i)), value)]))
+    body = request(*series)
+    fast, errors = decode_write_request(body)
+    assert errors == []
+    slow, _ = _series_by_series(
+        snappy.uncompress(body), SeriesCache().get(DEFAULT_LIMITS), DEFAULT_LIMITS
+    )
+    assert len(fast) == 300
+    assert fast.columns()[:3] == slow.columns()[:3] and fast.service == slow.service
+    assert [struct.pack("<d", v) for v in fast.value] == [struct.pack("<d", v) for v in slow.value]
+
+
+def test_a_request_with_a_series_of_no_samples_and_one_of_two_is_decoded_series_by_series() -> None:
+    body = request(({"__name__": "a"}, []), ({"__name__": "b"}, [(T0, 1.0), (T0 + 1, 2.0)]))
+    rows, errors = decode_write_request(body)
+    assert errors == [] and rows.name == ["b", "b"] and rows.value == [1.0, 2.0]

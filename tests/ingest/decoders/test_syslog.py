@@ -5,6 +5,8 @@ from __future__ import annotations
 import calendar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tracelake.ingest.decoders.syslog import SyslogDecoder, decode_syslog
 
@@ -205,3 +207,42 @@ def test_bad_bsd_time_values_kept_as_text() -> None:
 
 def test_one_shot_helper() -> None:
     assert decode_syslog(b"<14>hi", now=lambda: 1.0)["timestamp"] == NS
+
+
+class _GeneralOnly(SyslogDecoder):
+    """The decoder with its fast path for the common RFC 5424 shape switched off."""
+
+    def _common5424(self, *args: object) -> None:
+        return None
+
+
+_TOKEN = st.text(alphabet="abcXYZ09._-:", min_size=1, max_size=8)
+_VALUE = st.text(alphabet='ab =]\\"\u00e9x1', max_size=8)
+_PARAM_NAME = st.sampled_from(["a", "b", "traceId", "span_id", "trace_id", "x.y"])
+
+
+@st.composite
+def _rfc5424_lines(draw: st.DrawFn) -> bytes:
+    header = [
+        f"<{draw(st.integers(0, 191))}>1",
+        draw(st.sampled_from(["-", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00.5+02:00"])),
+        *(draw(st.one_of(st.just("-"), _TOKEN)) for _ in range(4)),
+    ]
+    elements = []
+    for _ in range(draw(st.integers(0, 2))):
+        params = draw(st.lists(st.tuples(_PARAM_NAME, _VALUE), max_size=6))
+        sd_id = draw(st.sampled_from(["ex@1", "meta", "host", "message"]))
+        elements.append(f"[{sd_id}" + "".join(f' {k}="{v}"' for k, v in params) + "]")
+    sd = "".join(elements) or "-"
+    message = draw(st.sampled_from(["", " hello world", " \ufeffbom text", " [not sd]"]))
+    return f"{' '.join(header)} {sd}{message}\n".encode()
+
+
+@settings(max_examples=400, deadline=None)
+@given(_rfc5424_lines())
+def test_the_fast_rfc5424_path_builds_exactly_what_the_general_path_builds(frame: bytes) -> None:
+    """Same keys in the same order (that order is the stored ``attributes``' order)."""
+    now = lambda: 1_767_225_600.0  # noqa: E731
+    fast = SyslogDecoder(now=now).decode(frame)
+    general = _GeneralOnly(now=now).decode(frame)
+    assert list(fast.items()) == list(general.items())

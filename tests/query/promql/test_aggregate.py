@@ -72,3 +72,37 @@ def test_sum_over_steps_where_series_come_and_go(lake: Lake) -> None:
     lake.add("g", {"s": "p"}, [(0, 1.0)])
     lake.add("g", {"s": "q"}, [(400, 2.0)])
     assert lake.query_range("sum(g)", 0, 600, 200) == {(): [1.0, 1.0, 2.0, 2.0]}
+
+
+@pytest.fixture
+def tied(lake: Lake) -> Lake:
+    """Twenty series of one value, written in an order unlike their labels' order."""
+    for i in range(20):
+        lake.add("t", {"i": f"{(i * 7 + 3) % 20:02d}"}, [(0, 5.0)])
+    lake.add("t", {"i": "high"}, [(0, 9.0)])
+    lake.add("t", {"i": "low"}, [(0, 1.0)])
+    return lake
+
+
+def test_topk_and_bottomk_break_ties_as_prometheuss_heap_does(tied: Lake) -> None:
+    # Series arrive in label order (00 … 19, high, low). topk(2) keeps 00 and 01, equal
+    # values never displace them, then high replaces the heap's top (00): high, 01.
+    assert list(tied.query("topk(2, t)", 0)) == [
+        labels(__name__="t", i="high"),
+        labels(__name__="t", i="01"),
+    ]
+    # bottomk(3) keeps 00, 01, 02 until low replaces the top (00): best first.
+    assert list(tied.query("bottomk(3, t)", 0)) == [
+        labels(__name__="t", i="low"),
+        labels(__name__="t", i="01"),
+        labels(__name__="t", i="02"),
+    ]
+    # Without a tie at the k-th place the choice is by value alone.
+    assert list(tied.query("topk(1, t)", 0)) == [labels(__name__="t", i="high")]
+    assert list(tied.query("bottomk(1, t)", 0)) == [labels(__name__="t", i="low")]
+
+
+def test_quantile_ranks_nan_below_every_number(lake: Lake) -> None:
+    for i, value in enumerate([1.0, float("nan"), 3.0, 5.0]):
+        lake.add("q", {"i": str(i)}, [(0, value)])
+    assert lake.query("quantile(0.5, q)", 0) == {(): pytest.approx(2.0)}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.query.promql.conftest import Lake, labels
+from tests.query.promql.conftest import T0, Lake, labels
 from tracelake.query.promql import EvaluationError
+from tracelake.query.promql.values import Vector
 
 
 @pytest.fixture
@@ -101,3 +102,13 @@ def test_set_operators_match_per_step(lake: Lake) -> None:
     lake.add("q", {"k": "1"}, [(300, 2.0)])
     assert lake.query_range("p and q", 0, 300, 300) == {labels(__name__="p", k="1"): [None, 1.0]}
     assert lake.query_range("p unless q", 0, 300, 300) == {labels(__name__="p", k="1"): [1.0, None]}
+
+
+def test_series_that_meet_under_one_label_set_at_different_steps_are_one_series(
+    lake: Lake,
+) -> None:
+    lake.add("p", {"k": "1"}, [(0, 1.0)])
+    lake.add("q", {"k": "1"}, [(300, 2.0)])
+    value = lake.engine.range("p + 0 or q + 0", T0, T0 + 300, 300).value
+    assert isinstance(value, Vector) and len(value.series) == 1
+    assert lake.query_range("p + 0 or q + 0", 0, 300, 300) == {labels(k="1"): [1.0, 2.0]}

@@ -12,6 +12,7 @@ from tests.query.promql.conftest import T0, Lake, labels
 from tracelake.errors import QueryError, QueryTimeout
 from tracelake.query.promql import EvaluationError, parse
 from tracelake.query.promql.evaluator import Evaluator
+from tracelake.query.promql.values import Vector
 
 
 @pytest.mark.parametrize(
@@ -162,3 +163,34 @@ def test_evaluation_stops_at_the_deadline() -> None:
     )
     with pytest.raises(QueryTimeout):
         evaluator.eval(parse("1 + 1"))
+
+
+@pytest.fixture
+def with_nan(lake: Lake) -> Lake:
+    for job, value in [("a", 2.0), ("b", math.nan), ("c", 1.0), ("d", 3.0)]:
+        lake.add("s", {"job": job}, [(0, value)])
+    return lake
+
+
+def test_sort_and_sort_desc_put_nan_last(with_nan: Lake) -> None:
+    jobs = lambda q: [dict(k)["job"] for k in with_nan.query(q, 0)]  # noqa: E731
+    assert jobs("sort(s)") == ["c", "a", "d", "b"]
+    assert jobs("sort_desc(s)") == ["d", "a", "c", "b"]
+
+
+def test_range_query_series_come_sorted_by_labels(with_nan: Lake) -> None:
+    got = with_nan.engine.range("s * 1", T0, T0 + 60, 30).value
+    assert isinstance(got, Vector)
+    assert [s.labels for s in got.series] == sorted(s.labels for s in got.series)
+
+
+def test_absent_drops_a_label_that_another_matcher_also_tests(g: Lake) -> None:
+    # As Prometheus: only the first equality matcher of a label pins it, and any later
+    # matcher of that label removes it.
+    assert g.query('absent(nothing{job="x", job=~".+", path="/p"})', 0) == {labels(path="/p"): 1.0}
+    assert g.query('absent(nothing{job=~".+", job="x"})', 0) == {labels(job="x"): 1.0}
+
+
+def test_label_replace_that_makes_two_series_one_is_an_error(g: Lake) -> None:
+    with pytest.raises(EvaluationError, match="same labelset"):
+        g.query('label_replace(label_replace(g, "job", "", "", ""), "path", "", "", "")', 0)

@@ -54,3 +54,13 @@ def test_without_an_inf_bucket_the_answer_is_nan() -> None:
 
 def _arr(values: list[float]) -> np.ndarray:
     return np.array(values, dtype=np.float64)
+
+
+def test_bucket_counts_within_float_noise_of_each_other_count_as_equal() -> None:
+    """Rates of buckets differ by rounding noise where no observation fell between them;
+    Prometheus (1e-12 relative) treats them as one count, so the rank stays in the
+    lower bucket instead of interpolating across the empty one."""
+    bounds = _arr([0.5, 1.0, math.inf])
+    noisy = _arr([0.3, 0.30000000000000004, 0.30000000000000004])
+    assert bucket_quantile(1.0, bounds, noisy) == pytest.approx(0.5)
+    assert bucket_quantile(1.0, bounds, _arr([0.3, 0.3, 0.3])) == pytest.approx(0.5)

@@ -11,10 +11,16 @@ import math
 import pytest
 
 from tests.query.promql.conftest import Lake, labels
+from tracelake.query.promql import EvaluationError
+
+
+def window_samples(values: list[float]) -> list[tuple[float, float]]:
+    """``values`` at the four sample times of the window ending at 600."""
+    return list(zip([555, 570, 585, 600], values, strict=True))
 
 
 def window(lake: Lake, values: list[float], name: str = "x") -> None:
-    lake.add(name, {"job": "a"}, list(zip([555, 570, 585, 600], values, strict=True)))
+    lake.add(name, {"job": "a"}, window_samples(values))
 
 
 def only_value(result: object) -> float:
@@ -126,3 +132,32 @@ def test_series_side_by_side_do_not_leak_into_each_other(lake: Lake) -> None:
     assert got[labels(job="b")] == [pytest.approx(4.0)] * 10
     assert labels(job="c") not in got
     assert lake.query_range("count_over_time(x[1m])", 300, 330, 30)[labels(job="c")] == [1, 1]
+
+
+def test_window_sums_keep_their_precision_after_huge_values(lake: Lake) -> None:
+    """A sum over a window is of the window's samples only, not a difference of running
+    totals that a huge earlier value (or counter reset) of the range query has rounded
+    away."""
+    lake.add("g", {"job": "a"}, [(0, 1e17), *window_samples([0.1, 0.2, 0.3, 0.4])])
+    got = lake.query_range("sum_over_time(g[1m])", 0, 600, 600)
+    assert got == {labels(job="a"): [1e17, pytest.approx(1.0)]}
+    got = lake.query_range("avg_over_time(g[1m])", 0, 600, 600)
+    assert got == {labels(job="a"): [1e17, pytest.approx(0.25)]}
+    # A counter that reset from 1e17 to 0 before the window.
+    lake.add("c", {"job": "a"}, [(0, 1e17), (15, 0.0), *window_samples([0.1, 0.2, 0.3, 0.4])])
+    got = lake.query_range("increase(c[1m])", 60, 600, 540)
+    assert got[labels(job="a")][1] == pytest.approx(0.3 * 60 / 45)
+
+
+def test_quantile_over_time_ranks_nan_below_every_number(lake: Lake) -> None:
+    # Prometheus sorts NaN first: [NaN, 1, 3, 5], rank 1.5 lies between 1 and 3.
+    window(lake, [1, math.nan, 3, 5])
+    assert only_value(lake.query("quantile_over_time(0.5, x[1m])", 600)) == pytest.approx(2)
+    assert math.isnan(only_value(lake.query("quantile_over_time(0, x[1m])", 600)))
+
+
+def test_a_range_function_that_merges_two_series_at_one_step_is_an_error(lake: Lake) -> None:
+    window(lake, [1, 2, 3, 4], name="x")
+    window(lake, [1, 2, 3, 4], name="y")
+    with pytest.raises(EvaluationError, match="same labelset"):
+        lake.query('rate({__name__=~"x|y"}[1m])', 600)

@@ -3,6 +3,9 @@
 ``POST /fault`` (``{"error_rate": 0.6, "latency_ms": 800}``) sets how often a charge
 fails and how much later every charge answers; ``GET /fault`` reads it back. The
 demo's schedule drives it, and so can anyone with curl.
+
+``demo_charges_total{outcome="captured"|"failed"}`` counts the charges on ``/metrics``:
+the series the demo's PromQL alert rule reads once the server has scraped them.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import random
 import uuid
 from collections.abc import Mapping
 
+from prometheus_client import Counter
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -22,16 +26,24 @@ from tracelake.demo import extras
 from tracelake.demo.faults import Fault, FaultError
 from tracelake.demo.services.app import ASGIApp, build_app, note
 
+CHARGES = Counter("demo_charges", "Charges answered, by outcome", ["outcome"])
+OUTCOMES = ("captured", "failed")
+
 
 def build(downstream: Mapping[str, str]) -> ASGIApp:
     rng = random.Random()
     fault = Fault()
+    for outcome in OUTCOMES:
+        # Exported at 0 from the start: the first failure is then an increase that
+        # rate() sees at the next scrape, not the birth of a series it cannot rate yet.
+        CHARGES.labels(outcome)
 
     async def charge(request: Request) -> JSONResponse:
         body = await request.json()
         order_id, amount = body.get("order_id"), body.get("amount")
         delay, fails = fault.draw(rng)
         await asyncio.sleep(rng.uniform(0.02, 0.06) + delay)
+        CHARGES.labels("failed" if fails else "captured").inc()
         if fails:
             note(
                 request, "charge failed: card processor timed out",

@@ -18,12 +18,19 @@ tested on bytes alone:
 
 from __future__ import annotations
 
+import re
+
 _LF = 0x0A
 _NUL = 0x00
 _DIGITS = frozenset(b"0123456789")
 _BLANKS = frozenset(b"\r\n\x00")
 #: Longest MSG-LEN we look at before deciding a frame is not octet-counted.
 _MAX_LEN_DIGITS = 10
+#: What stops a buffer of LF-terminated frames from being cut by one ``split``: a frame
+#: that starts with a digit (maybe octet-counted) or LF (blank bytes between frames are
+#: skipped one by one), or any CR. Starting with a literal, it is searched at C speed.
+_NOT_PLAIN_START = re.compile(rb"\n[0-9\n]")
+_PLAIN_FIRST = frozenset(range(256)) - _DIGITS - _BLANKS
 
 
 class LineFramer:
@@ -117,6 +124,10 @@ class SyslogFramer:
             self._skip = 0
         delim = self._delim
         limit = self.max_frame
+        if delim == _LF and not self._skip_to_delim and not pos:
+            lines = self._plain_lines(buf)
+            if lines is not None:
+                return lines
         while pos < n:
             if self._skip_to_delim:
                 end = buf.find(delim, pos)
@@ -176,6 +187,33 @@ class SyslogFramer:
             if frame:
                 frames.append(frame)
         self._buf = buf[pos:] if pos < n else b""
+        return frames
+
+    def _plain_lines(self, buf: bytes) -> list[bytes] | None:
+        """The common stream (LF-terminated, none counted, none blank): one ``split``.
+
+        None when ``buf`` holds anything else; the frame-by-frame loop then cuts it,
+        with the same result this would give when it applies.
+        """
+        if (
+            not buf
+            or buf[0] not in _PLAIN_FIRST
+            or b"\r" in buf
+            or _NOT_PLAIN_START.search(buf) is not None
+        ):
+            return None
+        frames = buf.split(b"\n")
+        tail = frames.pop()
+        limit = self.max_frame
+        if len(tail) > limit:
+            self.oversize += 1
+            self._skip_to_delim = True
+            tail = b""
+        self._buf = tail
+        if frames and max(map(len, frames)) > limit:
+            kept = [f for f in frames if len(f) <= limit]
+            self.oversize += len(frames) - len(kept)
+            return kept
         return frames
 
     def flush(self) -> list[bytes]:

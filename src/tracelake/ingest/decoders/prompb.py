@@ -22,6 +22,17 @@ at every scrape interval). ``exemplars`` and ``metadata`` are left undeclared (t
 ``histograms`` (native histograms) is declared as opaque ``bytes``, which has the same
 wire type as an embedded message, so a series carrying them can be counted and
 rejected without decoding them.
+
+Three more views of the same bytes let the receiver skip the per-series Python loop
+when, as Prometheus sends it, every series carries exactly one sample (see
+``remote_write.decode_write_request``); each relies only on protobuf's own rules:
+
+- ``LabelsRequest``: each series with only its labels (the rest discarded), so
+  ``SerializeToString()`` of one series is one exact, length-prefixed cache key.
+- ``ShapeRequest``: per series, whether it has samples and histograms (empty marker
+  messages). Serialised, a series with samples and no histograms is 4 bytes exactly.
+- ``FlatRequest``: ``timeseries`` declared *singular*, so the parser merges every
+  series into one and appends all samples of the request, in order, to one list.
 """
 
 from __future__ import annotations
@@ -83,6 +94,28 @@ def _build() -> dict[str, Any]:
                 "RawWriteRequest",
                 ("timeseries", 1, repeated, _F.TYPE_MESSAGE, f".{_PACKAGE}.RawTimeSeries"),
             ),
+            _message("SeriesLabels", ("labels", 1, repeated, _F.TYPE_BYTES, "")),
+            _message(
+                "LabelsRequest",
+                ("timeseries", 1, repeated, _F.TYPE_MESSAGE, f".{_PACKAGE}.SeriesLabels"),
+            ),
+            _message("Present"),
+            _message(
+                "SeriesShape",
+                ("samples", 2, optional, _F.TYPE_MESSAGE, f".{_PACKAGE}.Present"),
+                ("histograms", 4, optional, _F.TYPE_MESSAGE, f".{_PACKAGE}.Present"),
+            ),
+            _message(
+                "ShapeRequest",
+                ("timeseries", 1, repeated, _F.TYPE_MESSAGE, f".{_PACKAGE}.SeriesShape"),
+            ),
+            _message(
+                "AllSamples", ("samples", 2, repeated, _F.TYPE_MESSAGE, f".{_PACKAGE}.Sample")
+            ),
+            _message(
+                "FlatRequest",
+                ("timeseries", 1, optional, _F.TYPE_MESSAGE, f".{_PACKAGE}.AllSamples"),
+            ),
         ]
     )
     pool = descriptor_pool.DescriptorPool()
@@ -96,6 +129,10 @@ def _build() -> dict[str, Any]:
             "WriteRequest",
             "RawTimeSeries",
             "RawWriteRequest",
+            "SeriesLabels",
+            "LabelsRequest",
+            "ShapeRequest",
+            "FlatRequest",
         )
     }
 
@@ -108,3 +145,7 @@ TimeSeries: Any = _CLASSES["TimeSeries"]
 WriteRequest: Any = _CLASSES["WriteRequest"]
 RawTimeSeries: Any = _CLASSES["RawTimeSeries"]
 RawWriteRequest: Any = _CLASSES["RawWriteRequest"]
+SeriesLabels: Any = _CLASSES["SeriesLabels"]
+LabelsRequest: Any = _CLASSES["LabelsRequest"]
+ShapeRequest: Any = _CLASSES["ShapeRequest"]
+FlatRequest: Any = _CLASSES["FlatRequest"]

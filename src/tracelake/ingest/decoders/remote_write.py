@@ -3,8 +3,10 @@
 The body is a ``prompb.WriteRequest`` in protobuf, compressed with snappy's *block*
 format (never the framed one). Its declared length is checked against the body limit
 before anything is inflated, so a small body cannot claim gigabytes. Parsing runs in
-protobuf's C core through the message classes of ``prompb.py``; the loop over series
-below is the only Python work per series.
+protobuf's C core through the message classes of ``prompb.py``. A request shaped as
+Prometheus sends it (one sample per series, nothing to reject) is turned into columns
+without a Python loop over protobuf objects; any other request goes series by series.
+Both give the same rows.
 
 Every series must carry ``__name__`` and stay within the label limits; a series that
 breaks a rule is rejected with its reason (``line`` = its 1-based position in the
@@ -19,9 +21,18 @@ import snappy
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
 from tracelake.errors import DecodeError, PayloadTooLarge
-from tracelake.ingest.decoders.prompb import Label, RawWriteRequest
+from tracelake.ingest.decoders.prompb import (
+    FlatRequest,
+    Label,
+    LabelsRequest,
+    RawWriteRequest,
+    SeriesLabels,
+    ShapeRequest,
+)
 from tracelake.ingest.decoders.sample_rows import (
     DEFAULT_LIMITS,
+    MAX_US,
+    MIN_US,
     InvalidSeries,
     SampleRows,
     Series,
@@ -101,14 +112,68 @@ def decode_write_request(
     Raises :class:`DecodeError` for a body that is not snappy or not a WriteRequest,
     :class:`PayloadTooLarge` when it would inflate past ``max_body_bytes``.
     """
+    data = decompress(body, content_encoding, max_body_bytes)
+    cache = _SERIES.get(limits)
+    rows = _one_sample_per_series(data, cache, limits)
+    if rows is not None:
+        return rows, []
+    return _series_by_series(data, cache, limits)
+
+
+def _one_sample_per_series(data: bytes, cache: _Bucket, limits: SeriesLimits) -> SampleRows | None:
+    """The samples of a request whose every series has one sample and nothing is wrong.
+
+    That is what Prometheus sends (each queued sample is its own ``TimeSeries``), and
+    it needs no Python loop over protobuf objects: three parses in protobuf's C core
+    give one label key per series and every sample in order (``prompb``'s views), so
+    the i-th sample belongs to the i-th series. ``None`` means "not that shape, or
+    something to reject": the series-by-series decoder then gives the exact answer.
+    """
+    try:
+        shape = ShapeRequest.FromString(data)
+        shape.DiscardUnknownFields()
+        count = len(shape.timeseries)
+        # 4 bytes per series ⇔ every series has samples and none has histograms
+        if shape.ByteSize() != 4 * count:
+            return None
+        samples = FlatRequest.FromString(data).timeseries.samples
+        if len(samples) != count:  # some series has more than one sample
+            return None
+        keyed = LabelsRequest.FromString(data)
+        keyed.DiscardUnknownFields()
+    except ProtobufDecodeError:
+        return None
+    series = []
+    known = cache.get
+    for key in [s.SerializeToString() for s in keyed.timeseries]:
+        identity = known(key)
+        if identity is None:
+            identity = _identity(tuple(SeriesLabels.FromString(key).labels), limits)
+            cache.put(key, identity)
+        if type(identity) is not Series:
+            return None
+        series.append(identity)
+    millis = [sample.timestamp for sample in samples]
+    if millis and (min(millis) < MIN_US // 1000 or max(millis) > MAX_US // 1000):
+        return None
+    rows = SampleRows()
+    rows.timestamp = [ms * 1000 for ms in millis]
+    rows.value = [sample.value for sample in samples]
+    rows.series = series
+    return rows
+
+
+def _series_by_series(
+    data: bytes, cache: _Bucket, limits: SeriesLimits
+) -> tuple[SampleRows, list[RecordError]]:
+    """Any request, one series at a time: rejects are named, the rest is kept."""
     request = RawWriteRequest()
     try:
-        request.ParseFromString(decompress(body, content_encoding, max_body_bytes))
+        request.ParseFromString(data)
     except ProtobufDecodeError as e:
         raise DecodeError(f"body is not a valid remote_write WriteRequest protobuf: {e}") from e
     rows = SampleRows()
     errors: list[RecordError] = []
-    cache = _SERIES.get(limits)
     for index, series in enumerate(request.timeseries, 1):
         key = tuple(series.labels)
         identity = cache.get(key)
@@ -147,17 +212,24 @@ def _identity(encoded_labels: tuple[bytes, ...], limits: SeriesLimits) -> Series
         return f"a label is not a valid prompb.Label: {e}"
 
 
+#: A series' labels as encoded on the wire (see ``SeriesCache``).
+SeriesKey = tuple[bytes, ...] | bytes
+
+
 class SeriesCache:
     """Label sets already turned into series, per worker process and limits.
 
     A Prometheus sends the same series at every interval, so in steady state nearly
-    every series is a hit and costs a tuple and a dict lookup instead of a decode,
-    checks and JSON. Bounded: cleared when full (a cheap reset; it refills at once).
+    every series is a hit and costs a key and a dict lookup instead of a decode,
+    checks and JSON. The key is the series' labels as encoded on the wire: a tuple of
+    encoded labels, or (on the fast path) one ``SeriesLabels`` serialisation; both are
+    exact, and the two kinds never compare equal. Bounded: cleared when full (a cheap
+    reset; it refills at once).
     """
 
     def __init__(self, size: int = 200_000) -> None:
         self.size = size
-        self._by_limits: dict[SeriesLimits, dict[tuple[bytes, ...], Series | str]] = {}
+        self._by_limits: dict[SeriesLimits, dict[SeriesKey, Series | str]] = {}
 
     def get(self, limits: SeriesLimits) -> _Bucket:
         return _Bucket(self._by_limits.setdefault(limits, {}), self.size)
@@ -166,12 +238,12 @@ class SeriesCache:
 class _Bucket:
     __slots__ = ("entries", "get", "size")
 
-    def __init__(self, entries: dict[tuple[bytes, ...], Series | str], size: int) -> None:
+    def __init__(self, entries: dict[SeriesKey, Series | str], size: int) -> None:
         self.entries = entries
         self.size = size
         self.get = entries.get
 
-    def put(self, key: tuple[bytes, ...], value: Series | str) -> None:
+    def put(self, key: SeriesKey, value: Series | str) -> None:
         if len(self.entries) >= self.size:
             self.entries.clear()
         self.entries[key] = value

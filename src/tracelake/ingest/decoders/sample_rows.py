@@ -3,14 +3,16 @@
 Why one shape: scraped exposition text, remote_write and OTLP metrics must land in one
 ``metrics`` table and read back the same whichever protocol carried them, so each
 decoder turns a label set into a series identity here (``name`` + canonical ``labels``
-JSON + ``service``) and appends samples column-wise (cheap to turn into an Arrow batch,
-no per-sample dict). Pure Python: decoders stay sans-IO and free of pyarrow.
+JSON + ``service``, encoded once per label set, not per sample) and appends samples
+column-wise (cheap to turn into an Arrow batch, no per-sample dict). Pure Python:
+decoders stay sans-IO and free of pyarrow.
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field, fields
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -39,33 +41,50 @@ DEFAULT_LIMITS = SeriesLimits()
 
 @dataclass(slots=True)
 class SampleRows:
-    """Columns of ``metrics`` in storage order (see ``schema.METRICS``); one index per sample."""
+    """Samples in arrival order: a time, a value and the series each belongs to.
+
+    The series is kept by reference (one ``Series`` object per label set, shared by
+    its samples) rather than copied into ``name``/``labels``/``service`` columns:
+    that is one list append per sample instead of three, and the columns of
+    ``schema.METRICS`` are read off the series when the Arrow batch is built.
+    """
 
     timestamp: list[int] = field(default_factory=list)  # µs since the epoch
-    name: list[str] = field(default_factory=list)
-    labels: list[bytes] = field(default_factory=list)  # canonical JSON, UTF-8
     value: list[float] = field(default_factory=list)
-    service: list[str | None] = field(default_factory=list)
+    series: list[Series] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.name)
+        return len(self.series)
 
-    def columns(self) -> list[list[object]]:
-        return [getattr(self, f.name) for f in fields(self)]
+    @property
+    def name(self) -> list[str]:
+        return [s.name for s in self.series]
+
+    @property
+    def labels(self) -> list[bytes]:
+        """Canonical JSON (UTF-8) of each sample's labels other than ``__name__``."""
+        return [s.labels for s in self.series]
+
+    @property
+    def service(self) -> list[str | None]:
+        return [s.service for s in self.series]
+
+    def columns(self) -> list[Sequence[object]]:
+        """The columns of ``metrics`` in storage order (see ``schema.METRICS``)."""
+        return [self.timestamp, self.name, self.labels, self.value, self.service]
 
     def add(self, series: Series, timestamp_us: int, value: float) -> None:
         """One sample of ``series``; the time is checked, the value taken as is (NaN, ±Inf)."""
         if not MIN_US <= timestamp_us <= MAX_US:
             raise InvalidSeries(f"timestamp {timestamp_us} µs is outside 1970..2262")
         self.timestamp.append(timestamp_us)
-        self.name.append(series.name)
-        self.labels.append(series.labels)
         self.value.append(value)
-        self.service.append(series.service)
+        self.series.append(series)
 
     def extend(self, other: SampleRows) -> None:
-        for mine, theirs in zip(self.columns(), other.columns(), strict=True):
-            mine.extend(theirs)
+        self.timestamp.extend(other.timestamp)
+        self.value.extend(other.value)
+        self.series.extend(other.series)
 
 
 @dataclass(frozen=True, slots=True)

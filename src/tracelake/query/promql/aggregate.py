@@ -10,14 +10,16 @@ drops the listed ones and the metric name. topk/bottomk keep the chosen series w
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from tracelake.query.promql.errors import EvaluationError
 from tracelake.query.promql.format import format_value
+from tracelake.query.promql.quantiles import quantile
 from tracelake.query.promql.values import (
     Floats,
+    Ints,
     Labels,
     Series,
     Vector,
@@ -26,23 +28,6 @@ from tracelake.query.promql.values import (
     with_label,
     without,
 )
-
-
-def quantile(q: float, values: Floats) -> float:
-    """The q-quantile of ``values`` with linear interpolation between the closest ranks,
-    as Prometheus's quantile and quantile_over_time compute it."""
-    if math.isnan(q) or len(values) == 0:
-        return math.nan
-    if q < 0:
-        return -math.inf
-    if q > 1:
-        return math.inf
-    ordered = np.sort(values)
-    rank = q * (len(ordered) - 1)
-    lower = max(0, math.floor(rank))
-    upper = min(len(ordered) - 1, lower + 1)
-    weight = rank - math.floor(rank)
-    return float(ordered[lower] * (1 - weight) + ordered[upper] * weight)
 
 
 def group_labels(labels: Labels, by: Sequence[str] | None, drop: Sequence[str] | None) -> Labels:
@@ -107,20 +92,76 @@ def _reduce(op: str, v: np.ndarray, p: np.ndarray, param: Floats | str | None) -
 
 
 def _top(op: str, members: list[Series], k_values: Floats) -> list[Series]:
+    """topk/bottomk of one group: at each step the k best present samples. The chosen
+    series come out best first at the first step where they are chosen, which is the
+    order of an instant query's answer."""
     values = np.vstack([s.values for s in members])
     present = np.vstack([s.present for s in members])
     chosen = np.zeros_like(present)
+    order: dict[int, None] = {}
     for step in range(values.shape[1]):
         k = k_values[step]
         if math.isnan(k) or k < 1:
             continue
         rows = np.flatnonzero(present[:, step])
-        col = values[rows, step]
-        # NaN sorts last either way, as Prometheus ranks it below every number.
-        key = np.where(np.isnan(col), math.inf, -col if op == "topk" else col)
-        picked = rows[np.argsort(key, kind="stable")[: int(min(k, len(rows)))]]
+        picked = rows[_pick(op, values[rows, step], int(min(k, len(rows))))]
         chosen[picked, step] = True
-    return [Series(s.labels, s.values, chosen[i]) for i, s in enumerate(members) if chosen[i].any()]
+        order.update(dict.fromkeys(picked.tolist()))
+    return [Series(members[i].labels, members[i].values, chosen[i]) for i in order]
+
+
+def _pick(op: str, column: Floats, k: int) -> Ints:
+    """Which k of one step's samples (in input order) topk/bottomk keeps, best first.
+
+    NaN ranks below every number either way. When the k-th best ties with the next,
+    which of the tied ones stay is Prometheus's heap's choice (it depends on the input
+    order, not only on the values), so that heap is replayed.
+    """
+    key = np.where(np.isnan(column), math.inf, -column if op == "topk" else column)
+    ranked = np.argsort(key, kind="stable")
+    if k < len(ranked) and key[ranked[k - 1]] == key[ranked[k]]:
+        kept = _heap_choice(column.tolist(), k, top=op == "topk")
+        return np.array(sorted(kept, key=lambda i: key[i]), dtype=np.int64)
+    return ranked[:k]
+
+
+def _heap_choice(values: list[float], k: int, *, top: bool) -> list[int]:
+    """Prometheus's topk/bottomk heap (Go's container/heap): the k first samples, then
+    each later one replaces the worst kept only if strictly better."""
+
+    def worse(a: int, b: int) -> bool:
+        x, y = values[a], values[b]
+        return math.isnan(x) or (x < y if top else x > y)
+
+    heap: list[int] = []
+    for i, value in enumerate(values):
+        if len(heap) < k:
+            heap.append(i)
+            _sift_up(heap, len(heap) - 1, worse)
+        elif worse(heap[0], i) and not math.isnan(value):
+            heap[0] = i
+            _sift_down(heap, worse)
+    return heap
+
+
+def _sift_up(heap: list[int], j: int, worse: Callable[[int, int], bool]) -> None:
+    while j > 0:
+        parent = (j - 1) // 2
+        if not worse(heap[j], heap[parent]):
+            return
+        heap[parent], heap[j] = heap[j], heap[parent]
+        j = parent
+
+
+def _sift_down(heap: list[int], worse: Callable[[int, int], bool]) -> None:
+    i = 0
+    while (child := 2 * i + 1) < len(heap):
+        if child + 1 < len(heap) and worse(heap[child + 1], heap[child]):
+            child += 1
+        if not worse(heap[child], heap[i]):
+            return
+        heap[i], heap[child] = heap[child], heap[i]
+        i = child
 
 
 def _count_values(label: str, groups: dict[Labels, list[Series]], steps: int) -> list[Series]:

@@ -27,7 +27,6 @@ from tracelake.query.promql.values import (
     drop_name,
     format_labels,
     get,
-    merge_same_labels,
     only,
     with_label,
     without,
@@ -120,33 +119,38 @@ def _by_signature(v: Vector, matching: Matching) -> dict[Labels, list[Series]]:
     return groups
 
 
-def set_operation(op: str, lhs: Vector, rhs: Vector, matching: Matching, steps: int) -> Vector:
-    right = {
-        sig: np.logical_or.reduce([s.present for s in members])
-        for sig, members in _by_signature(rhs, matching).items()
-    }
+def _presence(v: Vector, matching: Matching, steps: int) -> dict[Labels, Mask]:
+    """The steps at which each signature has a sample in ``v``."""
+    out: dict[Labels, Mask] = {}
+    for s in v.series:
+        sig = signature(s.labels, matching)
+        out[sig] = out.get(sig, np.zeros(steps, dtype=bool)) | s.present
+    return out
+
+
+def _where(
+    v: Vector, other: dict[Labels, Mask], matching: Matching, steps: int, *, matched: bool
+) -> list[Series]:
+    """The samples of ``v`` whose signature ``other`` has (``matched``) or lacks at the
+    same step, as they are."""
     none = np.zeros(steps, dtype=bool)
-    if op == "and":
-        kept = [
-            Series(s.labels, s.values, s.present & right.get(signature(s.labels, matching), none))
-            for s in lhs.series
-        ]
-        return Vector([s for s in kept if s.present.any()])
-    if op == "unless":
-        kept = [
-            Series(s.labels, s.values, s.present & ~right.get(signature(s.labels, matching), none))
-            for s in lhs.series
-        ]
-        return Vector([s for s in kept if s.present.any()])
-    left = {
-        sig: np.logical_or.reduce([s.present for s in members])
-        for sig, members in _by_signature(lhs, matching).items()
-    }
-    added = [
-        Series(s.labels, s.values, s.present & ~left.get(signature(s.labels, matching), none))
-        for s in rhs.series
-    ]
-    return Vector(list(lhs.series) + [s for s in added if s.present.any()])
+    out = []
+    for s in v.series:
+        found = other.get(signature(s.labels, matching), none)
+        present = s.present & (found if matched else ~found)
+        if present.any():
+            out.append(Series(s.labels, s.values, present))
+    return out
+
+
+def set_operation(op: str, lhs: Vector, rhs: Vector, matching: Matching, steps: int) -> Vector:
+    """``and``: lhs where rhs has the signature; ``unless``: where it has not; ``or``:
+    all of lhs, and rhs where lhs has not."""
+    if op == "or":
+        added = _where(rhs, _presence(lhs, matching, steps), matching, steps, matched=False)
+        return Vector(lhs.series + added)
+    right = _presence(rhs, matching, steps)
+    return Vector(_where(lhs, right, matching, steps, matched=op == "and"))
 
 
 def _result_labels(many: Labels, one: Labels, op: str, matching: Matching) -> Labels:
@@ -187,7 +191,7 @@ def vectors(op: str, lhs: Vector, rhs: Vector, matching: Matching, steps: int) -
                         out.append(Series(labels, a, kept))
                 else:
                     out.append(Series(labels, arithmetic(op, a, b), present))
-    return Vector(merge_same_labels(out))
+    return Vector(out)
 
 
 def _unique_per_step(members: Sequence[Series], sig: Labels, side: str, m: Matching) -> None:

@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import orjson
 import promql_parser as pp
 import pyarrow as pa
 
@@ -50,7 +49,10 @@ MAX_POINTS = 11_000
 def parse(query: str) -> pp.Expr:
     """The syntax tree of ``query``; QueryError with the parser's one-line message."""
     if len(query) > MAX_QUERY_CHARS:
-        raise QueryError(f"query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}")
+        raise QueryError(
+            f"query is {len(query)} characters long, over the limit of {MAX_QUERY_CHARS}: "
+            "shorten it, or split it into several queries"
+        )
     try:
         return pp.parse(query)
     except ValueError as e:
@@ -110,15 +112,16 @@ class PromQLEngine:
     ) -> list[dict[str, str]]:
         """Label sets of the series any of ``selectors`` match in the time range."""
         start_ms, end_ms = round(start_s * 1000), round(end_s * 1000)
-        seen: dict[bytes, dict[str, str]] = {}
+        seen: dict[frozenset[tuple[str, str]], dict[str, str]] = {}
         for text in selectors:
             sql, params = series_sql(parse_selector(text), start_ms, end_ms)
             table = self._run(sql, params, start_ms, end_ms)
-            for labels in series_labels(
+            names, labels_json = (
                 table.column("name").to_pylist(),
                 table.column("labels").to_pylist(),
-            ):
-                seen.setdefault(orjson.dumps(labels, option=orjson.OPT_SORT_KEYS), labels)
+            )
+            for labels in series_labels(names, labels_json):
+                seen.setdefault(frozenset(labels.items()), labels)
         return list(seen.values())
 
     def label_names(self, selectors: Sequence[str], start_s: float, end_s: float) -> list[str]:
@@ -131,6 +134,7 @@ class PromQLEngine:
     def label_values(
         self, name: str, selectors: Sequence[str], start_s: float, end_s: float
     ) -> list[str]:
+        """Values of label ``name``; without selectors straight from the lake."""
         if selectors:
             series = self.series(selectors, start_s, end_s)
             return sorted({s[name] for s in series if s.get(name, "") != ""})
@@ -160,6 +164,7 @@ class PromQLEngine:
         )
 
     def instant(self, query: str, time_s: float) -> QueryResult:
+        """``query`` at one time: a vector, scalar, string, or a range vector's samples."""
         node = parse(query)
         at = round(time_s * 1000)
         steps = np.array([at], dtype=np.int64)
@@ -169,6 +174,8 @@ class PromQLEngine:
         return QueryResult(value, steps)
 
     def range(self, query: str, start_s: float, end_s: float, step_s: float) -> QueryResult:
+        """``query`` at every step from start to end: a vector or a scalar. A vector's
+        series come sorted by label set, as Prometheus sorts a range query's matrix."""
         if end_s < start_s:
             raise QueryError("end timestamp must not be before start time")
         if not step_s > 0 or math.isinf(step_s):
@@ -189,6 +196,8 @@ class PromQLEngine:
             raise QueryError(
                 f'invalid expression type "{kind}" for range query, must be Scalar or instant Vector'
             )
+        if isinstance(value, Vector):
+            value = Vector(sorted(value.series, key=lambda s: s.labels))
         return QueryResult(value, steps)
 
     def vector(self, query: str, time_s: float) -> list[tuple[dict[str, str], float]]:

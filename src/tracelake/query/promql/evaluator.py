@@ -7,13 +7,14 @@ about what one instant query over the same span does.
 
 Selectors see the sample at or before each step within the lookback delta (5 m by
 default), left-open as in Prometheus 3; a staleness marker as that sample means the
-series is absent. ``offset`` and ``@`` move the time each selector is read at.
+series is absent. ``offset`` and ``@`` move the time each selector is read at. Series
+leave a selector sorted by label set, as Prometheus's storage hands them over, because
+what depends on input order (which of tied series topk keeps) should answer as it does.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,9 @@ from tracelake.query.promql import binary, functions, histogram, rangefuncs
 from tracelake.query.promql.errors import EvaluationError
 from tracelake.query.promql.selectors import OPS, Matcher, stale
 from tracelake.query.promql.values import (
+    LABEL_NAME,
     NAME,
+    Floats,
     Ints,
     Labels,
     Matrix,
@@ -39,6 +42,7 @@ from tracelake.query.promql.values import (
     Vector,
     drop_name,
     labels_of,
+    unique_labels,
 )
 
 Loader = Callable[[Sequence[Matcher], int, int], list[RawSeries]]
@@ -90,13 +94,19 @@ class Evaluator:
         return len(self.steps)
 
     def eval(self, node: pp.Expr) -> Value:
+        """``node`` at every step; a vector comes back with one series per label set."""
         value = self._eval(node)
-        if isinstance(value, Vector) and len(value.series) * self.n > self.max_samples:
-            raise EvaluationError(
-                f"query processing would hold more than {self.max_samples} samples in "
-                "memory (series x steps): narrow the time range, the selector or raise the step"
-            )
+        if isinstance(value, Vector):
+            value = Vector(unique_labels(value.series))
+            self._check_samples(len(value.series) * self.n, "hold", "(series x steps)")
         return value
+
+    def _check_samples(self, count: int, verb: str, what: str) -> None:
+        if count > self.max_samples:
+            raise EvaluationError(
+                f"query processing would {verb} more than {self.max_samples} samples {what}: "
+                "narrow the time range or the selector, or raise the step"
+            )
 
     def _eval(self, node: pp.Expr) -> Value:
         if time.monotonic() > self.deadline:
@@ -123,9 +133,10 @@ class Evaluator:
             return self.call(node)
         if isinstance(node, pp.SubqueryExpr):
             raise QueryError(
-                "subqueries (expr[range:step]) are not supported by tracelake's PromQL"
+                "subqueries (expr[range:step]) are not supported: apply the range function "
+                "to a selector (rate(m[5m])), or ask query_range for the inner expression"
             )
-        raise QueryError(f"unsupported expression: {node.prettify()}")
+        raise QueryError(f"unsupported expression {type(node).__name__}: see docs/promql.md")
 
     # -- selectors -------------------------------------------------------------------
 
@@ -149,12 +160,8 @@ class Evaluator:
     def _load(self, vs: pp.VectorSelector, start_ms: int, end_ms: int) -> list[RawSeries]:
         loaded = self.loader(matchers_of(vs), start_ms, end_ms)
         self.samples += sum(len(s.times) for s in loaded)
-        if self.samples > self.max_samples:
-            raise EvaluationError(
-                f"query processing would load more than {self.max_samples} samples into "
-                "memory: narrow the time range or the selector"
-            )
-        return loaded
+        self._check_samples(self.samples, "load", "into memory")
+        return sorted(loaded, key=lambda s: s.labels)
 
     def vector_selector(self, vs: pp.VectorSelector) -> Vector:
         times = self._read_times(vs)
@@ -179,7 +186,8 @@ class Evaluator:
             fresh = ~stale(s.values)
             if not fresh.all():
                 s = RawSeries(s.labels, s.times[fresh], s.values[fresh])
-            series.append(s)
+            if len(s.times):
+                series.append(s)
         return Matrix(series, range_ms, times)
 
     # -- operators -------------------------------------------------------------------
@@ -235,8 +243,11 @@ class Evaluator:
             value = self.eval(node.param)
             if isinstance(value, String):
                 param = value.value
-                if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", param):
-                    raise QueryError(f"invalid label name {param!r} in count_values()")
+                if not LABEL_NAME.fullmatch(param):
+                    raise QueryError(
+                        f"invalid label name {param!r} in count_values(): use letters, "
+                        "digits and underscores, not starting with a digit"
+                    )
             elif isinstance(value, Scalar):
                 param = value.values
             else:
@@ -250,10 +261,15 @@ class Evaluator:
             raise QueryError(f"{where} expects an instant vector")
         return value
 
-    def _scalar(self, value: Value, where: str) -> np.ndarray:
+    def _scalar(self, value: Value, where: str) -> Floats:
         if not isinstance(value, Scalar):
             raise QueryError(f"{where} expects a number")
         return value.values
+
+    def _matrix(self, value: Value, where: str) -> Matrix:
+        if not isinstance(value, Matrix):
+            raise QueryError(f"{where} expects a range vector such as metric[5m]")
+        return value
 
     def _string(self, value: Value, where: str) -> str:
         if not isinstance(value, String):
@@ -265,14 +281,10 @@ class Evaluator:
         args = list(node.args)
         where = f"{name}()"
         if name in rangefuncs.RANGE_FUNCTIONS:
-            matrix = self.eval(args[0])
-            if not isinstance(matrix, Matrix):
-                raise QueryError(f"{where} expects a range vector such as metric[5m]")
-            return Vector(rangefuncs.apply_range(name, matrix))
+            return Vector(rangefuncs.apply_range(name, self._matrix(self.eval(args[0]), where)))
         if name == "quantile_over_time":
             q = self._scalar(self.eval(args[0]), where)
-            matrix = self.eval(args[1])
-            assert isinstance(matrix, Matrix)
+            matrix = self._matrix(self.eval(args[1]), where)
             return Vector(rangefuncs.quantile_over_time(q, matrix))
         if name == "histogram_quantile":
             q = self._scalar(self.eval(args[0]), where)
@@ -297,10 +309,7 @@ class Evaluator:
             return Scalar(self.steps / 1000.0)
         if name in ("sort", "sort_desc"):
             v = self._vector(self.eval(args[0]), where)
-            ordered = sorted(
-                v.series, key=lambda s: float(s.values[-1]), reverse=name == "sort_desc"
-            )
-            return Vector(ordered)
+            return functions.sort_by_value(v, descending=name == "sort_desc")
         if name == "label_replace":
             v = self._vector(self.eval(args[0]), where)
             dst, replacement, src, regex = (self._string(self.eval(a), where) for a in args[1:5])
@@ -313,8 +322,7 @@ class Evaluator:
             v = self._vector(self.eval(args[0]), where)
             return functions.absent(v, self._absent_labels(args[0]), self.n)
         if name == "absent_over_time":
-            matrix = self.eval(args[0])
-            assert isinstance(matrix, Matrix)
+            matrix = self._matrix(self.eval(args[0]), where)
             present = Vector(rangefuncs.apply_range("present_over_time", matrix))
             return functions.absent(present, self._absent_labels(args[0]), self.n)
         raise QueryError(
@@ -323,17 +331,20 @@ class Evaluator:
 
     @staticmethod
     def _absent_labels(arg: pp.Expr) -> Labels:
-        """absent()'s labels: those a selector pins with ``=`` (once), name excluded."""
+        """absent()'s labels, as Prometheus picks them from the selector: the first ``=``
+        matcher of a label pins it, any later matcher of that label unpins it for good
+        (the value is then not known), the metric name aside."""
         vs = arg.vector_selector if isinstance(arg, pp.MatrixSelector) else arg
         if not isinstance(vs, pp.VectorSelector):
             return ()
         pinned: dict[str, str] = {}
-        repeated: set[str] = set()
+        once: set[str] = set()
         for m in vs.matchers.matchers:
             if m.name == NAME:
                 continue
-            if kind(m.op) == "Equal":
-                if m.name in pinned:
-                    repeated.add(m.name)
+            if kind(m.op) == "Equal" and m.name not in once:
                 pinned[m.name] = m.value
-        return labels_of({k: v for k, v in pinned.items() if k not in repeated})
+                once.add(m.name)
+            else:
+                pinned.pop(m.name, None)
+        return labels_of(pinned)

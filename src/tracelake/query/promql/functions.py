@@ -1,7 +1,7 @@
 """Functions of instant vectors and scalars (the range-vector ones are in
-``rangefuncs``): math, clamping, rounding, label_replace/label_join, scalar/vector,
-time and absent. Every function here drops the metric name except label_replace,
-label_join and sort.
+``rangefuncs``): math, clamping, rounding, sorting, label_replace/label_join,
+scalar/vector and absent. Every function here drops the metric name except
+label_replace, label_join, sort and sort_desc, which only move or relabel samples.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 
 from tracelake.errors import QueryError
 from tracelake.query.promql.values import (
+    LABEL_NAME,
     Floats,
     Labels,
     Scalar,
@@ -81,6 +82,17 @@ def vector(s: Scalar) -> Vector:
     return Vector([Series((), s.values, np.ones(len(s.values), dtype=bool))])
 
 
+def sort_by_value(v: Vector, *, descending: bool) -> Vector:
+    """sort/sort_desc: by value, NaN last either way, as Prometheus. The order means
+    something in an instant query only: a range query's series are ordered by labels."""
+
+    def key(s: Series) -> tuple[bool, float]:
+        value = float(s.values[0])
+        return math.isnan(value), -value if descending else value
+
+    return Vector(sorted(v.series, key=key))
+
+
 def absent(v: Vector, labels: Labels, steps: int) -> Vector:
     """1 with the selector's equality labels where the vector has no sample."""
     seen = np.zeros(steps, dtype=bool)
@@ -115,8 +127,11 @@ def compile_regex(pattern: str) -> re.Pattern[str]:
 
 
 def label_replace(v: Vector, dst: str, replacement: str, src: str, regex: str) -> Vector:
-    if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", dst):
-        raise QueryError(f"invalid destination label name in label_replace(): {dst!r}")
+    if not LABEL_NAME.fullmatch(dst):
+        raise QueryError(
+            f"invalid destination label name in label_replace(): {dst!r}: use letters, "
+            "digits and underscores, not starting with a digit"
+        )
     pattern = compile_regex(regex)
     out = []
     for s in v.series:

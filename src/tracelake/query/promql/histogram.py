@@ -1,41 +1,71 @@
-"""``histogram_quantile`` over classic ``le`` buckets, as Prometheus computes it.
+"""``histogram_quantile`` over classic ``le`` buckets, as Prometheus 3 computes it.
 
 Buckets of one histogram are the series that differ only in ``le`` (metric name
-dropped). Per step: sort by upper bound, sum buckets of equal bound, force the counts
-monotonic (scrapes of different buckets are not atomic), then interpolate linearly
-inside the bucket where the rank q * count falls. Without a ``+Inf`` bucket, or with
-no observations, the answer is NaN; a rank in the ``+Inf`` bucket answers the largest
-finite bound; q < 0 is -Inf and q > 1 is +Inf.
+dropped). Per step: sort by upper bound, sum buckets of equal bound, then make the
+counts monotonic — scrapes of different buckets are not atomic, so a count may dip
+below the one before it, and rates of buckets differ by rounding noise where nothing
+was observed between them; both are read as the previous count (noise is a relative
+difference under 1e-12). Then interpolate linearly inside the bucket where the rank
+q * count falls. Without a ``+Inf`` bucket, or with no observations, the answer is
+NaN; a rank in the ``+Inf`` bucket answers the largest finite bound.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
+from tracelake.query.promql.quantiles import out_of_range
 from tracelake.query.promql.values import Floats, Labels, Series, Vector, drop_name, get, without
+
+#: Counts this close (relative) to the previous bucket's are float noise, not observations.
+SMALL_DELTA = 1e-12
+
+
+def monotonic(counts: Floats) -> Floats:
+    """Counts with dips and float noise replaced by the previous count (Prometheus's
+    ``ensureMonotonicAndIgnoreSmallDeltas``: a replaced count does not become the new
+    reference, so noise cannot creep upwards bucket by bucket)."""
+    out = counts.copy()
+    previous = out[0]
+    for i in range(1, len(out)):
+        current = out[i]
+        if current < previous or _close(previous, current):
+            out[i] = previous
+        else:
+            previous = current
+    return out
+
+
+def _close(a: float, b: float) -> bool:
+    """Prometheus's ``almost.Equal`` at ``SMALL_DELTA``."""
+    if a == b:
+        return True
+    diff, total = abs(a - b), abs(a) + abs(b)
+    if a == 0 or b == 0 or total < sys.float_info.min:
+        return diff < SMALL_DELTA * sys.float_info.min
+    return diff / min(total, sys.float_info.max) < SMALL_DELTA
 
 
 def bucket_quantile(q: float, bounds: Floats, counts: Floats) -> float:
-    if math.isnan(q):
-        return math.nan
-    if q < 0:
-        return -math.inf
-    if q > 1:
-        return math.inf
+    """The q-quantile of one histogram's buckets (upper bounds and cumulative counts)."""
+    fixed = out_of_range(q)
+    if fixed is not None:
+        return fixed
     order = np.argsort(bounds, kind="stable")
     bounds, counts = bounds[order], counts[order]
-    if len(bounds) == 0 or not math.isinf(bounds[-1]) or bounds[-1] < 0:
+    if len(bounds) == 0 or bounds[-1] != math.inf:
         return math.nan
     unique, index = np.unique(bounds, return_inverse=True)
     if len(unique) != len(bounds):
         summed = np.zeros(len(unique))
         np.add.at(summed, index, counts)
         bounds, counts = unique, summed
-    counts = np.maximum.accumulate(counts)
     if len(bounds) < 2:
         return math.nan
+    counts = monotonic(counts)
     observations = counts[-1]
     if observations == 0 or math.isnan(observations):
         return math.nan

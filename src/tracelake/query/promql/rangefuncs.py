@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tracelake.query.promql.quantiles import quantile
 from tracelake.query.promql.values import Floats, Ints, Mask, Matrix, Series, drop_name
 
 
@@ -28,7 +29,6 @@ class Windows:
 
     times: Ints  # all samples, series after series, each sorted by time
     values: Floats
-    starts: Ints  # index of each series' first sample
     lo: Ints  # (series, steps): first sample in the window
     hi: Ints  # (series, steps): one past the last
     ends: Ints  # (steps,): the windows' right edges
@@ -47,10 +47,27 @@ def windows(matrix: Matrix) -> Windows:
     for i, s in enumerate(matrix.series):  # small sorted arrays: cache-friendly searches
         lo[i] = np.searchsorted(s.times, left, side="right") + starts[i]
         hi[i] = np.searchsorted(s.times, ends, side="right") + starts[i]
-    return Windows(times, values, starts, lo, hi, ends, matrix.range_ms)
+    return Windows(times, values, lo, hi, ends, matrix.range_ms)
 
 
 RangeFunction = Callable[[Windows], tuple[Floats, Mask]]
+
+
+def reduce_windows(
+    ufunc: np.ufunc, values: Floats, lo: Ints, hi: Ints, empty: float = 0.0
+) -> Floats:
+    """``ufunc`` over ``values[lo:hi]`` of every window; ``empty`` where lo >= hi."""
+    padded = np.append(values, empty)  # so that hi == len(values) is a valid index
+    edges = np.stack((lo, hi), axis=-1).ravel()
+    reduced = ufunc.reduceat(padded, edges)[::2].reshape(lo.shape)
+    return np.where(hi > lo, reduced, empty)
+
+
+def after_first(w: Windows) -> Ints:
+    """Where each window's second sample is (or its end): resets and changes compare a
+    sample with the one before it, which only the samples after the first have inside
+    the window — and so no window ever compares with the series before its own."""
+    return np.minimum(w.lo + 1, w.hi)
 
 
 def _extrapolated(w: Windows, *, counter: bool, rate: bool) -> tuple[Floats, Mask]:
@@ -59,20 +76,12 @@ def _extrapolated(w: Windows, *, counter: bool, rate: bool) -> tuple[Floats, Mas
     first = np.where(ok, w.lo, 0)
     last = np.where(ok, w.hi - 1, 0)
     v, t = w.values, w.times
+    result = v[last] - v[first]
     if counter:
-        # The counter with every reset undone: the difference of two points of it is the
-        # increase between them, resets included (never across two series: the window
-        # starts inside one, and its first sample's own correction is not counted).
-        drops = np.flatnonzero(v[1:] < v[:-1]) + 1
-        drops = drops[~np.isin(drops, w.starts)]
-        adjusted = v
-        if len(drops):
-            correction = np.zeros(len(v))
-            correction[drops] = v[drops - 1]
-            adjusted = v + np.cumsum(correction)
-        result = adjusted[last] - adjusted[first]
-    else:
-        result = v[last] - v[first]
+        # A drop is a reset: add the value before it.
+        correction = np.zeros(len(v))
+        correction[1:] = np.where(v[1:] < v[:-1], v[:-1], 0.0)
+        result = result + reduce_windows(np.add, correction, after_first(w), w.hi)
     first_t, last_t = t[first], t[last]
     with np.errstate(divide="ignore", invalid="ignore"):
         to_start = (first_t - (w.ends - w.range_ms)) / 1000
@@ -129,14 +138,9 @@ def idelta(w: Windows) -> tuple[Floats, Mask]:
     return _last_two(w, rate=False)
 
 
-def _counted(indicator: Floats, w: Windows) -> tuple[Floats, Mask]:
-    """How many i in (lo, hi) have ``indicator[i]``: changes and resets between samples
-    of the window (the first sample has nothing before it inside the window)."""
-    ok = w.hi > w.lo
-    totals = np.concatenate(([0.0], np.cumsum(indicator)))
-    start = np.where(ok, w.lo + 1, 0)
-    end = np.where(ok, w.hi, 0)
-    return np.where(ok, totals[end] - totals[np.minimum(start, end)], 0.0), ok
+def _between_samples(indicator: Floats, w: Windows) -> tuple[Floats, Mask]:
+    """How many samples of each window after its first have ``indicator``."""
+    return reduce_windows(np.add, indicator, after_first(w), w.hi), w.hi > w.lo
 
 
 def changes(w: Windows) -> tuple[Floats, Mask]:
@@ -144,14 +148,14 @@ def changes(w: Windows) -> tuple[Floats, Mask]:
     changed = np.zeros(len(v))
     both_nan = np.isnan(v[1:]) & np.isnan(v[:-1])
     changed[1:] = (v[1:] != v[:-1]) & ~both_nan
-    return _counted(changed, w)
+    return _between_samples(changed, w)
 
 
 def resets(w: Windows) -> tuple[Floats, Mask]:
     v = w.values
     dropped = np.zeros(len(v))
     dropped[1:] = v[1:] < v[:-1]
-    return _counted(dropped, w)
+    return _between_samples(dropped, w)
 
 
 def _per_window(w: Windows, fn: Callable[[Floats], float]) -> tuple[Floats, Mask]:
@@ -163,10 +167,7 @@ def _per_window(w: Windows, fn: Callable[[Floats], float]) -> tuple[Floats, Mask
 
 
 def sum_over_time(w: Windows) -> tuple[Floats, Mask]:
-    if np.isfinite(w.values).all():
-        totals = np.concatenate(([0.0], np.cumsum(w.values)))
-        return totals[w.hi] - totals[w.lo], w.hi > w.lo
-    return _per_window(w, lambda x: float(np.sum(x)))
+    return reduce_windows(np.add, w.values, w.lo, w.hi), w.hi > w.lo
 
 
 def count_over_time(w: Windows) -> tuple[Floats, Mask]:
@@ -179,22 +180,13 @@ def avg_over_time(w: Windows) -> tuple[Floats, Mask]:
         return total / np.maximum(w.hi - w.lo, 1), ok
 
 
-def _nan_skipping(reduce: Callable[[Floats], float]) -> Callable[[Floats], float]:
-    """min/max over time skip NaN unless every value is NaN, as Prometheus does."""
-
-    def fn(x: Floats) -> float:
-        real = x[~np.isnan(x)]
-        return float(reduce(real)) if len(real) else float("nan")
-
-    return fn
-
-
 def min_over_time(w: Windows) -> tuple[Floats, Mask]:
-    return _per_window(w, _nan_skipping(np.min))
+    # fmin skips NaN unless every value is NaN, as Prometheus's min_over_time does.
+    return reduce_windows(np.fmin, w.values, w.lo, w.hi), w.hi > w.lo
 
 
 def max_over_time(w: Windows) -> tuple[Floats, Mask]:
-    return _per_window(w, _nan_skipping(np.max))
+    return reduce_windows(np.fmax, w.values, w.lo, w.hi), w.hi > w.lo
 
 
 def stdvar_over_time(w: Windows) -> tuple[Floats, Mask]:
@@ -255,8 +247,6 @@ def apply_range(name: str, matrix: Matrix) -> list[Series]:
 
 def quantile_over_time(q: Floats, matrix: Matrix) -> list[Series]:
     """``quantile_over_time(q, m)``: q may differ per step (it is a scalar expression)."""
-    from tracelake.query.promql.aggregate import quantile
-
     if not matrix.series:
         return []
     w = windows(matrix)

@@ -10,6 +10,7 @@ series plus the window they are read through.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -26,6 +27,9 @@ Mask = npt.NDArray[np.bool_]
 Labels = tuple[tuple[str, str], ...]
 
 NAME = "__name__"
+
+#: A valid label name (Prometheus's classic rule), for names a query makes up.
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
 def labels_of(mapping: Mapping[str, str]) -> Labels:
@@ -80,11 +84,15 @@ class Scalar:
 
 @dataclass(slots=True)
 class Vector:
+    """An instant vector: at most one series per label set (``unique_labels``)."""
+
     series: list[Series]
 
 
 @dataclass(slots=True)
 class String:
+    """A string literal: only ever an argument (label_replace) or a query's answer."""
+
     value: str
 
 
@@ -110,27 +118,30 @@ class Matrix:
 Value = Scalar | Vector | String | Matrix
 
 
-def merge_same_labels(series: list[Series]) -> list[Series]:
-    """Join series that ended up with the same labels (present at different steps).
+def unique_labels(series: list[Series]) -> list[Series]:
+    """One series per label set, as Prometheus builds a result step by step.
 
-    Two of them present at one step is the error Prometheus reports for a vector
-    whose elements collide after labels were dropped.
+    Series that an operation left with the same labels (it dropped the metric name or
+    the label that told them apart) are one series where they are present at different
+    steps; present at the same step they are Prometheus's "same labelset" error.
     """
     by_labels: dict[Labels, Series] = {}
     for s in series:
-        seen = by_labels.get(s.labels)
-        if seen is None:
-            by_labels[s.labels] = Series(s.labels, s.values.copy(), s.present.copy())
+        seen = by_labels.setdefault(s.labels, s)
+        if seen is s:
             continue
         if np.any(seen.present & s.present):
             raise EvaluationError(
-                f"vector cannot contain metrics with the same labelset {format_labels(s.labels)}"
+                f"vector cannot contain metrics with the same labelset {format_labels(s.labels)}: "
+                "keep a label that tells them apart (by, on, ignoring or label_replace)"
             )
-        seen.values = np.where(s.present, s.values, seen.values)
-        seen.present = seen.present | s.present
+        by_labels[s.labels] = Series(
+            s.labels, np.where(s.present, s.values, seen.values), seen.present | s.present
+        )
     return list(by_labels.values())
 
 
 def format_labels(labels: Labels) -> str:
+    """``{a="1", b="2"}``, as Prometheus prints a label set in its messages."""
     inner = ", ".join(f'{k}="{v}"' for k, v in labels)
     return "{" + inner + "}"

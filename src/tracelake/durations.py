@@ -1,9 +1,9 @@
-"""Prometheus durations (``30s``, ``5m``, ``1h30m``, ``1d``) as rule files write them.
+"""Durations as configuration writes them: Prometheus's syntax, everywhere.
 
-Rule files are meant to be copied from and to Prometheus, so ``for:``, ``interval:``,
-``window:`` and ``open_for:`` take exactly its syntax: units from largest to smallest,
-each at most once, whole numbers only (``1.5m`` is an error there and here), and a bare
-``0``.
+``30s``, ``5m``, ``1h30m``, ``1d``, ``500ms``: units from largest to smallest, each at
+most once, whole numbers only (``1.5m`` is an error in Prometheus and here), and a bare
+``0``. Rule files are copied from and to Prometheus, so they must take exactly its
+syntax; continuous queries take the same one so there is one to learn.
 """
 
 from __future__ import annotations

@@ -149,7 +149,11 @@ SETTINGS: tuple[Setting, ...] = (
         {},
         "Static metrics targets: service to host:port or URLs, e.g. {orders = [...]}",
     ),
-    Setting("scrape_interval_s", 15.0, "How often every metrics target is scraped"),
+    Setting(
+        "scrape_interval_s",
+        15.0,
+        "How often every metrics target is scraped; 0 turns the scraper off",
+    ),
     Setting(
         "scrape_timeout_s", 10.0, "Time limit of one scrape; a target slower than that is down"
     ),

@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from tests.conftest import ServerProcess, free_port
 from tracelake.pipeline.batches import to_ipc
 from tracelake.schema import METRICS
+from tracelake.sdk import register
 from tracelake.settings import Settings
 from tracelake.store import Store
 
@@ -298,20 +299,26 @@ def exporter() -> tuple[int, threading.Event]:
 def forwarding(
     tmp_path: Path, server_factory: type[ServerProcess]
 ) -> Iterator[tuple[str, ServerProcess]]:
-    """tracelake, and a real Prometheus scraping an exporter every second and forwarding
-    every sample to tracelake by remote_write."""
+    """tracelake, and a real Prometheus scraping an exporter registered in tracelake's
+    registry (found through its HTTP service discovery) every second and forwarding every
+    sample to tracelake by remote_write; tracelake's own scraper is off, so every sample
+    in the lake is one Prometheus has too."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.fail("prometheus is not installed: run scripts/system-deps.sh")
-    ours = server_factory(tmp_path / "data").start()
+    ours = server_factory(tmp_path / "data", env={"TRACELAKE_SCRAPE_INTERVAL_S": "0"}).start()
     target, stop = exporter()
+    # the SDK heartbeats, so the instance outlives the registry's lease
+    registration = register("app", target, host="127.0.0.1", endpoint=ours.url)
     port = free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text(
         "global:\n  scrape_interval: 1s\n"
         "scrape_configs:\n"
         "  - job_name: app\n"
-        f"    static_configs:\n      - targets: ['127.0.0.1:{target}']\n"
+        "    http_sd_configs:\n"
+        f"      - url: {ours.url}/api/v1/registry/prometheus-sd\n"
+        "        refresh_interval: 1s\n"
         "remote_write:\n"
         f"  - url: {ours.url}/prometheus/api/v1/write\n"
         "    queue_config:\n      batch_send_deadline: 1s\n"
@@ -330,6 +337,7 @@ def forwarding(
     try:
         yield f"http://127.0.0.1:{port}", ours
     finally:
+        registration.close()
         stop.set()
         proc.terminate()
         proc.wait(10)
@@ -369,13 +377,14 @@ def test_queries_agree_with_a_real_prometheus_that_remote_writes_to_tracelake(
     forwarding: tuple[str, ServerProcess],
 ) -> None:
     prometheus, ours = forwarding
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # discovery through HTTP SD comes first
     times: list[int] = []
     while time.monotonic() < deadline and len(times) < 36:
         time.sleep(1)
         theirs = raw_samples(prometheus, time.time())
         times = sorted(t for name, _, t, _ in theirs if name == "g")
-    assert len(times) >= 36, "Prometheus did not scrape the exporter 36 times within a minute"
+    assert len(times) >= 36, "Prometheus did not scrape the exporter 36 times in two minutes"
+    assert {dict(labels)["service"] for name, labels, _, _ in theirs if name == "g"} == {"app"}
     end = times[-1] / 1000
     want = raw_samples(prometheus, end)
     deadline = time.monotonic() + 30

@@ -114,9 +114,12 @@ class Scraper:
         return list(self._health.values())
 
     async def run(self) -> None:
-        """Scrape until cancelled; the loops stop with it."""
+        """Scrape until cancelled; the loops stop with it. An interval of 0 turns the
+        scraper off: a Prometheus scrapes the registry's targets (HTTP SD) and forwards
+        by remote_write instead."""
         if self.interval_s <= 0:
-            raise ValueError("scrape_interval_s must be above 0")
+            log.info("scraper off (scrape_interval_s = 0)")
+            return
         try:
             while True:
                 self._sync()

@@ -55,6 +55,11 @@ class Client:
         ).json()
         return data
 
+    def compact(self) -> dict[str, Any]:
+        """Flush the memtable and compact every partition (an ``admin`` token's work)."""
+        data: dict[str, Any] = self._request("POST", "/api/v1/lake/compact", timeout=600).json()
+        return data
+
     def send_logs(self, body: bytes, *, gzip: bool = True, retries: int = 30) -> dict[str, Any]:
         """POST an NDJSON body; waits out 503s as the server's Retry-After asks."""
         headers = {"Content-Type": "application/x-ndjson"}

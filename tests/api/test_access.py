@@ -144,6 +144,25 @@ def test_a_cookie_session_may_change_state_only_from_our_own_origin() -> None:
     assert GUARD.check("POST", "/api/v1/sql", authorization=f"Bearer {READ}").status == 0
 
 
+def test_basic_credentials_a_browser_replays_may_not_change_state_from_another_site() -> None:
+    basic = "Basic " + base64.b64encode(f"elastic:{INGEST}".encode()).decode()
+    host = "logs.example.com:7700"
+
+    def post(authorization: str, **headers: str) -> int:
+        return GUARD.check(
+            "POST", "/api/v1/logs", authorization=authorization, host=host, **headers
+        ).status
+
+    assert post(basic) == 0  # a shipper: no browser headers at all
+    assert post(basic, fetch_site="same-origin") == 0
+    assert post(basic, fetch_site="cross-site") == 403
+    assert post(basic, origin="http://evil.example.net") == 403
+    assert post(basic, origin="null") == 403
+    # A Bearer header is set by the page's own code (an OTLP exporter in a web app), never
+    # replayed by the browser: another site may send it.
+    assert post(f"Bearer {INGEST}", fetch_site="cross-site") == 0
+
+
 # -- against the real server ---------------------------------------------------------------
 
 

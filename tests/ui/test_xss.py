@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import quote
 
 import pytest
 
 from tests.ui.browser import UI, require_chromium
+from tests.ui.test_traces_page import post_spans, span
 
 require_chromium()
 
@@ -115,4 +117,27 @@ def test_markup_in_the_url_is_shown_as_text(ui: UI) -> None:
     ui.open(f"#/logs?q={quote(SCRIPT)}&from={quote(IMG)}")
     expect(page.get_by_test_id("query")).to_have_value(SCRIPT)
     time.sleep(0.3)
+    assert_nothing_ran(ui, page)
+
+
+def test_markup_in_an_error_span_and_its_circuit_link_is_shown_as_text(ui: UI) -> None:
+    """The waterfall's link from a failing span to its service's circuits carries the
+    service and the service it called as text, and escaped in the link's address."""
+    trace = "c" * 32
+    base = int((time.time() - 30) * 1_000_000)
+    post_spans(
+        ui,
+        [
+            span(trace, "c000000000000001", None, SCRIPT, IMG, "SERVER", 0, 50, base),
+            span(trace, "c000000000000002", "c000000000000001", SCRIPT, SVG, "CLIENT", 5, 40,
+                 base, remote=QUOTE, tags={"error": IMG}),
+        ],
+    )  # fmt: skip
+    page = ui.open(f"#/traces/{trace}")
+    link = page.get_by_test_id("circuit-link")
+    expect(link).to_have_count(1)
+    expect(link).to_have_text(SCRIPT)
+    assert quote(SCRIPT, safe="") in (link.get_attribute("href") or "")
+    link.click()
+    expect(page).to_have_url(re.compile(r"#/circuits\?"))
     assert_nothing_ran(ui, page)

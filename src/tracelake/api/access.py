@@ -16,7 +16,9 @@ without a session is sent to ``/login``; a cookie-authenticated request that cha
 state must come from our own pages: ``Sec-Fetch-Site: same-origin`` where the browser
 sends Fetch Metadata, else an ``Origin`` (or ``Referer``) equal to this server's own.
 SameSite=Strict already keeps other sites' requests from carrying the cookie; the
-check also covers browsers and proxies that get SameSite wrong.
+check also covers browsers and proxies that get SameSite wrong. Basic credentials are
+ambient too (a browser replays them): a state-changing request carrying them is refused
+when the browser says another site sent it; shippers send no such header.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import orjson
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tracelake.security.credentials import presented
+from tracelake.security.credentials import Presented, presented
 from tracelake.security.sessions import Sessions
 from tracelake.security.tokens import Token, TokenSet
 
@@ -197,14 +199,14 @@ class Guard:
 
     def authenticate(
         self, authorization: str | None, cookie: str | None
-    ) -> tuple[Token | None, bool]:
-        """The token a request carries (None: none or not valid) and whether the cookie did."""
+    ) -> tuple[Token | None, Presented]:
+        """The token a request carries (None: none or not valid), and how it came."""
         offered = presented(authorization, cookie)
         if offered.token is not None:
-            return self.tokens.verify(offered.token), False
+            return self.tokens.verify(offered.token), offered
         if offered.session is not None:
-            return self.sessions.get(offered.session), True
-        return None, False
+            return self.sessions.get(offered.session), offered
+        return None, offered
 
     def check(
         self,
@@ -224,7 +226,7 @@ class Guard:
         scope = self.rules.scope(method, path)
         if scope == PUBLIC:
             return ALLOW
-        token, by_cookie = self.authenticate(authorization, cookie)
+        token, offered = self.authenticate(authorization, cookie)
         if token is None:
             if path in PAGES and method in ("GET", "HEAD"):
                 return Verdict(303, "log in first", location=LOGIN_PATH)
@@ -238,10 +240,14 @@ class Guard:
             return Verdict(
                 403, f"{method} {path} needs the {scope} scope; token {token.name!r} has {have}"
             )
-        if (
-            by_cookie
-            and method not in _SAFE_METHODS
-            and not same_origin(origin, referer, host, scheme, fetch_site)
+        if method not in _SAFE_METHODS and (
+            # the cookie must prove it comes from our pages; Basic credentials a browser
+            # replays must not come from another site's (API clients send neither header)
+            (
+                offered.session is not None
+                and not same_origin(origin, referer, host, scheme, fetch_site)
+            )
+            or (offered.basic and cross_site(origin, host, scheme, fetch_site))
         ):
             return Verdict(403, "cross-site request refused: send it from the tracelake UI itself")
         return Verdict(token=token)
@@ -266,6 +272,15 @@ def same_origin(
         return False
     parts = urlsplit(source)
     return parts.scheme == scheme and parts.netloc.lower() == host.lower()
+
+
+def cross_site(origin: str | None, host: str | None, scheme: str, fetch_site: str | None) -> bool:
+    """Whether a browser says the request comes from another site's page."""
+    if fetch_site:
+        return fetch_site not in ("same-origin", "none")
+    if origin:
+        return not same_origin(origin, None, host, scheme)
+    return False
 
 
 _HEADERS_WANTED = {

@@ -77,20 +77,9 @@ def partitions(table: str, data_dir: Path, fmt: str) -> None:
 @token_option
 def compact(url: str, token: str | None) -> None:
     """Ask the running server to flush its memtable and compact every partition."""
-    import httpx
+    from tracelake.client import Client
 
-    from tracelake.client import ClientError
-
-    try:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        r = httpx.post(f"{url.rstrip('/')}/api/v1/lake/compact", headers=headers, timeout=600)
-    except httpx.TransportError as e:
-        raise ClientError(
-            f"cannot reach tracelake at {url} ({e}): is `tracelake serve` running? pass --url"
-        ) from e
-    if r.status_code != 200:
-        raise ClientError(f"compaction failed: HTTP {r.status_code}: {r.text[:200]}")
-    done = r.json()
+    done = Client(url, token=token).compact()
     click.echo(
         f"flushed {done['flushed_rows']} rows, compacted {done['compacted_groups']} "
         f"partition groups; the lake has {done['segments']} segments"
@@ -103,7 +92,7 @@ def compact(url: str, token: str | None) -> None:
 @click.option(
     "--to-format",
     "fmt",
-    type=click.Choice(["parquet", "csv", "jsonl"]),
+    type=click.Choice(["parquet", "csv", "jsonl"]),  # lake/export.py FORMATS (not imported: duckdb)
     default=None,
     help="File format (default: from OUT's suffix, else parquet).",
 )

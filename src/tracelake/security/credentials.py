@@ -28,10 +28,16 @@ MAX_HEADER_CHARS = 8192
 
 @dataclass(frozen=True, slots=True)
 class Presented:
-    """What a request offers: a token from a header, or a session id from the cookie."""
+    """What a request offers: a token from a header, or a session id from the cookie.
+
+    ``basic`` marks a token from HTTP Basic auth: a browser may replay it on its own, as
+    it does a cookie, so it needs the same cross-site care; Bearer and ApiKey headers are
+    only ever set by the client itself.
+    """
 
     token: str | None = None
     session: str | None = None
+    basic: bool = False
 
     def __bool__(self) -> bool:
         return self.token is not None or self.session is not None
@@ -87,7 +93,7 @@ def presented(authorization: str | None, cookie: str | None) -> Presented:
     if authorization:
         token = from_authorization(authorization)
         if token is not None:
-            return Presented(token=token)
+            return Presented(token=token, basic=authorization.lstrip()[:6].lower() == "basic ")
     if cookie:
         session = session_from_cookie(cookie)
         if session is not None:

@@ -107,7 +107,13 @@ async def logout(request: Request) -> Response:
     if sid is not None:
         guard.sessions.end(sid)
     response = RedirectResponse(LOGIN_PATH if guard.enabled else "/", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 

@@ -3,7 +3,9 @@
 // One tile per circuit (HystrixCommand): a circle sized by the request rate per host
 // and coloured by the error percentage, a two-minute sparkline of the rate, the
 // rolling outcome counters, hosts, the circuit's state and the latency percentiles.
-// One tile per thread pool likewise. `#/circuits?cluster=NAME&sort=error`.
+// One tile per thread pool likewise. `#/circuits?cluster=NAME&sort=error&circuit=NAME`:
+// `circuit` picks one out (a failing span of the Traces page links here with the
+// dependency it called): its tile comes first, marked, and is scrolled to.
 
 import { getJSON } from "../api.js";
 import { h, replace } from "../dom.js";
@@ -25,6 +27,7 @@ const RESORT_MS = 2000;
 export function mount(root, route) {
   let cluster = route.params.get("cluster") || "";
   let sortId = route.params.get("sort") || "error";
+  let focus = route.params.get("circuit") || "";
   let source = null;
   let probe = null;
   let resortTimer = null;
@@ -53,7 +56,7 @@ export function mount(root, route) {
     status);
   sort.addEventListener("change", () => {
     sortId = sort.value;
-    navigate("circuits", { cluster, sort: sortId === "error" ? "" : sortId }, { replace: true });
+    navigate("circuits", { cluster, sort: sortId === "error" ? "" : sortId, circuit: focus }, { replace: true });
   });
 
   replace(root,
@@ -165,7 +168,11 @@ export function mount(root, route) {
       if (!entry) {
         entry = { event, tile: commandTile(name) };
         commands.set(name, entry);
-        commandGrid.append(entry.tile.el);
+        if (focus && name === focus) {
+          commandGrid.prepend(entry.tile.el);
+          markFocus();
+          entry.tile.el.scrollIntoView({ block: "nearest" });
+        } else commandGrid.append(entry.tile.el);
         commandNote.textContent = "";
       }
       entry.event = event;
@@ -185,9 +192,18 @@ export function mount(root, route) {
     }
   }
 
+  /** Mark the tile of the circuit the URL names, and only that one (`aria-current`). */
+  function markFocus() {
+    for (const [name, entry] of commands) {
+      if (focus && name === focus) entry.tile.el.setAttribute("aria-current", "true");
+      else entry.tile.el.removeAttribute("aria-current");
+    }
+  }
+
   function resort() {
     const compare = (SORTS.find(([id]) => id === sortId) || SORTS[0])[2];
-    const ordered = [...commands.values()].sort((a, b) => compare(a.event, b.event));
+    const pinned = (entry) => (focus && String(entry.event.name ?? "") === focus ? 0 : 1);
+    const ordered = [...commands.values()].sort((a, b) => pinned(a) - pinned(b) || compare(a.event, b.event));
     if (ordered.some((entry, i) => commandGrid.children[i] !== entry.tile.el)) {
       commandGrid.append(...ordered.map((entry) => entry.tile.el));
     }
@@ -205,6 +221,12 @@ export function mount(root, route) {
     update(next) {
       const nextCluster = next.params.get("cluster") || "";
       const nextSort = next.params.get("sort") || "error";
+      const nextFocus = next.params.get("circuit") || "";
+      if (nextFocus !== focus) {
+        focus = nextFocus;
+        markFocus();
+        resort();
+      }
       if (nextSort !== sortId) {
         sortId = nextSort;
         sort.value = sortId;

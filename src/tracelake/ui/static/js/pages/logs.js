@@ -445,6 +445,7 @@ function logRow(row, onToggle) {
       onToggle();
     },
     onkeydown: (e) => {
+      if (e.target.closest("a")) return; // Enter on the trace link follows it
       if (e.key === "Enter" || e.key === " ") {
         e.preventDefault();
         onToggle();

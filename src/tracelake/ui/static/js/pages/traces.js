@@ -305,7 +305,7 @@ function waterfall(spans, s) {
       label.style.right = `calc(100% - ${pct(start)} + 4px)`;
     } else label.style.left = `calc(${pct(start + (span.duration || 0))} + 4px)`;
     const name = h("div", { class: "wf-name" },
-      h("span", { class: "wf-service", text: service }),
+      error && span.localEndpoint?.serviceName ? circuitLink(span, service) : h("span", { class: "wf-service", text: service }),
       h("span", { class: "wf-op", text: span.name || "(no name)" }),
       error ? h("span", { class: "error-mark", text: "error" }) : null,
       orphan ? h("span", { class: "muted wf-orphan", text: "parent missing", title: `parent ${span.parentId} is not in this trace` }) : null);
@@ -319,6 +319,7 @@ function waterfall(spans, s) {
     const entry = { span, row, detail: null };
     row.addEventListener("click", () => toggle(entry));
     row.addEventListener("keydown", (e) => {
+      if (e.target.closest("a")) return; // Enter on the circuit link follows it
       if (e.key === "Enter" || e.key === " ") {
         e.preventDefault();
         toggle(entry);
@@ -341,6 +342,27 @@ function waterfall(spans, s) {
       entry.row.focus();
     },
   };
+}
+
+/**
+ * A failing span's service as a link to its circuits (the on-call path of docs/ui.md):
+ * the Circuits page on the cluster named after the service, with the circuit of the
+ * service it called picked out. A registered service's instances are the cluster of its
+ * name, and breakers are named after the dependency they guard (as the demo's are), so
+ * an error in `orders` calling `payments` leads to the `payments` circuit of `orders`.
+ * @param {any} span
+ * @param {string} service
+ * @returns {HTMLElement}
+ */
+function circuitLink(span, service) {
+  const remote = (span.remoteEndpoint && span.remoteEndpoint.serviceName) || "";
+  return h("a", {
+    class: "wf-service circuit-link", text: service,
+    href: hrefFor("circuits", { cluster: service, circuit: remote }),
+    title: remote ? `Circuits of ${service}: the circuit of its calls to ${remote}` : `Circuits of ${service}`,
+    dataset: { testid: "circuit-link" },
+    onclick: (e) => e.stopPropagation(),
+  });
 }
 
 /**

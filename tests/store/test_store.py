@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pyarrow.parquet as pq
+import pytest
 
+import tracelake.store as store_module
 from tests.store.conftest import T0, append, ipc_of, messages
 from tracelake.store import Store
 
@@ -154,3 +156,26 @@ def test_compaction_of_a_large_partition_merges_in_bounded_groups() -> None:
     ]
     plans = plan_compactions(segments, min_segments=2, now_us=T0)
     assert [len(p) for p in plans] == [2, 2, 1]
+
+
+def test_batches_a_failed_flush_left_sealed_are_flushed_with_nothing_new_arriving(
+    make_store: MakeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk fails a flush after the WAL was sealed: the rows wait in a frozen
+    generation, and ingest may refuse new ones until they are written, so the next
+    maintenance round must retry them on its own."""
+    store = make_store(memtable_max_rows=1_000_000, flush_interval_s=3600)
+    append(store, ipc_of("a", "b"))
+    real = store_module.write_segments
+
+    def disk_full(*args: object, **kwargs: object) -> object:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_module, "write_segments", disk_full)
+    with pytest.raises(OSError):
+        store.flush()
+    assert store.memtable.active_rows == 0 and store.memtable.rows == 2
+    monkeypatch.setattr(store_module, "write_segments", real)
+    store.maintain()  # nothing new, no interval passed: only the frozen batches
+    assert store.memtable.rows == 0 and store.segment_count() == 1
+    assert messages(store) == ["a", "b"]

@@ -172,8 +172,12 @@ class Store:
         """One round of background work; call it every second or so, off the event loop."""
         now = time.monotonic() if now is None else now
         s = self.settings
-        if self.memtable.active_rows >= s.memtable_max_rows or (
-            self.memtable.active_rows and now - self._last_flush >= s.flush_interval_s
+        if (
+            self.memtable.active_rows >= s.memtable_max_rows
+            or (self.memtable.active_rows and now - self._last_flush >= s.flush_interval_s)
+            # a flush that failed (a full disk) left sealed batches behind: retry them even
+            # when nothing new arrives, since ingest may be refusing until they are written
+            or self.memtable.oldest_frozen() is not None
         ):
             self.flush()
         if now - self._last_compaction >= s.compaction_interval_s and not self.floor.below():

@@ -198,14 +198,7 @@ class SyslogDecoder:
             "facility": FACILITY_NAMES[pri >> 3],
             "severity": SEVERITY_NAMES[sev],
         }
-        if host != "-":
-            obj["host"] = host
-        if app != "-":
-            obj["service"] = app
-        if procid != "-":
-            obj["procid"] = procid
-        if msgid != "-":
-            obj["msgid"] = msgid
+        _header_fields(obj, host, app, procid, msgid)
         if sd_id is None:
             return obj
         if text.find("\\", line.start(6), line.end()) != -1:
@@ -234,14 +227,7 @@ class SyslogDecoder:
         rest = parts[6] if len(parts) == 7 else "-"
         if ts != "-":
             obj["timestamp"] = ts
-        if host != "-":
-            obj["host"] = host
-        if app != "-":
-            obj["service"] = app
-        if procid != "-":
-            obj["procid"] = procid
-        if msgid != "-":
-            obj["msgid"] = msgid
+        _header_fields(obj, host, app, procid, msgid)
         if rest[:1] == "[":
             end = _parse_sd(rest, obj)
             msg = rest[end + 1 :] if rest[end : end + 1] == " " else rest[end:]
@@ -358,6 +344,18 @@ class SyslogDecoder:
 
     def _now_ns(self) -> int:
         return int(self._now() * _NS)
+
+
+def _header_fields(obj: LogObject, host: str, app: str, procid: str, msgid: str) -> None:
+    """The RFC 5424 header fields that are not NILVALUE ("-"), in ``attributes`` order."""
+    if host != "-":
+        obj["host"] = host
+    if app != "-":
+        obj["service"] = app
+    if procid != "-":
+        obj["procid"] = procid
+    if msgid != "-":
+        obj["msgid"] = msgid
 
 
 def _parse_sd(s: str, obj: LogObject) -> int:

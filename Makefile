@@ -1,33 +1,42 @@
 # Two commands do all the set-up on a fresh machine: `make run` and `make test`.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
 PYTHON ?= python3
+# One stamp per set of extras: `make run` installs only what the demo needs.
+RUN_STAMP  := $(VENV)/.installed-server
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install run serve test bench lint system-deps clean
+.PHONY: install run test bench lint system-deps clean
 
-$(STAMP): pyproject.toml
+$(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[server,dev,test]'
-	touch $(STAMP)
 
-install: $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[server]'
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[server,dev,test]'
+	touch $@ $(RUN_STAMP)
+
+## install: the server and the demo (what `make run` needs)
+install: $(RUN_STAMP)
 
 ## run: install and start the main job: the demo (server + example services + traffic)
 run: install
 	$(VENV)/bin/tracelake demo
 
-## test: install (incl. system packages the tests drive) and run the whole suite
-test: install system-deps
+## test: lint, install (incl. system packages the tests drive) and run the whole suite
+test: lint system-deps
 	$(PY) -m pytest -q
 
 ## bench: the performance figures of docs/performance.md
-bench: install
+bench: $(TEST_STAMP)
 	$(PY) benchmarks/run.py
 
 ## lint: ruff and mypy
-lint: install
+lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -21,6 +22,40 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+#: tracelake's standard ports: (port, socket type) of the HTTP port and the stream listeners.
+DEFAULT_PORTS = (
+    (7700, socket.SOCK_STREAM),
+    (4560, socket.SOCK_STREAM),
+    (4560, socket.SOCK_DGRAM),
+    (5514, socket.SOCK_STREAM),
+    (5514, socket.SOCK_DGRAM),
+    (24224, socket.SOCK_STREAM),
+    (24224, socket.SOCK_DGRAM),
+)
+
+
+@contextlib.contextmanager
+def holding_default_ports() -> Iterator[None]:
+    """Hold every standard port of tracelake, as other programs on a machine may: a port
+    something else holds already is held all the same."""
+    held = []
+    try:
+        for port, kind in DEFAULT_PORTS:
+            sock = socket.socket(socket.AF_INET, kind)
+            try:
+                sock.bind(("127.0.0.1", port))
+                if kind == socket.SOCK_STREAM:
+                    sock.listen()
+            except OSError:
+                sock.close()  # taken already: held by someone else
+                continue
+            held.append(sock)
+        yield
+    finally:
+        for sock in held:
+            sock.close()
 
 
 @dataclass

@@ -134,6 +134,7 @@ def test_busy_port_is_a_one_line_error_and_exit_2(
             str(tmp_path / "b"),
             "--http-port",
             str(first.port),
+            *("--tcp-port", "-1", "--syslog-port", "-1", "--forward-port", "-1"),
         ],
         capture_output=True,
         text=True,

@@ -80,9 +80,10 @@ def test_events_land_in_type_and_date_partitions_inside_the_lake_only(
     srv = server_factory(data, env={"TRACELAKE_FLUSH_INTERVAL_S": "0.2"}).start()
     before = {p for p in tmp_path.rglob("*")}
     hostile = [{"type": t, "payload": {}} for t in ("../x", "a/../../b", "/abs", "..")]
+    day = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 2 * 86_400))
     good = [
-        {"type": "order_placed", "payload": {"n": 1}, "timestamp": "2026-01-02T03:04:05Z"},
-        {"type": "refund", "payload": {"n": 2}, "timestamp": "2026-01-02T03:04:05Z"},
+        {"type": "order_placed", "payload": {"n": 1}, "timestamp": f"{day}T03:04:05Z"},
+        {"type": "refund", "payload": {"n": 2}, "timestamp": f"{day}T03:04:05Z"},
     ]
     result = post(srv, orjson.dumps(hostile + good)).json()
     assert result["accepted"] == 2 and result["rejected"] == 4
@@ -93,8 +94,8 @@ def test_events_land_in_type_and_date_partitions_inside_the_lake_only(
             break
         time.sleep(0.1)
     assert [f.rsplit("/", 1)[0] for f in files] == [
-        "lake/events/type=order_placed/date=2026-01-02/hour=03",
-        "lake/events/type=refund/date=2026-01-02/hour=03",
+        f"lake/events/type=order_placed/date={day}/hour=03",
+        f"lake/events/type=refund/date={day}/hour=03",
     ]
     srv.stop()
     created = {p for p in tmp_path.rglob("*")} - before

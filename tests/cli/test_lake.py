@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from tests.conftest import ServerProcess
-from tests.lake.kit import EVENTS, start_lake_server
+from tests.lake.kit import DAY1, DAY2, EVENTS, start_lake_server
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +40,7 @@ def test_tables_lists_every_table_with_its_rows(lake_server: ServerProcess) -> N
     by_name = {row["name"]: row for row in json_rows(out.stdout)}
     assert {"logs", "spans", "metrics", "events"} <= set(by_name)
     assert by_name["events"]["rows"] == len(EVENTS)
-    assert by_name["events"]["oldest"] == "2026-01-02T03:04:05+00:00"
+    assert by_name["events"]["oldest"] == f"{DAY1}T03:04:05+00:00"
     assert by_name["logs"]["rows"] == 0
 
 
@@ -49,11 +49,11 @@ def test_partitions_of_events_are_by_type_then_date_and_hour(lake_server: Server
     assert out.returncode == 0, out.stderr
     names = [row["name"] for row in json_rows(out.stdout)]
     assert names == [
-        "type=order_placed/date=2026-01-02/hour=03",
-        "type=order_placed/date=2026-01-02/hour=09",
-        "type=order_placed/date=2026-01-03/hour=00",
-        "type=page_viewed/date=2026-01-03/hour=11",
-        "type=refund/date=2026-01-02/hour=10",
+        f"type=order_placed/date={DAY1}/hour=03",
+        f"type=order_placed/date={DAY1}/hour=09",
+        f"type=order_placed/date={DAY2}/hour=00",
+        f"type=page_viewed/date={DAY2}/hour=11",
+        f"type=refund/date={DAY1}/hour=10",
     ]
     assert all(row["compacted"] == row["segments"] == 1 for row in json_rows(out.stdout))
 
@@ -70,9 +70,9 @@ def test_export_writes_the_filtered_time_range_in_the_format_of_the_suffix(
         "--data-dir",
         str(lake_server.data_dir),
         "--from",
-        "2026-01-02T00:00:00Z",
+        f"{DAY1}T00:00:00Z",
         "--to",
-        "2026-01-03T00:00:00Z",
+        f"{DAY2}T00:00:00Z",
         "--where",
         "type = 'order_placed'",
     )

@@ -40,3 +40,15 @@ def test_the_demo_rules_load_as_the_server_loads_them_one_of_each_kind(tmp_path:
     parse(promql.expr)  # the PromQL engine's parser accepts it (a QueryError otherwise)
     assert isinstance(breaker, BreakerQuery)
     assert (breaker.breaker, breaker.service) == ("payments", "orders")
+
+
+def test_the_demo_puts_its_stream_listeners_on_free_ports_unless_a_flag_says_otherwise(
+    tmp_path: Path,
+) -> None:
+    """The demo's services log over HTTP: it must start whatever holds 4560, 5514, 24224."""
+    base = Settings.load(env={}, overrides={"data_dir": str(tmp_path / "d"), "http_port": 0})
+    settings = demo_settings(base)
+    assert (settings.tcp_port, settings.syslog_port, settings.forward_port) == (0, 0, 0)
+    flags = {"tcp_port": 4560, "syslog_port": -1, "forward_port": None}
+    settings = demo_settings(base, flags)
+    assert (settings.tcp_port, settings.syslog_port, settings.forward_port) == (4560, -1, 0)

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, holding_default_ports
 
 pytestmark = pytest.mark.e2e
 
@@ -33,10 +33,9 @@ class Demo:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
-            **os.environ,
-            "TRACELAKE_TCP_PORT": "0",
-            "TRACELAKE_SYSLOG_PORT": "0",
-            "TRACELAKE_FORWARD_PORT": "0",
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("TRACELAKE_TCP_PORT", "TRACELAKE_SYSLOG_PORT", "TRACELAKE_FORWARD_PORT")
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tracelake", "demo", "--data-dir", str(data_dir),
@@ -252,7 +251,15 @@ def test_demo_fills_logs_traces_circuits_registry_events_and_alerts_then_exits_c
 def test_sigint_stops_services_then_server_with_exit_0_and_fault_endpoint_works(
     start_demo: Callable[..., Demo],
 ) -> None:
-    demo = start_demo("--no-traffic")
+    """Also: with every standard port held by something else, the demo starts, its stream
+    listeners on free ports that it prints."""
+    with holding_default_ports():
+        demo = start_demo("--no-traffic")
+    (streams,) = [line for line in demo.lines if "log streams:" in line]
+    for name in ("jsonlines/tcp", "syslog/udp", "forward/tcp"):
+        assert name in streams
+    for port in (":4560", ":5514", ":24224"):
+        assert f"{port}," not in f"{streams},"
     pids = demo.service_pids()
     payments = next(line.split()[1] for line in demo.lines if line.split()[:1] == ["payments"])
 

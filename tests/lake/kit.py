@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -9,13 +10,19 @@ import orjson
 
 from tests.conftest import ServerProcess
 
+#: The two days the events fall on: three and two days before today (UTC), so they are
+#: always inside the retention window, whatever day the suite runs on.
+_TODAY = datetime.now(UTC).date()
+DAY1 = (_TODAY - timedelta(days=3)).isoformat()
+DAY2 = (_TODAY - timedelta(days=2)).isoformat()
+
 #: (type, ISO time, amount) of the events every lake test reads back.
 EVENTS = [
-    ("order_placed", "2026-01-02T03:04:05Z", 120.5),
-    ("order_placed", "2026-01-02T09:00:00Z", 80.0),
-    ("order_placed", "2026-01-03T00:30:00Z", 200.0),
-    ("refund", "2026-01-02T10:00:00Z", 20.0),
-    ("page_viewed", "2026-01-03T11:00:00Z", None),
+    ("order_placed", f"{DAY1}T03:04:05Z", 120.5),
+    ("order_placed", f"{DAY1}T09:00:00Z", 80.0),
+    ("order_placed", f"{DAY2}T00:30:00Z", 200.0),
+    ("refund", f"{DAY1}T10:00:00Z", 20.0),
+    ("page_viewed", f"{DAY2}T11:00:00Z", None),
 ]
 
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import ServerProcess
-from tests.lake.kit import start_lake_server
+from tests.lake.kit import DAY1, DAY2, start_lake_server
 from tracelake.lake.spark_job import SQL
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark]
@@ -29,10 +29,10 @@ def test_spark_computes_the_same_aggregate_as_the_sql_endpoint(
     assert r.status_code == 200, r.text
     duck = [[t, day, n, amount] for t, day, n, amount in r.json()["rows"]]
     assert duck == [
-        ["order_placed", "2026-01-02", 2, 200.5],
-        ["order_placed", "2026-01-03", 1, 200.0],
-        ["page_viewed", "2026-01-03", 1, None],
-        ["refund", "2026-01-02", 1, 20.0],
+        ["order_placed", DAY1, 2, 200.5],
+        ["order_placed", DAY2, 1, 200.0],
+        ["page_viewed", DAY2, 1, None],
+        ["refund", DAY1, 1, 20.0],
     ]
     out = subprocess.run(
         [

@@ -7,6 +7,7 @@ import logging
 import click
 from rich.console import Console
 
+from tracelake.cli.options import listener_port_options
 from tracelake.settings import Settings
 
 DEFAULT_DATA_DIR = "data-demo"
@@ -22,6 +23,7 @@ DEFAULT_DATA_DIR = "data-demo"
 )
 @click.option("--host", help="Address the server binds (default 127.0.0.1).")
 @click.option("--http-port", type=int, help="The server's HTTP port (default 7700; 0 picks one).")
+@listener_port_options("a free port, printed")
 @click.option("--no-traffic", is_flag=True, help="Start the services but send them nothing.")
 @click.option(
     "--duration",
@@ -46,6 +48,9 @@ def command(
     data_dir: str,
     host: str | None,
     http_port: int | None,
+    tcp_port: int | None,
+    syslog_port: int | None,
+    forward_port: int | None,
     no_traffic: bool,
     duration: float | None,
     speed: float,
@@ -59,4 +64,5 @@ def command(
     )
     settings = Settings.load(overrides={"data_dir": data_dir, "host": host, "http_port": http_port})
     options = DemoOptions(traffic=not no_traffic, duration=duration, speed=speed, rate=rate)
-    run_demo(settings, options, Console(highlight=False, soft_wrap=True))
+    ports = {"tcp_port": tcp_port, "syslog_port": syslog_port, "forward_port": forward_port}
+    run_demo(settings, options, Console(highlight=False, soft_wrap=True), ports)

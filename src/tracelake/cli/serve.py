@@ -9,6 +9,7 @@ import logging
 import click
 from rich.console import Console
 
+from tracelake.cli.options import listener_port_options
 from tracelake.settings import Settings
 
 
@@ -18,9 +19,7 @@ from tracelake.settings import Settings
 )
 @click.option("--host", help="Address to bind (default 127.0.0.1).")
 @click.option("--http-port", type=int, help="HTTP port (default 7700; 0 picks a free one).")
-@click.option("--tcp-port", type=int, help="JSON lines over TCP/UDP (default 4560; -1 off).")
-@click.option("--syslog-port", type=int, help="Syslog over UDP/TCP (default 5514; -1 off).")
-@click.option("--forward-port", type=int, help="Fluentd forward (default 24224; -1 off).")
+@listener_port_options()
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="A tracelake.toml.")
 @click.option("--log-level", default="INFO", show_default=True, help="Server log level.")
 def command(

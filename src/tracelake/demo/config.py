@@ -17,6 +17,7 @@ the demo runs with whatever the server has.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,11 @@ def render_toml(rule_file: Path, known: set[str]) -> str:
         "registry_ttl_s": 20.0,
         "alert_eval_interval_s": 5.0,
         "alert_rule_files": [str(rule_file)],
+        # The demo's services log over HTTP: the stream listeners take free ports (printed),
+        # so the demo starts whatever else holds 4560, 5514 or 24224 on this machine.
+        "tcp_port": 0,
+        "syslog_port": 0,
+        "forward_port": 0,
     }
     lines += [f"{k} = {_toml_value(v)}" for k, v in scalars.items() if k in known]
     if "continuous_queries" in known:
@@ -101,8 +107,9 @@ def render_toml(rule_file: Path, known: set[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def demo_settings(settings: Settings) -> Settings:
-    """Write the demo's config files under the data dir and load the settings with them."""
+def demo_settings(settings: Settings, flags: Mapping[str, Any] | None = None) -> Settings:
+    """Write the demo's config files under the data dir and load the settings with them;
+    ``flags`` are the command line's own settings (None: not given), above everything."""
     folder = (settings.data_path / CONFIG_DIR).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     known = {s.name for s in SETTINGS}
@@ -117,5 +124,6 @@ def demo_settings(settings: Settings) -> Settings:
             "data_dir": settings.data_dir,
             "host": settings.host,
             "http_port": settings.http_port,
+            **(flags or {}),
         },
     )

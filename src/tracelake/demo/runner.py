@@ -18,9 +18,9 @@ import asyncio
 import functools
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVarTuple
+from typing import TYPE_CHECKING, Any, TypeVarTuple
 from urllib.parse import quote
 
 import httpx
@@ -84,9 +84,15 @@ def local_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def run_demo(settings: Settings, options: DemoOptions, console: Console | None = None) -> None:
-    """Run the demo until Ctrl-C, SIGTERM or ``options.duration``; then stop everything."""
-    demo = Demo(demo_settings(settings), options, console or Console())
+def run_demo(
+    settings: Settings,
+    options: DemoOptions,
+    console: Console | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> None:
+    """Run the demo until Ctrl-C, SIGTERM or ``options.duration``; then stop everything.
+    ``flags``: settings given on the command line, above the demo's own config."""
+    demo = Demo(demo_settings(settings, flags), options, console or Console())
     with asyncio.Runner(loop_factory=DemoLoop) as runner:
         runner.run(demo.main())
 
@@ -130,7 +136,7 @@ class Demo:
             await asyncio.to_thread(_wait_ready, url)
             services = {} if self._stop.is_set() else await asyncio.to_thread(fleet.start)
             if not self._stop.is_set():
-                self._print_ready(url, services)
+                self._print_ready(url, services, server.ctx.listeners)
                 if self.options.traffic:
                     traffic = Traffic(
                         services["gateway"].url,
@@ -161,10 +167,15 @@ class Demo:
         if not self._stop.is_set() and not serving.done():
             self.console.print(f"--duration {self.options.duration:g} s reached: stopping")
 
-    def _print_ready(self, url: str, services: dict[str, Service]) -> None:
+    def _print_ready(
+        self, url: str, services: dict[str, Service], listeners: Mapping[str, str]
+    ) -> None:
         print_ = self.console.print
         print_(f"[bold green]tracelake demo[/] ready: UI [link={url}/]{url}/[/link]  "
                f"(data in {self.settings.data_dir})")  # fmt: skip
+        streams = ", ".join(f"{k} {v}" for k, v in listeners.items() if k != "http")
+        if streams:
+            print_(f"  log streams: {streams}")
         for service in services.values():
             print_(
                 f"  {service.name:<10} {service.url}  (pid {service.pid})  "

@@ -65,6 +65,8 @@ class ServerProcess:
     data_dir: Path
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    #: The server's working directory (None: the test's own).
+    cwd: Path | None = None
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
 
@@ -102,6 +104,7 @@ class ServerProcess:
             stdout=self.log,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=self.cwd,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

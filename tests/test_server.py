@@ -10,6 +10,7 @@ import httpx
 import orjson
 
 from tests.conftest import ServerProcess
+from tests.store.kit import serve_once
 
 CHURN = {  # flush, compact and expire constantly, so a kill lands mid-maintenance
     "TRACELAKE_MEMTABLE_MAX_ROWS": "3000",
@@ -143,3 +144,35 @@ def test_busy_port_is_a_one_line_error_and_exit_2(
     assert out.returncode == 2
     assert f"cannot listen on 127.0.0.1:{first.port}" in out.stderr
     assert "--http-port" in out.stderr
+
+
+def test_a_second_server_on_the_same_data_directory_exits_2_naming_the_first(
+    server: ServerProcess,
+) -> None:
+    """Two writers on one directory lose each other's rows: the second refuses, before
+    it touches anything, in one line naming the holder's pid; the first keeps serving."""
+    assert server.proc is not None
+    out = serve_once(server.data_dir)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert f"in use by tracelake pid {server.proc.pid}" in lines[0] and "--data-dir" in lines[0]
+    r = httpx.post(f"{server.url}/api/v1/logs", content=_batch(0, 10))
+    assert r.status_code == 200 and r.json()["accepted"] == 10
+    assert sorted(_seqs(server.url)) == list(range(10))
+
+
+def test_a_server_killed_with_sigkill_leaves_no_stale_lock(
+    server_factory: type[ServerProcess], tmp_path: Path
+) -> None:
+    """The kernel drops the lock with its holder: the next server starts at once (the
+    stale pid in .lock is only a hint), finds the acknowledged rows, and holds the lock
+    in turn."""
+    first = server_factory(tmp_path / "data").start()
+    assert httpx.post(f"{first.url}/api/v1/logs", content=_batch(0, 10)).status_code == 200
+    first.kill()
+    second = server_factory(tmp_path / "data").start()
+    assert sorted(_seqs(second.url)) == list(range(10))
+    assert second.proc is not None
+    out = serve_once(tmp_path / "data")
+    assert out.returncode == 2 and f"pid {second.proc.pid}" in out.stderr, out.stderr

@@ -6,6 +6,8 @@ says, in one line, what went wrong and what to do.
 
 * TracelakeError                 500
   x ConfigError                  (start-up; the CLI exits 2)
+    + DataDirInUse                 another process holds the data directory's lock
+    + LakeNeedsRepair              the manifest is missing or unreadable
   x BadRequest                   400
     + DecodeError                400   a payload could not be decoded
     + QueryError                 400
@@ -36,6 +38,14 @@ class TracelakeError(Exception):
 
 class ConfigError(TracelakeError):
     """A setting is unknown or has a value of the wrong type."""
+
+
+class DataDirInUse(ConfigError):
+    """Another process holds the data directory: two writers would lose each other's rows."""
+
+
+class LakeNeedsRepair(ConfigError):
+    """The manifest is missing or unreadable; ``tracelake lake repair`` rebuilds it."""
 
 
 class BadRequest(TracelakeError):

@@ -35,6 +35,7 @@ from tracelake.security.exposure import check_exposure
 from tracelake.security.tls import check_files, server_context
 from tracelake.settings import Settings
 from tracelake.store import Store
+from tracelake.store.lock import DataDirLock
 from tracelake.streams import StreamRunner, parse_continuous_queries
 from tracelake.telemetry import ServerMetrics
 from tracelake.tracing.dependencies import DependencyAggregator
@@ -107,6 +108,10 @@ class Server:
         check_exposure(settings.host, bool(settings.tokens))  # before anything is opened
         tls_on = check_files(settings.tls_cert_file, settings.tls_key_file)
         self.tls = server_context(settings.tls_cert_file, settings.tls_key_file) if tls_on else None
+        # Before anything in the data directory is opened or changed; held until close()
+        # or the process ends (kill -9 included: the kernel drops it).
+        self.lock = DataDirLock(settings.data_path)
+        self.lock.acquire()
         self.metrics = ServerMetrics()
         self.store = Store(settings)
         self.promql = PromQLEngine(self.store, settings)
@@ -181,6 +186,14 @@ class Server:
                 "Torn WAL bytes truncated at start",
                 store.replay.truncated_bytes,
             ),
+            "tracelake_wal_corrupt_bytes": (
+                "Damaged WAL bytes skipped at start (frames after them were replayed)",
+                store.replay.corrupt_bytes,
+            ),
+            "tracelake_wal_corrupt_files": (
+                "WAL files with damaged frames at start (copies kept in wal/corrupt/)",
+                store.replay.corrupt_files,
+            ),
         }
 
     async def run(self, on_ready: Callable[[Server], None] | None = None) -> None:
@@ -200,7 +213,13 @@ class Server:
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=5,
-            http=bounded_protocol(s.http_header_timeout_s, s.http_max_connections),
+            http=bounded_protocol(
+                s.http_header_timeout_s,
+                s.http_max_connections,
+                body_timeout_s=s.http_body_timeout_s,
+                max_header_bytes=s.http_max_header_bytes,
+                max_headers=s.http_max_headers,
+            ),
             ssl_certfile=s.tls_cert_file if self.tls else None,
             ssl_keyfile=s.tls_key_file if self.tls else None,
         )
@@ -275,3 +294,4 @@ class Server:
         self.registry_keeper.close()
         self.ingest.close()
         self.store.close()
+        self.lock.release()

@@ -63,6 +63,15 @@ SETTINGS: tuple[Setting, ...] = (
         10.0,
         "Seconds a new HTTP connection has to send its request headers before it is closed",
     ),
+    Setting(
+        "http_body_timeout_s",
+        60.0,
+        "Seconds a request has to send its whole body after its headers; then 408 and closed",
+    ),
+    Setting(
+        "http_max_header_bytes", 64 * 1024, "Bytes of one request's headers; more: 431 and closed"
+    ),
+    Setting("http_max_headers", 100, "Header fields of one request; more: 431 and closed"),
     Setting("forward_shared_key", "", "Fluentd forward shared key; empty: no handshake"),
     Setting(
         "tokens",
@@ -116,6 +125,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("query_timeout_s", 30.0, "Time limit of one query"),
     Setting(
         "query_max_rows", 10_000, "Row cap of one query; responses say truncated when it is hit"
+    ),
+    Setting(
+        "query_max_answer_bytes",
+        64 * 1024 * 1024,
+        "Bytes of JSON one query may answer (SQL, search, traces); more is a 413",
     ),
     Setting("query_threads", 2, "DuckDB threads per query"),
     Setting("query_memory_limit", "2GB", "DuckDB memory limit per query connection"),
@@ -202,6 +216,9 @@ class Settings:
     idle_timeout_s: float
     http_max_connections: int
     http_header_timeout_s: float
+    http_body_timeout_s: float
+    http_max_header_bytes: int
+    http_max_headers: int
     forward_shared_key: str
     tokens: tuple[Token, ...]
     stream_allow_from: list[str]
@@ -222,6 +239,7 @@ class Settings:
     retention_days_by_table: dict[str, int]
     query_timeout_s: float
     query_max_rows: int
+    query_max_answer_bytes: int
     query_threads: int
     query_memory_limit: str
     query_concurrency: int

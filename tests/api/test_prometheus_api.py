@@ -445,3 +445,38 @@ def test_label_names_without_a_selector(prom: ServerProcess) -> None:
     assert everything == ["__name__", "code", "job", "le"]
     before = httpx.get(f"{api(prom)}/labels", params={"start": T0 - 7200, "end": T0 - 3600})
     assert before.json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("query", {"query": "(" * 10_000 + "up" + ")" * 10_000}),
+        ("query", {"query": "up" + " + up" * 5_000}),
+        ("query", {"query": "sum(" * 400 + "up" + ")" * 400}),
+        ("query_range", {"query": "-" * 10_000 + "up", "start": "0", "end": "60", "step": "15"}),
+        ("format_query", {"query": "abs(" * 10_000 + "up" + ")" * 10_000}),
+        ("series", {"match[]": "(" * 10_000 + "up" + ")" * 10_000}),
+    ],
+)
+def test_a_query_nesting_too_deep_is_a_400_and_the_server_lives_on(
+    prom: ServerProcess, path: str, params: dict[str, str]
+) -> None:
+    """Deep nesting segfaulted the Rust parser (the whole server died) or raised
+    RecursionError: now it is 400 bad_data saying how deep a query may nest, refused
+    before anything recurses, and the server answers the next query."""
+    r = httpx.post(f"{api(prom)}/{path}", data=params, timeout=30)
+    assert r.status_code == 400, r.text[:300]
+    body = r.json()
+    assert body["status"] == "error" and body["errorType"] == "bad_data"
+    assert body["error"].startswith("query nests deeper than 100 levels: ")
+    assert "\n" not in body["error"]
+    assert httpx.post(f"{api(prom)}/query", data={"query": "1+1"}).json()["status"] == "success"
+
+
+def test_a_label_replace_regex_too_deep_to_compile_is_a_400(prom: ServerProcess) -> None:
+    """A regex of 3,000 '(' (Python's re recursed past its limit, a 500) is 400 bad_data."""
+    regex = "(" * 3000 + ")" * 3000
+    query = f'label_replace(http_requests_total, "a", "$1", "job", "{regex}")'
+    r = httpx.post(f"{api(prom)}/query", data={"query": query, "time": str(T0 + 300)})
+    assert r.status_code == 400
+    assert r.json()["errorType"] == "bad_data" and "nests too deeply" in r.json()["error"]

@@ -294,3 +294,86 @@ def test_a_real_prometheus_discovers_registered_and_static_targets(
     wait_for(lambda: late_url in active(), what="a new registration discovered")
     httpx.delete(f"{server.url}{PREFIX}/instances/orders/{late.json()['instance_id']}")
     wait_for(lambda: late_url not in active(), what="a deregistration followed")
+
+
+# -- owners: an ingest token manages only the instances it registered ----------------------
+
+#: Two services' ingest tokens, a reader and an admin (plain here, hashed at load).
+OWNER_A = "tl_test-registry-owner-a-000000000000"
+OWNER_B = "tl_test-registry-owner-b-000000000000"
+READER = "tl_test-registry-reader-0000000000000"
+OPS = "tl_test-registry-ops-000000000000000000"
+OWNER_TOKENS = (
+    f'[{{name = "secretsvc", scopes = ["ingest"], token = "{OWNER_A}"}}, '
+    f'{{name = "othersvc", scopes = ["ingest"], token = "{OWNER_B}"}}, '
+    f'{{name = "grafana", scopes = ["read"], token = "{READER}"}}, '
+    f'{{name = "ops", scopes = ["admin"], token = "{OPS}"}}]'
+)
+
+
+def as_token(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def call(server: ServerProcess, method: str, path: str, token: str, **kw: Any) -> httpx.Response:
+    return httpx.request(method, f"{server.url}{PREFIX}{path}", headers=as_token(token), **kw)
+
+
+def test_an_ingest_token_cannot_read_move_or_remove_another_tokens_instance(
+    server_factory: type[ServerProcess], tmp_path: Path
+) -> None:
+    """Another ingest token's heartbeat, re-registration and deregistration answer 403
+    with one line and no data; the owner and an admin manage it; after a restart the
+    owner (and the SDK with its token) still may and the other token still may not."""
+    data = tmp_path / "data"
+    server = server_factory(data, env={"TRACELAKE_TOKENS": OWNER_TOKENS}).start()
+    body = {
+        "service": "secretsvc",
+        "instance_id": "i1",
+        "host": "127.0.0.1",
+        "port": 8001,
+        "metadata": {"db_url": "postgres://internal"},
+    }
+    assert call(server, "POST", "/instances", OWNER_A, json=body).status_code == 201
+    beat = "/instances/secretsvc/i1/heartbeat"
+
+    def refused(r: httpx.Response) -> None:
+        assert r.status_code == 403, r.text
+        assert list(r.json()) == ["error"] and "postgres" not in r.text
+        assert "belongs to another token" in r.json()["error"] and "\n" not in r.text
+
+    refused(call(server, "PUT", beat, OWNER_B))
+    moved = {**body, "host": "10.6.6.6", "port": 6666, "metadata": {}}
+    refused(call(server, "POST", "/instances", OWNER_B, json=moved))
+    refused(call(server, "DELETE", "/instances/secretsvc/i1", OWNER_B))
+    (listed_now,) = call(server, "GET", "/instances", READER).json()["instances"]
+    assert (listed_now["host"], listed_now["port"]) == ("127.0.0.1", 8001)
+    assert "owner" not in listed_now  # the listing is what it was
+    sd = call(server, "GET", "/prometheus-sd", READER).json()
+    assert [g["targets"] for g in sd] == [["127.0.0.1:8001"]]
+
+    assert call(server, "PUT", beat, OWNER_A).json()["metadata"] == body["metadata"]
+    assert call(server, "PUT", beat, OPS).status_code == 200
+    fixed = {**body, "port": 8002}
+    assert call(server, "POST", "/instances", OPS, json=fixed).status_code == 201
+    assert call(server, "PUT", beat, OWNER_A).status_code == 200  # still secretsvc's
+    assert server.stop() == 0
+
+    again = server_factory(data, env={"TRACELAKE_TOKENS": OWNER_TOKENS}).start()
+    refused(call(again, "PUT", beat, OWNER_B))
+    assert call(again, "PUT", beat, OWNER_A).status_code == 200
+    from tracelake.sdk import register as sdk_register
+
+    with sdk_register(
+        "secretsvc", 8002, host="127.0.0.1", instance_id="i1", endpoint=again.url, token=OWNER_A
+    ) as mine:
+        assert mine.registered and mine.last_error is None
+        other = sdk_register(
+            "secretsvc", 9, host="10.6.6.6", instance_id="i1", endpoint=again.url, token=OWNER_B
+        )
+        assert not other.registered and "403" in (other.last_error or "")
+        other.close()
+    assert call(again, "GET", "/instances", READER).json()["instances"] == []
+
+    assert call(again, "POST", "/instances", OWNER_A, json=body).status_code == 201
+    assert call(again, "DELETE", "/instances/secretsvc/i1", OPS).status_code == 204

@@ -126,3 +126,34 @@ def test_live_tail_streams_new_matching_lines(loaded: ServerProcess) -> None:
     t.join(5)
     assert [g["message"] for g in got] == ["yes"]
     assert time.monotonic() - sent < 2
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        "(" * 400 + "timeout" + ")" * 400,
+        "NOT " * 400 + "timeout",
+        "message:/" + "(" * 3000 + "a/",
+        "NOT (" * 200 + "a" + ")" * 200,
+    ],
+)
+def test_a_query_nesting_too_deep_is_a_400_on_search_and_tail(
+    loaded: ServerProcess, q: str
+) -> None:
+    """Hundreds of parentheses or NOTs (a RecursionError, 500, before) are a 400 with one
+    line saying how deep a query may nest and the column where it went past, on search and
+    on tail alike; the server serves on."""
+    for path in ("/api/v1/search", "/api/v1/tail"):
+        r = httpx.get(f"{loaded.url}{path}", params={"q": q}, timeout=10)
+        assert r.status_code == 400, f"{path}: {r.status_code} {r.text[:200]}"
+        body = r.json()
+        assert body["error"].startswith("query nests deeper than 100 levels: ")
+        assert body["column"] > 100 and "\n" not in body["error"]
+    assert len(search(loaded, "")["rows"]) == 4
+
+
+def test_an_empty_time_range_names_the_parameters(loaded: ServerProcess) -> None:
+    """from at or after to is a 400 that names from and to, as the request spelled them."""
+    r = httpx.get(f"{loaded.url}/api/v1/search", params={"from": "-1h", "to": "-2h"})
+    assert r.status_code == 400
+    assert r.json()["error"].startswith("from (") and "must be before to (" in r.json()["error"]

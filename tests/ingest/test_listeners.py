@@ -81,6 +81,90 @@ def test_fluent_logger_forward(server: ServerProcess) -> None:
     assert row["service"] == "inventory.stock"
 
 
+def forward_rejects(server: ServerProcess) -> dict[str, float]:
+    """``tracelake_listener_rejects_total`` of ``forward/tcp``, by reason."""
+    out = {}
+    for line in httpx.get(f"{server.url}/metrics").text.splitlines():
+        if line.startswith('tracelake_listener_rejects_total{listener="forward/tcp"'):
+            labels, value = line.rsplit(" ", 1)
+            out[labels.split('reason="')[1].split('"')[0]] = float(value)
+    return out
+
+
+def test_fluent_logger_records_json_cannot_hold_cost_only_themselves(
+    server: ServerProcess,
+) -> None:
+    """Records with an int or a bin key, sent by fluent-logger between good ones, are
+    rejected and counted alone; the good records around them are stored."""
+    sender_mod = pytest.importorskip("fluent.sender")
+    sender = sender_mod.FluentSender("keys", host="127.0.0.1", port=server.listener("forward/tcp"))
+    assert sender.emit("app", {"message": "keys good one"})
+    assert sender.emit("app", {1: "int key", "message": "keys bad"})
+    assert sender.emit("app", {b"bin": "bin key", "message": "keys bad"})
+    assert sender.emit("app", {"message": "keys good two"})
+    sender.close()
+    rows = wait_for(server, "keys good", n=2)
+    assert sorted(r["message"] for r in rows) == ["keys good one", "keys good two"]
+    assert forward_rejects(server) == {"bad_key": 2}
+
+
+def test_forward_one_bad_record_in_each_mode_is_rejected_and_the_rest_acked(
+    server: ServerProcess,
+) -> None:
+    """Raw msgpack in all four modes, each with a record JSON cannot hold (int, bin,
+    array keys, an ext value) or a bad tag, and odd option values, in one write: every
+    chunk is acknowledged, every good record is searchable, the connection stays open."""
+    import gzip
+    import socket
+
+    import msgpack
+
+    now = int(time.time())
+
+    def pack(obj: object) -> bytes:
+        return msgpack.packb(obj, use_bin_type=True)
+
+    def good(n: int) -> dict[str, str]:
+        return {"message": f"modes good {n}"}
+
+    array_key = b"\x82" + pack([1, 2]) + pack("v") + pack("message") + pack("modes bad")
+    packed = pack([now, good(4)]) + b"\x92" + pack(now) + array_key + pack([now, good(5)])
+    gzipped = gzip.compress(
+        pack([now, good(6)]) + pack([now, {"x": msgpack.ExtType(9, b"?")}]) + pack([now, good(7)])
+    )
+    write = b"".join(
+        [
+            pack(["m", now, {1: "int key"}, {"chunk": "c-message"}]),
+            pack(["m", now, good(1), {"chunk": "c-message-2", "size": "one"}]),
+            pack(["f", [[now, good(2)], [now, {b"k": "bin key"}], [now, good(3)]], {"chunk": 7}]),
+            pack(["p", packed, {"chunk": "c-packed", "size": [3]}]),
+            pack(["z", gzipped, {"chunk": "c-gzip", "compressed": "gzip"}]),
+            pack([b"bin.tag", now, good(8), {"chunk": "c-bin-tag"}]),
+            pack([42, now, {"message": "modes bad"}, {"chunk": "c-int-tag"}]),
+        ]
+    )
+    expected = [
+        {"ack": a}
+        for a in ("c-message", "c-message-2", 7, "c-packed", "c-gzip", "c-bin-tag", "c-int-tag")
+    ]
+    with socket.create_connection(("127.0.0.1", server.listener("forward/tcp")), 5) as sock:
+        sock.sendall(write)
+        unpacker = msgpack.Unpacker(raw=False)
+        acks: list[object] = []
+        while len(acks) < len(expected):
+            data = sock.recv(4096)
+            assert data, f"connection closed after acks {acks}"
+            unpacker.feed(data)
+            acks += list(unpacker)
+        assert acks == expected
+        sock.sendall(pack(["m", now, good(9), {"chunk": "after"}]))  # still open
+        assert msgpack.unpackb(sock.recv(4096)) == {"ack": "after"}
+    rows = wait_for(server, '"modes good"', n=9)
+    assert sorted(r["message"] for r in rows) == [f"modes good {n}" for n in range(1, 10)]
+    assert wait_for(server, '"modes good 8"')[0]["service"] == "bin.tag"
+    assert forward_rejects(server) == {"bad_key": 3, "bad_value": 1, "bad_tag": 1}
+
+
 def test_garbage_on_every_listener_is_counted_and_they_keep_serving(server: ServerProcess) -> None:
     import socket
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from tracelake.errors import QueryError, QuerySyntaxError
-from tracelake.query import ast, parse
+from tracelake.query import ast, compile_query, parse
 
 
 def v(text: str, column: int, *, quoted: bool = False, wild: tuple[int, ...] = ()) -> ast.Value:
@@ -209,3 +211,29 @@ def test_unknown_function_is_a_query_error_listing_the_known_functions() -> None
         parse("| stats median(x)")
     assert "unknown function 'median' at column 9" in exc.value.message
     assert "count, count_distinct, avg, min, max, sum, p50, p90, p95, p99" in exc.value.message
+
+
+DEEP = 100  # bounds.MAX_DEPTH, written out: the limit is part of the contract
+
+#: Each shape at n levels (n even), and the column of the token that opens level 101.
+SHAPES = {
+    "parentheses": (lambda n: "(" * n + "a" + ")" * n, 101),
+    "NOTs": (lambda n: "NOT " * n + "a", 401),
+    "dashes": (lambda n: "-" * n + "a", 101),
+    "NOT (": (lambda n: "NOT (" * (n // 2) + "a" + ")" * (n // 2), 251),
+    "a field's group": (lambda n: "message:" + "(" * n + "a" + ")" * n, 109),
+    "OR and AND groups": (lambda n: "(a OR (b AND " * (n // 2) + "c" + "))" * (n // 2), 651),
+}
+
+
+@pytest.mark.parametrize(("shape", "column"), SHAPES.values(), ids=SHAPES.keys())
+def test_a_query_may_nest_100_levels_and_no_more(shape: Callable[[int], str], column: int) -> None:
+    """Parentheses and NOT/- each nest one level (the parser and the compiler recurse once
+    a level): 100 levels compile; past them — even 3,000 deep — the query is a one-line
+    syntax error at the token one level too many, never a RecursionError."""
+    assert compile_query(shape(DEEP)).sql
+    for depth in (DEEP + 2, 3000):
+        with pytest.raises(QuerySyntaxError) as exc:
+            parse(shape(depth))
+        assert exc.value.message.startswith(f"query nests deeper than {DEEP} levels: ")
+        assert exc.value.column == column and "\n" not in exc.value.message

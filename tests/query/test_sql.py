@@ -408,9 +408,13 @@ def test_compiled_query_is_frozen() -> None:
         ("timestamp:>yesterday", 12, "expected an ISO 8601 time"),
         ("timestamp:2024*", 11, "wildcards do not apply to timestamp"),
         ("level:>=loud", 9, "unknown level 'loud'; expected one of TRACE, DEBUG"),
+        ("timestamp:>0001-01-01T00:00:00+14:00", 12, "outside the years 1 to 9999"),
+        ("timestamp:<9999-12-31T23:00:00-14:00", 12, "outside the years 1 to 9999"),
     ],
 )
 def test_bad_value_is_a_syntax_error_at_the_value(text: str, column: int, expected: str) -> None:
+    """A value the field cannot take — including a time whose offset moves it out of the
+    years a datetime holds (an OverflowError before) — is a syntax error at the value."""
     with pytest.raises(QuerySyntaxError) as exc:
         compile_query(text)
     assert exc.value.column == column

@@ -12,6 +12,7 @@ import pytest
 from tracelake.errors import ConfigError
 from tracelake.registry import Registration, Registry, persist
 from tracelake.registry.keeper import RegistryKeeper
+from tracelake.registry.state import Caller
 
 
 def _registry() -> Registry:
@@ -34,6 +35,24 @@ def test_records_survive_a_save_and_load(tmp_path: Path) -> None:
     records = _registry().instances()
     persist.save(tmp_path / "registry.json", records)
     assert persist.load(tmp_path / "registry.json") == records
+
+
+def test_the_owner_token_is_kept_and_a_file_without_owners_loads(tmp_path: Path) -> None:
+    """A record's owner survives a save and load; a file written before owners existed
+    loads with nobody owning its instances."""
+    registry = Registry(10, 60)
+    registry.register(Registration("orders", "o-1", "127.0.0.1", 8001), Caller("shipper"))
+    path = tmp_path / "registry.json"
+    persist.save(path, registry.instances())
+    assert [r.owner for r in persist.load(path)] == ["shipper"]
+    doc = orjson.loads(path.read_bytes())
+    del doc["instances"][0]["owner"]
+    path.write_bytes(orjson.dumps(doc))
+    assert [r.owner for r in persist.load(path)] == [None]
+    doc["instances"][0]["owner"] = "no spaces allowed"
+    path.write_bytes(orjson.dumps(doc))
+    with pytest.raises(ConfigError, match="owner 'no spaces allowed' is not a token name"):
+        persist.load(path)
 
 
 def test_no_file_is_an_empty_registry(tmp_path: Path) -> None:

@@ -1,11 +1,12 @@
-"""The registry's rules with a fake clock: leases, down, eviction, restore."""
+"""The registry's rules with a fake clock: leases, down, eviction, restore, owners."""
 
 from __future__ import annotations
 
 import pytest
 
-from tracelake.errors import NotFound
+from tracelake.errors import Forbidden, NotFound
 from tracelake.registry import Registration, Registry
+from tracelake.registry.state import Caller
 from tracelake.registry.targets import ScrapeTarget
 
 
@@ -175,3 +176,66 @@ def test_services_count_instances_and_those_up() -> None:
     summary = [(s.name, s.instances, s.up) for s in registry.services()]
     assert summary == [("orders", 2, 1), ("payments", 1, 1)]
     assert registry.knows("orders") and not registry.knows("billing")
+
+
+# -- owners ---------------------------------------------------------------------------------
+
+ALICE, BOB, OPS = Caller("alice"), Caller("bob"), Caller("ops", admin=True)
+
+
+def test_an_instance_is_managed_only_by_the_token_that_registered_it() -> None:
+    """Another token's heartbeat, re-registration and deregistration are Forbidden and
+    change nothing; the owner's own succeed."""
+    registry = Registry(10, 60, clock=Clock())
+    first = registry.register(reg(metadata={"secret": "s"}), ALICE)
+    assert first.owner == "alice"
+    changes = registry.changes
+    with pytest.raises(Forbidden, match="belongs to another token"):
+        registry.heartbeat("orders", "127.0.0.1:8001", BOB)
+    moved = Registration("orders", "127.0.0.1:8001", "10.6.6.6", 6666)
+    with pytest.raises(Forbidden):
+        registry.register(moved, BOB)
+    with pytest.raises(Forbidden):
+        registry.deregister("orders", "127.0.0.1:8001", BOB)
+    assert registry.instances() == [first] and registry.changes == changes
+    assert registry.heartbeat("orders", "127.0.0.1:8001", ALICE).owner == "alice"
+    assert registry.register(reg(), ALICE).owner == "alice"
+    registry.deregister("orders", "127.0.0.1:8001", ALICE)
+    assert registry.instances() == []
+
+
+def test_an_admin_manages_any_instance_and_leaves_its_owner() -> None:
+    """An admin token heartbeats, re-registers and deregisters another token's instance
+    without taking it over."""
+    registry = Registry(10, 60, clock=Clock())
+    registry.register(reg(), ALICE)
+    assert registry.heartbeat("orders", "127.0.0.1:8001", OPS).owner == "alice"
+    assert registry.register(reg(metadata={"fixed": "by ops"}), OPS).owner == "alice"
+    registry.heartbeat("orders", "127.0.0.1:8001", ALICE)
+    registry.deregister("orders", "127.0.0.1:8001", OPS)
+    assert registry.instances() == []
+    assert registry.register(reg(), OPS).owner == "ops"  # a new one is the admin's own
+
+
+def test_without_tokens_nobody_owns_an_instance_and_a_token_may_take_it() -> None:
+    """Registered with no tokens configured: anyone manages it, as before owners; the
+    first token that registers it again becomes its owner."""
+    registry = Registry(10, 60, clock=Clock())
+    assert registry.register(reg()).owner is None
+    registry.heartbeat("orders", "127.0.0.1:8001", BOB)
+    assert registry.register(reg(), ALICE).owner == "alice"
+    with pytest.raises(Forbidden):
+        registry.heartbeat("orders", "127.0.0.1:8001", BOB)
+    assert registry.register(reg()).owner == "alice"  # tokens off again: kept, not lost
+
+
+def test_the_owner_survives_a_restore() -> None:
+    """After a restart the owner still manages its instance and another token still may not."""
+    clock = Clock()
+    first = Registry(10, 60, clock=clock)
+    first.register(reg(), ALICE)
+    second = Registry(10, 60, clock=clock)
+    second.restore(first.instances())
+    assert second.heartbeat("orders", "127.0.0.1:8001", ALICE).owner == "alice"
+    with pytest.raises(Forbidden):
+        second.register(reg(), BOB)

@@ -9,6 +9,7 @@ so hostile text in it is only ever a value or a syntax error.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -77,9 +78,58 @@ def test_sql_cannot_read_files_attach_load_or_change_settings(loaded: ServerProc
 
 
 def test_the_sandbox_is_still_locked_after_the_attempts(loaded: ServerProcess) -> None:
-    r = sql(loaded, "SELECT current_setting('enable_external_access') AS external")
-    assert r.json()["rows"] == [[False]]
+    assert sql(loaded, "SELECT * FROM read_text('/etc/passwd')").status_code == 400
     assert sql(loaded, "SELECT count(*) FROM logs").json()["rows"] == [[1]]
+
+
+def test_sql_reads_no_directory_but_the_lake_and_learns_no_server_path(
+    server_factory: type[ServerProcess], tmp_path: Path
+) -> None:
+    """DuckDB lets a sandboxed query read its spill directory, by default ``.tmp`` under
+    the server's working directory: neither that, the data directory's own spill and WAL
+    directories nor any other file is readable over SQL, and no setting, catalog view or
+    error tells a user where the server keeps anything."""
+    cwd = tmp_path / "cwd"
+    (cwd / ".tmp").mkdir(parents=True)
+    (cwd / ".tmp" / "s.txt").write_text(SECRET)
+    server = server_factory(tmp_path / "data", cwd=cwd).start()
+    r = httpx.post(f"{server.url}/api/v1/logs", content=b'{"message":"hello","service":"web"}')
+    assert r.json()["accepted"] == 1
+    data = server.data_dir.resolve()
+    spill = data / "tmp" / "duckdb"
+    assert spill.is_dir(), "queries spill inside the data directory"
+    (spill / "0" / "s.txt").parent.mkdir(exist_ok=True)
+    (spill / "0" / "s.txt").write_text(SECRET)
+    places = [".tmp/s.txt", f"{cwd}/.tmp/s.txt", f"{spill}/0/s.txt", f"{data}/wal/*", "/etc/passwd"]
+    readers = ["read_text('{}')", "read_csv('{}', header = false)", "read_parquet('{}')"]
+    attempts = [f"SELECT * FROM {reader.format(p)}" for p in places for reader in readers]
+    attempts += [f"SELECT * FROM glob('{p}')" for p in (".tmp/*", f"{spill}/*", f"{spill}/0/*")]
+    attempts += [
+        "SELECT * FROM '.tmp/s.txt'",
+        "SELECT current_setting('allowed_directories')",
+        "SELECT current_setting('temp_directory')",
+        "SELECT 'temp_directory'.current_setting()",
+        "SELECT * FROM duckdb_settings()",
+        "SELECT * FROM duckdb_temporary_files()",
+        "SELECT * FROM duckdb_extensions()",
+        "SELECT sql FROM duckdb_views()",
+        "SELECT sql FROM duckdb_views",
+        "SELECT view_definition FROM information_schema.views",
+        "SELECT * FROM pg_views",
+        "SELECT * FROM query('SELECT * FROM read_text(''.tmp/s.txt'')')",
+        "WITH t AS (SELECT * FROM read_text('.tmp/s.txt')) SELECT * FROM t",
+    ]
+    for statement in attempts:
+        r = sql(server, statement)
+        assert r.status_code == 400, (statement, r.status_code, r.text)
+        error = r.json()["error"]
+        assert "\n" not in error and ("not available" in error or "unknown table" in error)
+        assert SECRET not in r.text and "root:" not in r.text, statement
+        assert str(data) not in r.text and str(cwd) not in r.text, (statement, r.text)
+    # What stays open: the lake's tables, DuckDB's schema views without definitions.
+    assert sql(server, "SELECT count(*) FROM main.logs").json()["rows"] == [[1]]
+    columns = sql(server, "SELECT column_name FROM information_schema.columns LIMIT 1")
+    assert columns.status_code == 200
 
 
 @pytest.mark.parametrize(

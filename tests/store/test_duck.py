@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +57,41 @@ def test_values_are_bound_parameters(make_store: Callable[..., Store]) -> None:
         max_rows=10,
     )
     assert results.rows == [(1,)]
+
+
+def test_queries_spill_inside_the_data_directory_and_read_only_the_lake_there(
+    make_store: Callable[..., Store], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB's default spill directory is ``.tmp`` under the working directory, which it
+    then lets every query read: the engine spills inside the data directory instead, one
+    directory per connection, and allows nothing else besides the lake."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".tmp").mkdir()
+    (tmp_path / ".tmp" / "s.txt").write_text("cwd secret")
+    store = make_store()
+    data = store.root.resolve()
+    allowed = store.engine.run(
+        "SELECT current_setting('allowed_directories')", [], {}, timeout_s=10, max_rows=1
+    ).rows[0][0]
+    assert sorted(allowed) == [f"{data}/lake/", f"{data}/tmp/duckdb/0/"]
+    for path in (".tmp/s.txt", f"{tmp_path}/.tmp/s.txt", f"{data}/wal/*", "/etc/passwd"):
+        with pytest.raises(QueryError, match="Permission"):
+            store.engine.run(f"SELECT * FROM read_text('{path}')", [], {}, timeout_s=10, max_rows=1)
+
+
+def test_errors_name_the_lake_never_its_path_on_the_server(
+    make_store: Callable[..., Store],
+) -> None:
+    """A DuckDB error may quote a file path; the user sees ``<lake>`` in its place."""
+    store = make_store()
+    lake = str(store.lake.resolve())
+    with pytest.raises(QueryError) as caught:
+        store.engine.run(
+            f"SELECT * FROM read_parquet('{lake}/logs/missing.parquet')",
+            [],
+            {},
+            timeout_s=10,
+            max_rows=1,
+        )
+    assert "<lake>/logs/missing.parquet" in caught.value.message
+    assert lake not in caught.value.message

@@ -76,18 +76,25 @@ def test_compaction_merges_small_segments_of_a_partition_into_one(make_store: Ma
     assert merged.column("message").to_pylist() == ["m0", "m1", "m2", "m3"], "sorted by time"
 
 
-def test_orphan_segment_files_from_an_interrupted_flush_are_removed_on_open(
+def test_orphan_segment_files_are_set_aside_on_open_never_deleted_and_temp_files_go(
     make_store: MakeStore,
 ) -> None:
+    """A .parquet the manifest does not name may be all that is left of some rows:
+    it moves to _orphans/ (out of the tables, so nothing counts it), bytes intact; only
+    the store's own temp names are deleted."""
     store = make_store()
     append(store, ipc_of("a"))
     store.flush()
-    orphan = store.lake / "logs" / "date=2026-01-01" / "hour=00" / "999999999999.parquet"
+    hour = store.lake / "logs" / "date=2026-01-01" / "hour=00"
+    orphan = hour / "999999999999.parquet"
     orphan.write_bytes(b"half written")
+    (hour / "999999999998.parquet.tmp").write_bytes(b"never renamed")
     store.wal.close()  # type: ignore[union-attr]
     store.wal = None
     again = make_store()
-    assert not orphan.exists()
+    assert not orphan.exists() and not (hour / "999999999998.parquet.tmp").exists()
+    kept = store.lake / "_orphans" / "logs" / "date=2026-01-01" / "hour=00" / orphan.name
+    assert kept.read_bytes() == b"half written"
     assert messages(again) == ["a"]
 
 

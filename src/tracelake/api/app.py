@@ -28,7 +28,7 @@ from tracelake.api import (
 )
 from tracelake.api.access import AccessMiddleware, Guard
 from tracelake.api.context import AppContext
-from tracelake.api.errors import HANDLERS
+from tracelake.api.errors import HANDLERS, UnexpectedErrors
 from tracelake.ui import login
 
 
@@ -58,6 +58,7 @@ def build_app(ctx: AppContext) -> Starlette:
         ],
         exception_handlers=HANDLERS,
         middleware=[
+            Middleware(UnexpectedErrors),  # outermost: a 500 keeps the connection open
             Middleware(AccessMiddleware, guard=guard),
             Middleware(GZipMiddleware, minimum_size=4096),
         ],

@@ -33,6 +33,7 @@ async def run_query(
             sources,
             timeout_s=ctx.settings.query_timeout_s,
             max_rows=ctx.settings.query_max_rows,
+            max_bytes=ctx.settings.query_max_answer_bytes,
         )
     except TracelakeError:
         ctx.metrics.queries.labels(kind, "error").inc()

@@ -1,20 +1,43 @@
-"""Reading request parameters: time ranges, bounded integers, bounded bodies."""
+"""Reading request parameters: times, durations, bounded integers, bounded bodies.
+
+The one place a route reads a time, a duration or a step from a request, whatever its
+dialect (ours: ``-15m``/ISO 8601/epoch; Prometheus's: unix seconds/RFC 3339 and ``15s``
+steps; Zipkin's: epoch milliseconds), so every one is range-checked alike: a time must
+lie in ``bounds.TIME_RANGE``, a duration must be shorter than that range, and anything
+else is a 400 naming the parameter and the accepted range — never an overflow deeper in.
+"""
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from starlette.requests import Request
 
+from tracelake.durations import parse_duration
 from tracelake.errors import BadRequest, PayloadTooLarge
+from tracelake.query.bounds import EARLIEST, EARLIEST_S, LATEST, LATEST_S, TIME_RANGE
 
 _RELATIVE = re.compile(r"^(?:now)?\s*([-+])?\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+#: The longest duration or step any route takes: the span of the accepted times.
+LONGEST_S = LATEST_S - EARLIEST_S
+LATEST_MS = int(LATEST_S) * 1000 + 999
+_PROM_DURATION = re.compile(r"^(\d+(ms|[smhdwy]))+$")
+
+
+def _out_of_range(name: str, value: str) -> BadRequest:
+    return BadRequest(
+        f"{name}={value!r} is outside the accepted times: give a time from {TIME_RANGE}"
+    )
 
 
 def parse_time(value: str | None, name: str, now: datetime) -> datetime | None:
-    """``now``, ``-15m``/``now-15m``/``15m`` (ago), ISO 8601, or epoch seconds/ms."""
+    """``now``, ``-15m``/``now-15m``/``15m`` (ago), ISO 8601, or epoch seconds/ms, inside
+    ``TIME_RANGE``; None when not given."""
     if value is None or value.strip() == "":
         return None
     text = value.strip()
@@ -23,20 +46,130 @@ def parse_time(value: str | None, name: str, now: datetime) -> datetime | None:
     match = _RELATIVE.match(text)
     if match:
         sign, amount, unit = match.groups()
-        delta = timedelta(seconds=float(amount) * _UNITS[unit])
-        return now + delta if sign == "+" else now - delta
+        seconds = float(amount) * _UNITS[unit]
+        if seconds > LONGEST_S:
+            raise _out_of_range(name, value)
+        delta = timedelta(seconds=seconds)
+        try:
+            moment = now + delta if sign == "+" else now - delta
+        except OverflowError:
+            raise _out_of_range(name, value) from None
+        return _in_range(moment, name, value)
     try:
         if text.replace(".", "", 1).isdigit():
             number = float(text)
-            return datetime.fromtimestamp(number / 1000 if number > 1e11 else number, UTC)
+            seconds = number / 1000 if number > 1e11 else number
+            if not EARLIEST_S <= seconds <= LATEST_S:  # inf too
+                raise _out_of_range(name, value)
+            return datetime.fromtimestamp(seconds, UTC)
         parsed = datetime.fromisoformat(
             text.replace(" ", "+") if text.count(" ") == 1 and "T" in text else text
         )
-    except (ValueError, OverflowError, OSError) as e:
+    except ValueError as e:
         raise BadRequest(
             f"{name}={value!r} is not a time: use ISO 8601 (2026-01-02T03:04:05Z), epoch, or -15m / -2h / -7d"
         ) from e
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return _in_range(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC), name, value)
+
+
+def _in_range(moment: datetime, name: str, value: str) -> datetime:
+    """``moment`` in UTC if inside ``TIME_RANGE``; BadRequest otherwise."""
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:  # an offset moved it past year 1 or 9999
+        raise _out_of_range(name, value) from None
+    if not EARLIEST <= utc <= LATEST:
+        raise _out_of_range(name, value)
+    return utc
+
+
+# -- Prometheus's dialect ----------------------------------------------------------------
+
+
+def _seconds(text: str) -> float | None:
+    """``text`` as a finite number of seconds, or None."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _quoted(text: str) -> str:
+    """``text`` in double quotes with escapes, as Go's %q (and so Prometheus) writes it."""
+    return orjson.dumps(text).decode()
+
+
+def unix_time(text: str | None, name: str, default: float) -> float:
+    """Unix seconds (float) or RFC 3339, as Prometheus's API takes times, inside
+    ``TIME_RANGE``; ``default`` when not given.
+
+    RFC 3339 needs a zone; a time without one would be read in the server's local zone,
+    which no client means, so it is refused.
+    """
+    if text is None or text == "":
+        return default
+    seconds = _seconds(text)
+    if seconds is None:
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            raise BadRequest(
+                f'invalid parameter "{name}": cannot parse {_quoted(text)} to a valid timestamp: '
+                "give unix seconds or RFC 3339 with a zone (2026-01-01T00:00:00Z)"
+            )
+        seconds = moment.timestamp()
+    if not EARLIEST_S <= seconds <= LATEST_S:
+        raise BadRequest(
+            f'invalid parameter "{name}": {_quoted(text)} is outside the accepted times: give unix '
+            f"seconds from {EARLIEST_S:.0f} to {LATEST_S:.0f} ({TIME_RANGE})"
+        )
+    return seconds
+
+
+def step_seconds(text: str | None, name: str) -> float:
+    """Seconds (float) or a Prometheus duration such as ``15s`` or ``1m30s``, at most
+    ``LONGEST_S``. Zero and negative steps are left to the engine, which words them as
+    Prometheus does."""
+    seconds = None if text is None else _seconds(text)
+    if seconds is None and text and _PROM_DURATION.match(text):
+        try:
+            seconds = parse_duration(text)
+        except ValueError:  # units out of order or repeated (30s1m)
+            seconds = None
+    if seconds is None:
+        raise BadRequest(
+            f'invalid parameter "{name}": cannot parse {_quoted(text or "")} to a valid duration: '
+            "give seconds (15) or a duration (15s, 1m30s)"
+        )
+    if seconds > LONGEST_S:
+        raise BadRequest(
+            f'invalid parameter "{name}": {_quoted(text or "")} is longer than the accepted times '
+            f"({TIME_RANGE}): give at most {LONGEST_S:.0f} seconds"
+        )
+    return seconds
+
+
+# -- Zipkin's dialect --------------------------------------------------------------------
+
+
+def check_millis(params: Mapping[str, str], name: str, *, duration: bool = False) -> None:
+    """Zipkin's ``endTs`` (epoch ms) or ``lookback`` (``duration``, ms) inside the
+    accepted times, when given as a whole number; the rest Zipkin's own checks word."""
+    raw = (params.get(name) or "").strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        return
+    highest = round(LONGEST_S * 1000) if duration else LATEST_MS
+    if value > highest:
+        what = "milliseconds" if duration else "epoch milliseconds"
+        raise BadRequest(
+            f"{name}={raw} is outside the accepted times ({TIME_RANGE}): "
+            f"give at most {highest} {what}"
+        )
 
 
 def bounded_int(request: Request, name: str, default: int, low: int, high: int) -> int:

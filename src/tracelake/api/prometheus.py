@@ -12,23 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-import promql_parser as pp
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from tracelake import __version__
 from tracelake.api.context import AppContext, context
-from tracelake.api.params import read_body
+from tracelake.api.params import read_body, step_seconds, unix_time
 from tracelake.api.responses import JSON
 from tracelake.errors import BadRequest, Overloaded, QueryTimeout, TracelakeError
+from tracelake.query.bounds import EARLIEST_S, LATEST_S
 from tracelake.query.promql import EvaluationError, PromQLEngine, QueryResult
 from tracelake.query.promql.engine import parse
 from tracelake.query.promql.format import format_time, format_value
@@ -44,16 +42,14 @@ from tracelake.query.promql.values import (
 )
 
 MAX_FORM_BYTES = 1024 * 1024
-#: The earliest and latest times a request may leave open, as Prometheus's API does.
-MIN_TIME = 0.0
-MAX_TIME = 253402300799.0  # 9999-12-31T23:59:59Z
+#: The earliest and latest times a request may leave open: the accepted times' ends.
+MIN_TIME = EARLIEST_S
+MAX_TIME = LATEST_S
 #: The Prometheus version we answer as: Grafana picks its query features by it.
 PROMETHEUS_VERSION = "2.53.0"
 
 Params = dict[str, list[str]]
 Handler = Callable[[Request, AppContext, Params], Awaitable[Any]]
-
-_DURATION = re.compile(r"^(\d+(ms|[smhdwy]))+$")
 
 
 async def _params(request: Request) -> Params:
@@ -74,51 +70,6 @@ async def _params(request: Request) -> Params:
 def _one(params: Params, name: str) -> str | None:
     values = params.get(name)
     return values[0] if values else None
-
-
-def _seconds(text: str) -> float | None:
-    """``text`` as a finite number of seconds, or None."""
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def parse_time(text: str | None, name: str, default: float) -> float:
-    """Unix seconds (float) or RFC 3339, as Prometheus's API accepts times.
-
-    RFC 3339 needs a zone; a time without one would be read in the server's local zone,
-    which no client means, so it is refused.
-    """
-    if text is None or text == "":
-        return default
-    seconds = _seconds(text)
-    if seconds is not None:
-        return seconds
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise BadRequest(
-            f'invalid parameter "{name}": cannot parse "{text}" to a valid timestamp: '
-            "give unix seconds or RFC 3339 with a zone (2026-01-01T00:00:00Z)"
-        )
-    return moment.timestamp()
-
-
-def parse_step(text: str | None, name: str) -> float:
-    """Seconds (float) or a Prometheus duration such as ``15s`` or ``1m30s``."""
-    seconds = None if text is None else _seconds(text)
-    if seconds is not None:
-        return seconds
-    if text and _DURATION.match(text):
-        return float(pp.parse_duration(text).total_seconds())
-    raise BadRequest(
-        f'invalid parameter "{name}": cannot parse "{text or ""}" to a valid duration: '
-        "give seconds (15) or a duration (15s, 1m30s)"
-    )
 
 
 def _error(kind: str, message: str, status: int) -> Response:
@@ -227,18 +178,18 @@ def range_json(result: QueryResult) -> dict[str, Any]:
 
 async def query(request: Request, ctx: AppContext, params: Params) -> Any:
     text = _query_text(params)
-    at = parse_time(_one(params, "time"), "time", time.time())
+    at = unix_time(_one(params, "time"), "time", time.time())
     engine = _engine(ctx)
     return instant_json(await _evaluate(ctx, lambda: engine.instant(text, at)))
 
 
 async def query_range(request: Request, ctx: AppContext, params: Params) -> Any:
     text = _query_text(params)
-    start = parse_time(_one(params, "start"), "start", math.nan)
-    end = parse_time(_one(params, "end"), "end", math.nan)
+    start = unix_time(_one(params, "start"), "start", math.nan)
+    end = unix_time(_one(params, "end"), "end", math.nan)
     if math.isnan(start) or math.isnan(end):
         raise BadRequest('invalid parameter "start"/"end": both are required for a range query')
-    step = parse_step(_one(params, "step"), "step")
+    step = step_seconds(_one(params, "step"), "step")
     engine = _engine(ctx)
     result = await _evaluate(ctx, lambda: engine.range(text, start, end, step))
     return await asyncio.to_thread(range_json, result)
@@ -255,8 +206,8 @@ def _limit(params: Params) -> int | None:
 
 def _span(params: Params) -> tuple[float, float]:
     return (
-        parse_time(_one(params, "start"), "start", MIN_TIME),
-        parse_time(_one(params, "end"), "end", MAX_TIME),
+        unix_time(_one(params, "start"), "start", MIN_TIME),
+        unix_time(_one(params, "end"), "end", MAX_TIME),
     )
 
 

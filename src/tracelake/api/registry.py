@@ -5,6 +5,10 @@ lease with one PUT (``tracelake.sdk.register`` does both for Python). A heartbea
 an unknown instance is 404, which tells the client to register again (after it was
 evicted, or the registry lost it). ``prometheus-sd`` answers in Prometheus's HTTP SD
 format, so a real Prometheus scrapes what tracelake knows.
+
+With tokens configured, the token of a register, heartbeat or deregister call is its
+``Caller``: an instance belongs to the token that registered it, another ingest token
+gets 403 (``registry.state``), and no answer carries the owner or another instance.
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ from tracelake.registry.model import (
     check_service,
     parse_registration,
 )
-from tracelake.registry.state import Registry
+from tracelake.registry.state import Caller, Registry
 from tracelake.registry.targets import sd_group
+from tracelake.security.tokens import Token
 
 #: A registration is a few hundred bytes; metadata is capped well below this.
 MAX_REGISTRATION_BYTES = 64 * 1024
@@ -45,11 +50,21 @@ def _time(epoch_s: float) -> datetime:
 
 
 def instance_json(r: InstanceRecord) -> dict[str, Any]:
-    return {
-        **r.as_dict(),
-        "registered_at": _time(r.registered_at),
-        "last_heartbeat": _time(r.last_heartbeat),
-    }
+    """What the API shows of an instance: all but its owner (a token's name is the
+    operator's business, not every reader's)."""
+    out = r.as_dict()
+    del out["owner"]
+    out["registered_at"] = _time(r.registered_at)
+    out["last_heartbeat"] = _time(r.last_heartbeat)
+    return out
+
+
+def _caller(request: Request) -> Caller | None:
+    """The token the access middleware let through; None when no tokens are configured."""
+    token = getattr(request.state, "token", None)
+    if not isinstance(token, Token):
+        return None
+    return Caller(token.name, admin="admin" in token.scopes)
 
 
 async def _save(ctx: AppContext) -> None:
@@ -71,20 +86,20 @@ async def register(request: Request) -> Response:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as e:
         raise BadRequest(f"body is not JSON ({e}): send a JSON object") from e
-    record = registry.register(parse_registration(payload))
+    record = registry.register(parse_registration(payload), _caller(request))
     await _save(ctx)
     return JSON(instance_json(record), status_code=201)
 
 
 async def heartbeat(request: Request) -> Response:
     ctx = context(request)
-    record = _registry(ctx).heartbeat(*_path_ids(request))
+    record = _registry(ctx).heartbeat(*_path_ids(request), _caller(request))
     return JSON(instance_json(record))
 
 
 async def deregister(request: Request) -> Response:
     ctx = context(request)
-    _registry(ctx).deregister(*_path_ids(request))
+    _registry(ctx).deregister(*_path_ids(request), _caller(request))
     await _save(ctx)
     return Response(status_code=204)
 

@@ -23,6 +23,7 @@ from tracelake.api.context import context
 from tracelake.api.execute import run_query
 from tracelake.api.params import bounded_int, parse_time
 from tracelake.api.responses import JSON, dumps
+from tracelake.errors import BadRequest
 from tracelake.query import compile_query
 from tracelake.store.duck import Results, Source
 
@@ -59,6 +60,8 @@ async def search(request: Request) -> Response:
     table = params.get("table", "logs")
     start = parse_time(params.get("from"), "from", now)
     end = parse_time(params.get("to"), "to", now)
+    if start is not None and end is not None and start >= end:
+        raise BadRequest(f"from ({start.isoformat()}) must be before to ({end.isoformat()})")
     cap = ctx.settings.query_max_rows
     limit = bounded_int(request, "limit", 0, 1, cap)
     compiled = compile_query(text, start=start, end=end, limit=limit or cap, table=table)

@@ -1,10 +1,20 @@
 """``POST /api/v1/sql``: one read-only statement over the lake's tables.
 
 The statement is parsed by DuckDB itself and must be a single SELECT; it then runs on a
-sandboxed connection (no files outside the lake, no extensions, frozen settings).
+sandboxed connection (no files outside the lake, no extensions, frozen settings). The
+sandbox has one hole DuckDB will not close — its spill directory is always readable — and
+server paths show in its settings and view definitions, so the parsed statement is also
+walked: it may name only the lake's tables (and its own CTEs), a few row-generating table
+functions, and no function that reads files or settings.
 """
 
 from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Collection, Iterator
+from typing import Any
 
 import duckdb
 import orjson
@@ -15,14 +25,33 @@ from starlette.routing import Route
 from tracelake.api.context import context
 from tracelake.api.execute import run_query
 from tracelake.api.params import read_body
-from tracelake.api.responses import JSON
-from tracelake.errors import BadRequest, SQLRejected
+from tracelake.api.responses import dumps
+from tracelake.errors import BadRequest, QueryTimeout, SQLRejected
+from tracelake.schema import SCHEMAS
 
 MAX_SQL_BYTES = 64 * 1024
 
+#: Table functions a statement may call: they make rows from values, never from files.
+TABLE_FUNCTIONS = frozenset(
+    {"range", "generate_series", "unnest", "json_each", "json_tree", "repeat_row"}
+)
+#: Functions refused wherever they appear: they run SQL from text or show server settings,
+#: paths and environment.
+REFUSED_FUNCTIONS = frozenset(
+    {"current_setting", "getenv", "json_execute_serialized_sql", "query", "query_table"}
+)
+#: DuckDB's own catalog views a statement may read besides the lake tables (no view
+#: definitions: those hold the lake's file paths).
+CATALOG_VIEWS = frozenset({"information_schema.tables", "information_schema.columns"})
+LAKE_TABLES = ", ".join(SCHEMAS)
 
-def check_statement(sql: str) -> None:
-    """Refuse anything but exactly one SELECT, with a message saying what was sent."""
+_parser = duckdb.connect(config={"enable_external_access": False})
+_parser_lock = threading.Lock()
+
+
+def check_statement(sql: str, tables: Collection[str] = tuple(SCHEMAS)) -> None:
+    """Refuse anything but exactly one SELECT over ``tables``, with a message saying what
+    was sent and what to do."""
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as e:
@@ -34,6 +63,68 @@ def check_statement(sql: str) -> None:
         raise SQLRejected(
             f"only SELECT is allowed here, got {kind.name}: the lake is read-only over SQL"
         )
+    with _parser_lock:
+        row = _parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+    tree = orjson.loads(row[0]) if row else {"error": True}
+    if tree.get("error"):
+        raise SQLRejected(
+            "only a plain SELECT is allowed here (no PIVOT or other rewritten statements): "
+            f"{tree.get('error_message', 'it does not parse')}"
+        )
+    allowed = {t.lower() for t in tables} | set(_cte_names(tree))
+    for node in _nodes(tree):
+        _check_node(node, allowed)
+
+
+def _check_node(node: dict[str, Any], allowed: set[str]) -> None:
+    kind = node.get("type")
+    if kind == "BASE_TABLE":
+        name = str(node.get("table_name", "")).lower()
+        schema = str(node.get("schema_name", "")).lower()
+        catalog = str(node.get("catalog_name", "")).lower()
+        if f"{schema}.{name}" in CATALOG_VIEWS and catalog in ("", "memory"):
+            return
+        if name in allowed and schema in ("", "main") and catalog in ("", "memory"):
+            return
+        raise SQLRejected(
+            f"unknown table {node.get('table_name')!r}: query the lake tables "
+            f"({LAKE_TABLES}); files and DuckDB's catalog are not readable over SQL"
+        )
+    if kind == "TABLE_FUNCTION":
+        function = node.get("function") or {}
+        name = str(function.get("function_name", "")).lower()
+        if name not in TABLE_FUNCTIONS:
+            raise SQLRejected(
+                f"table function {name}() is not available over SQL: query the lake tables "
+                f"({LAKE_TABLES}); only {', '.join(sorted(TABLE_FUNCTIONS))} make rows here"
+            )
+    if node.get("class") == "FUNCTION":
+        name = str(node.get("function_name", "")).lower()
+        if name in REFUSED_FUNCTIONS or name.startswith(("duckdb_", "pragma_")):
+            raise SQLRejected(
+                f"{name}() is not available over SQL: it reads server settings, files or "
+                "SQL text; ask the server's operator for what you need"
+            )
+
+
+def _nodes(value: Any) -> Iterator[dict[str, Any]]:
+    """Every object of DuckDB's JSON parse tree, depth first."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _cte_names(tree: Any) -> Iterator[str]:
+    for node in _nodes(tree):
+        cte_map = node.get("cte_map")
+        if isinstance(cte_map, dict):
+            for entry in cte_map.get("map", []):
+                yield str(entry.get("key", "")).lower()
 
 
 async def post_sql(request: Request) -> Response:
@@ -50,14 +141,22 @@ async def post_sql(request: Request) -> Response:
         raise BadRequest('"params" must be a JSON array of values for the ? placeholders')
     check_statement(payload["sql"])
     results = await run_query(ctx, payload["sql"], params, kind="sql")
-    return JSON(
-        {
-            "columns": results.columns,
-            "rows": [list(r) for r in results.rows],
-            "truncated": results.truncated,
-            "took_ms": round(results.elapsed_ms, 2),
-        }
-    )
+    answer = {
+        "columns": results.columns,
+        "rows": [list(r) for r in results.rows],
+        "truncated": results.truncated,
+        "took_ms": round(results.elapsed_ms, 2),
+    }
+    # Encoding up to query_max_answer_bytes takes a while: off the event loop, and within
+    # the query's time limit like the fetching before it.
+    started = time.perf_counter()
+    encoded = await asyncio.to_thread(dumps, answer)
+    limit = ctx.settings.query_timeout_s
+    if results.elapsed_ms / 1000 + time.perf_counter() - started > limit:
+        raise QueryTimeout(
+            f"query ran past its time limit of {limit:g} s: narrow the time range or filter more"
+        )
+    return Response(encoded, media_type="application/json")
 
 
 routes = [Route("/api/v1/sql", post_sql, methods=["POST"])]

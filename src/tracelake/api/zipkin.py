@@ -11,7 +11,7 @@ it refuses are named in a 400 text while the good spans of the request are kept.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from tracelake.api.context import AppContext, context
 from tracelake.api.execute import run_query
-from tracelake.api.params import read_body
+from tracelake.api.params import check_millis, read_body
 from tracelake.api.responses import JSON
 from tracelake.errors import BadRequest, NotFound
 from tracelake.tracing.jobs import zipkin_spans_job
@@ -30,6 +30,7 @@ from tracelake.tracing.zipkin_query import (
     DAY_MS,
     NAMES_LOOKBACK_MS,
     Compiled,
+    Window,
     autocomplete_keys_sql,
     autocomplete_values_sql,
     dependencies_sql,
@@ -61,6 +62,13 @@ def _zipkin_errors(handler: Handler) -> Handler:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _window(params: Mapping[str, str], now_ms: int, default_lookback_ms: int) -> Window:
+    """Zipkin's ``endTs``/``lookback`` window, range-checked as every route's times are."""
+    check_millis(params, "endTs")
+    check_millis(params, "lookback", duration=True)
+    return window(params, now_ms, default_lookback_ms)
 
 
 async def _rows(ctx: AppContext, query: Compiled, table: str, **window: int) -> list[Any]:
@@ -110,7 +118,7 @@ async def post_spans(request: Request) -> Response:
 
 
 async def services(request: Request) -> Response:
-    win = window(request.query_params, _now_ms(), NAMES_LOOKBACK_MS)
+    win = _window(request.query_params, _now_ms(), NAMES_LOOKBACK_MS)
     rows = await _rows(context(request), names_sql("service", None, win), "spans",
                        start_us=win.start_us, end_us=win.end_us)  # fmt: skip
     return JSON([r[0] for r in rows])
@@ -118,7 +126,7 @@ async def services(request: Request) -> Response:
 
 async def span_names(request: Request) -> Response:
     service = required_name(request.query_params, "serviceName")
-    win = window(request.query_params, _now_ms(), NAMES_LOOKBACK_MS)
+    win = _window(request.query_params, _now_ms(), NAMES_LOOKBACK_MS)
     rows = await _rows(context(request), names_sql("name", service, win), "spans",
                        start_us=win.start_us, end_us=win.end_us)  # fmt: skip
     return JSON([r[0] for r in rows])
@@ -126,7 +134,7 @@ async def span_names(request: Request) -> Response:
 
 async def remote_services(request: Request) -> Response:
     service = required_name(request.query_params, "serviceName")
-    win = window(request.query_params, _now_ms(), NAMES_LOOKBACK_MS)
+    win = _window(request.query_params, _now_ms(), NAMES_LOOKBACK_MS)
     query = names_sql("remote_service", service, win)
     rows = await _rows(context(request), query, "spans", start_us=win.start_us, end_us=win.end_us)
     return JSON([r[0] for r in rows])
@@ -138,7 +146,7 @@ async def remote_services(request: Request) -> Response:
 async def traces(request: Request) -> Response:
     ctx = context(request)
     params = request.query_params
-    win = window(params, _now_ms(), DAY_MS)
+    win = _window(params, _now_ms(), DAY_MS)
     limit = positive_int(params, "limit", 10)
     assert limit is not None
     query = traces_sql(params, win, min(limit, ctx.settings.query_max_rows))
@@ -168,7 +176,7 @@ async def dependencies(request: Request) -> Response:
     params = request.query_params
     if not params.get("endTs"):
         raise BadRequest("endTs is required")
-    win = window(params, _now_ms(), DAY_MS)
+    win = _window(params, _now_ms(), DAY_MS)
     rows = await _rows(context(request), dependencies_sql(win), "dependencies",
                        start_us=win.start_us, end_us=win.end_us)  # fmt: skip
     links = []
@@ -181,7 +189,7 @@ async def dependencies(request: Request) -> Response:
 
 
 async def autocomplete_keys(request: Request) -> Response:
-    win = window(request.query_params, _now_ms(), AUTOCOMPLETE_LOOKBACK_MS)
+    win = _window(request.query_params, _now_ms(), AUTOCOMPLETE_LOOKBACK_MS)
     rows = await _rows(context(request), autocomplete_keys_sql(win), "spans",
                        start_us=win.start_us, end_us=win.end_us)  # fmt: skip
     return JSON([r[0] for r in rows])
@@ -191,7 +199,7 @@ async def autocomplete_values(request: Request) -> Response:
     key = (request.query_params.get("key") or "").strip()
     if not key:
         raise BadRequest("key is required")
-    win = window(request.query_params, _now_ms(), AUTOCOMPLETE_LOOKBACK_MS)
+    win = _window(request.query_params, _now_ms(), AUTOCOMPLETE_LOOKBACK_MS)
     rows = await _rows(context(request), autocomplete_values_sql(key, win), "spans",
                        start_us=win.start_us, end_us=win.end_us)  # fmt: skip
     return JSON([r[0] for r in rows])

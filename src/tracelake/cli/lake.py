@@ -1,9 +1,10 @@
-"""``tracelake lake``: what the lake holds, compaction now, and exports to files.
+"""``tracelake lake``: what the lake holds, compaction now, exports, and repair.
 
 ``tables``, ``partitions`` and ``export`` read the data directory (its manifest and
 Parquet files) and never write to it, so they work with the server running or
 stopped. ``compact`` asks the running server, the lake's only writer, to flush and
-compact every partition now.
+compact every partition now. ``repair`` rebuilds a lost or unreadable manifest from the
+segment files (``store/repair.py``), and only with the server stopped.
 """
 
 from __future__ import annotations
@@ -126,3 +127,26 @@ def export(
         where=where,
     )
     click.echo(f"wrote {rows} rows of {table} to {out} ({chosen})")
+
+
+@command.command("repair")
+@_data_dir
+def repair(data_dir: Path) -> None:
+    """Rebuild lake/_manifest.json from the segment files (stop the server first)."""
+    from tracelake.store.repair import repair_lake
+
+    report = repair_lake(data_dir)
+    click.echo(
+        f"rebuilt {report.manifest}: {report.segments} segments, {report.rows} rows; "
+        f"{report.wal_pending} WAL files replay at the next start"
+    )
+    if report.old_manifest is not None:
+        click.echo(f"the old manifest is kept as {report.old_manifest}")
+    for path, why in report.set_aside:
+        click.echo(f"set aside {path}: {why}")
+    if report.unchecked and report.wal_pending:
+        click.echo(
+            f"{report.unchecked} segments predate provenance metadata: rows the WAL still "
+            "holds may be counted twice"
+        )
+    click.echo(f"start the server again: tracelake serve --data-dir {data_dir}")

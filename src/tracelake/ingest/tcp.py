@@ -27,7 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
 from tracelake.errors import Overloaded
-from tracelake.ingest.decoders.forward import ForwardDecoder, ForwardProtocolError
+from tracelake.ingest.decoders.forward import (
+    REJECT_DETAILS,
+    ForwardDecoder,
+    ForwardProtocolError,
+)
 from tracelake.ingest.decoders.framing import LineFramer, SyslogFramer
 from tracelake.ingest.decoders.syslog import SyslogDecoder
 from tracelake.ingest.jobs import FrameFormat, StreamChunk, decode_frames
@@ -250,8 +254,8 @@ class _ForwardSession(_Session):
             raise _Close("bad_stream", str(exc)) from None
         replies: list[bytes] = []
         for m in messages:
-            if m.rejected:
-                stats.reject(m.reason or "bad_message", m.rejected, "", name)
+            for reason, count in m.rejects.items():
+                stats.reject(reason, count, REJECT_DETAILS.get(reason, ""), name)
             if m.reply is not None:
                 replies.append(m.reply)
             if m.close:

@@ -16,6 +16,8 @@ Grammar (docs/query-language.md has the user-facing version)::
 Recursive descent gives precise, friendly errors (the column of the offending token
 and what was expected there), which is most of what a search box needs from a parser.
 Inside ``field:( ... )`` the same rules apply with bare words bound to that field.
+Each ``(`` and each ``NOT``/``-`` is one level of recursion, here and in the compiler,
+so past ``bounds.MAX_DEPTH`` levels the query is refused with a syntax error.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import cast
 
 from tracelake.errors import QueryError, QuerySyntaxError
 from tracelake.query import ast
+from tracelake.query.bounds import MAX_DEPTH, too_deep
 from tracelake.query.lexer import FIELD_RE, Kind, Token, tokenize
 
 #: Pipes, and the aggregate functions ``stats`` knows, for error messages and checks.
@@ -58,6 +61,7 @@ class _Parser:
         self.src = query
         self.tokens = tokenize(query)
         self.i = 0
+        self.depth = 0
 
     # --- helpers ------------------------------------------------------------------
 
@@ -81,6 +85,16 @@ class _Parser:
     def error(self, message: str, tok: Token | None = None) -> QuerySyntaxError:
         tok = tok or self.tok
         return QuerySyntaxError(f"{message}, found {tok.describe()}", tok.column, self.src)
+
+    def enter(self, tok: Token) -> None:
+        """One level deeper, at ``tok``; refused past ``MAX_DEPTH``."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QuerySyntaxError(
+                too_deep("remove parentheses or NOTs (a OR b OR c needs none)"),
+                tok.column,
+                self.src,
+            )
 
     def close_paren(self, opener: Token) -> None:
         if self.accept(Kind.RPAREN) is None:
@@ -123,17 +137,22 @@ class _Parser:
     def unary(self, field: Token | None, after: Token | None) -> ast.Expr:
         if self.tok.kind in (Kind.NOT, Kind.MINUS):
             op = self.advance()
-            return ast.Not(self.unary(field, op))
+            self.enter(op)
+            inner = self.unary(field, op)
+            self.depth -= 1
+            return ast.Not(inner)
         return self.primary(field, after)
 
     def primary(self, field: Token | None, after: Token | None) -> ast.Expr:
         tok = self.tok
         if tok.kind is Kind.LPAREN:
             self.advance()
+            self.enter(tok)
             inner = self.or_expr(field) if self.tok.kind is not Kind.RPAREN else None
             if inner is None:
                 raise self.error("expected a search term inside '( )'")
             self.close_paren(tok)
+            self.depth -= 1
             return inner
         if tok.kind in (Kind.WORD, Kind.STRING):
             self.advance()
@@ -165,8 +184,10 @@ class _Parser:
             self.advance()
             if self.tok.kind is Kind.RPAREN:
                 raise self.error(f"expected a value for '{name}:' inside '( )'")
+            self.enter(tok)
             inner = self.or_expr(field)
             self.close_paren(tok)
+            self.depth -= 1
             return inner
         if tok.kind in (Kind.WORD, Kind.STRING):
             self.advance()

@@ -360,13 +360,17 @@ class _Compiler:
 
     def timestamp(self, value: ast.Value) -> datetime:
         try:
-            parsed = datetime.fromisoformat(value.text)
+            return _to_utc(datetime.fromisoformat(value.text))
         except ValueError:
             raise self.syntax_error(
                 f"expected an ISO 8601 time such as 2024-05-01T12:00:00Z, got '{value.text}'",
                 value.column,
             ) from None
-        return _to_utc(parsed)
+        except OverflowError:  # its offset moves it past year 1 or 9999 in UTC
+            raise self.syntax_error(
+                f"'{value.text}' falls outside the years 1 to 9999 once moved to UTC",
+                value.column,
+            ) from None
 
     # --- pipes --------------------------------------------------------------------
 

@@ -68,6 +68,9 @@ class InstanceRecord:
         registered_at: When it (last) registered, epoch seconds.
         last_heartbeat: Its last sign of life (registration or heartbeat), epoch seconds.
         status: ``up`` while it heartbeats within the TTL, else ``down`` until evicted.
+        owner: The name of the token that registered it, which alone (with admin
+            tokens) may heartbeat, re-register or deregister it; None when it was
+            registered with no tokens configured (anyone may manage it, see ``state``).
     """
 
     service: str
@@ -81,10 +84,16 @@ class InstanceRecord:
     status: Status
     registered_at: float
     last_heartbeat: float
+    owner: str | None = None
 
     @classmethod
     def of(
-        cls, reg: Registration, status: Status, registered_at: float, last_heartbeat: float
+        cls,
+        reg: Registration,
+        status: Status,
+        registered_at: float,
+        last_heartbeat: float,
+        owner: str | None = None,
     ) -> InstanceRecord:
         """A registration with its lease (the metadata copied, not shared)."""
         return cls(
@@ -92,6 +101,7 @@ class InstanceRecord:
             status=status,
             registered_at=registered_at,
             last_heartbeat=last_heartbeat,
+            owner=owner,
         )
 
     def as_dict(self) -> dict[str, Any]:

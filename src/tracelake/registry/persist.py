@@ -4,6 +4,8 @@ Why a file and not the lake: the registry is a small, current map that is rewrit
 whole, not an append-only history; ``write_atomic`` makes each rewrite crash-safe (the
 old file or the new one, never half of each). Records read back go through the same
 checks as an HTTP registration, so a hand-edited file cannot smuggle in bad names.
+Each record keeps the name of the token that owns it (``owner``), so after a restart a
+service heartbeats with the same token as before and another token still may not.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import orjson
 from tracelake.errors import BadRequest, ConfigError
 from tracelake.files import write_atomic
 from tracelake.registry.model import InstanceRecord, parse_registration
+from tracelake.security.tokens import check_name
 
 FILE_NAME = "registry.json"
 FORMAT_VERSION = 1
@@ -34,7 +37,7 @@ def encode(records: list[InstanceRecord]) -> bytes:
 def _record(item: Any) -> InstanceRecord:
     if not isinstance(item, dict):
         raise ValueError("an instance is not an object")
-    lease = {k: item.pop(k, None) for k in ("status", "registered_at", "last_heartbeat")}
+    lease = {k: item.pop(k, None) for k in ("status", "registered_at", "last_heartbeat", "owner")}
     reg = parse_registration(item)
     status = lease["status"]
     if status not in ("up", "down"):
@@ -42,7 +45,13 @@ def _record(item: Any) -> InstanceRecord:
     times = [lease["registered_at"], lease["last_heartbeat"]]
     if not all(isinstance(t, int | float) and not isinstance(t, bool) for t in times):
         raise ValueError("registered_at and last_heartbeat must be epoch seconds")
-    return InstanceRecord.of(reg, status, float(times[0]), float(times[1]))
+    owner = lease["owner"]  # absent in files of servers before owners: nobody's
+    if owner is not None:
+        try:
+            check_name(owner, "owner")
+        except ConfigError as e:
+            raise ValueError(f"owner {owner!r} is not a token name") from e
+    return InstanceRecord.of(reg, status, float(times[0]), float(times[1]), owner)
 
 
 def decode(data: bytes) -> list[InstanceRecord]:

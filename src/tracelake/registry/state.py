@@ -10,7 +10,13 @@ live in ``keeper``; this class only holds records and applies the rules:
 * an instance silent for ``evict_after_s`` (never less than ``ttl_s``) is removed; its
   next heartbeat gets 404, which tells the client to register again;
 * after a restart (``restore``), silence is counted from the moment the records were
-  loaded, so an outage of the server does not evict the fleet.
+  loaded, so an outage of the server does not evict the fleet;
+* an instance belongs to the token that registered it (``owner``): a heartbeat, a new
+  registration or a deregistration by another token is ``Forbidden``, so one service's
+  token cannot redirect another service's scrapes and streams, or remove it. An admin
+  token may manage any instance (and leaves its owner as it was). Without tokens
+  (``by=None``) there are no owners, and an instance registered so belongs to nobody:
+  anyone may manage it, and the first token that registers it again takes it.
 
 Thread-safe: the HTTP routes run on the event loop, the scraper may ask for targets
 from a thread.
@@ -23,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from tracelake.errors import NotFound, Overloaded
+from tracelake.errors import Forbidden, NotFound, Overloaded
 from tracelake.registry.model import InstanceRecord, Registration
 from tracelake.registry.targets import ScrapeTarget, registered_targets
 
@@ -43,6 +49,30 @@ class Expiry:
 
     def __bool__(self) -> bool:
         return bool(self.down or self.evicted)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks for a change: the name of its token, and whether that is an admin one."""
+
+    name: str
+    admin: bool = False
+
+
+def _check_owner(record: InstanceRecord, by: Caller | None) -> None:
+    if by is None or by.admin or record.owner is None or record.owner == by.name:
+        return
+    raise Forbidden(
+        f"instance {record.instance_id!r} of service {record.service!r} belongs to another"
+        " token: manage it with the token that registered it, or an admin token"
+    )
+
+
+def _owner(existing: InstanceRecord | None, by: Caller | None) -> str | None:
+    """Who owns an instance after ``by`` registered it."""
+    if by is None or (by.admin and existing is not None and existing.owner is not None):
+        return existing.owner if existing is not None else None
+    return by.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,17 +114,23 @@ class Registry:
 
     # -- changes -----------------------------------------------------------------
 
-    def register(self, reg: Registration) -> InstanceRecord:
-        """Add or replace an instance; it is up from now.
+    def register(self, reg: Registration, by: Caller | None = None) -> InstanceRecord:
+        """Add or replace an instance; it is up from now, and ``by``'s.
 
         Raises:
+            Forbidden: The instance belongs to another token.
             Overloaded: The registry is full.
         """
         now = self.clock()
         key = (reg.service, reg.instance_id)
-        record = InstanceRecord.of(reg, "up", registered_at=now, last_heartbeat=now)
         with self._lock:
-            if key not in self._records and len(self._records) >= MAX_INSTANCES:
+            existing = self._records.get(key)
+            if existing is not None:
+                _check_owner(existing, by)
+            record = InstanceRecord.of(
+                reg, "up", registered_at=now, last_heartbeat=now, owner=_owner(existing, by)
+            )
+            if existing is None and len(self._records) >= MAX_INSTANCES:
                 raise Overloaded(
                     f"the registry holds {MAX_INSTANCES} instances, its limit:"
                     " deregister instances that are gone",
@@ -104,11 +140,12 @@ class Registry:
             self.changes += 1
         return record
 
-    def heartbeat(self, service: str, instance_id: str) -> InstanceRecord:
+    def heartbeat(self, service: str, instance_id: str, by: Caller | None = None) -> InstanceRecord:
         """Renew an instance's lease; a down instance is up again.
 
         Raises:
             NotFound: The instance is not registered (never, or evicted): register it.
+            Forbidden: It belongs to another token.
         """
         now = self.clock()
         key = (service, instance_id)
@@ -125,21 +162,27 @@ class Registry:
                     f"instance {instance_id!r} of service {service!r} is not registered:"
                     " register it again"
                 )
+            _check_owner(record, by)
             record = replace(record, status="up", last_heartbeat=now)
             self._records[key] = record
             self.changes += 1
         return record
 
-    def deregister(self, service: str, instance_id: str) -> InstanceRecord:
+    def deregister(
+        self, service: str, instance_id: str, by: Caller | None = None
+    ) -> InstanceRecord:
         """Remove an instance that is shutting down.
 
         Raises:
             NotFound: It is not registered.
+            Forbidden: It belongs to another token.
         """
         with self._lock:
-            record = self._records.pop((service, instance_id), None)
+            record = self._records.get((service, instance_id))
             if record is None:
                 raise NotFound(f"instance {instance_id!r} of service {service!r} is not registered")
+            _check_owner(record, by)
+            del self._records[(service, instance_id)]
             self.changes += 1
         return record
 

@@ -11,6 +11,10 @@ Directory layout under ``data_dir``::
     lake/<table>/date=…/hour=…/<n>.parquet
     lake/events/type=…/date=…/hour=…/<n>.parquet   (events: one level per type)
     lake/_manifest.json       the segments that make up the lake
+    lake/_orphans/…           segment files no manifest named at open, set aside (never read)
+    wal/corrupt/<seq>.wal     copies of WAL files replay found damaged, for inspection
+
+The server holds ``store/lock.py``'s lock on ``data_dir`` while a store is open on it.
 """
 
 from __future__ import annotations
@@ -33,10 +37,16 @@ from tracelake.settings import Settings
 from tracelake.store.compaction import plan_compactions
 from tracelake.store.diskfloor import DiskFloor, free_space
 from tracelake.store.duck import QueryEngine, Source
-from tracelake.store.manifest import Manifest, Segment
+from tracelake.store.manifest import ORPHANS_DIR, Manifest, Segment, segment_files, set_aside
 from tracelake.store.memtable import Generation, Memtable
 from tracelake.store.retention import expired
-from tracelake.store.segments import write_segments
+from tracelake.store.segments import (
+    META_REPLACES,
+    META_WAL_FROM,
+    META_WAL_TO,
+    segment_number,
+    write_segments,
+)
 from tracelake.store.wal import WAL, ReplayReport, read_frames
 
 log = logging.getLogger("tracelake.store")
@@ -82,14 +92,19 @@ class Store:
             threads=settings.query_threads,
             memory_limit=settings.query_memory_limit,
             concurrency=settings.query_concurrency,
+            temp_dir=self.root / "tmp" / "duckdb",
         )
 
     # -- opening -------------------------------------------------------------------
 
     def open(self) -> ReplayReport:
-        """Load the manifest, remove orphans, replay the WAL; then accept appends."""
+        """Load the manifest, set orphans aside, replay the WAL; then accept appends.
+
+        Raises LakeNeedsRepair (nothing changed) when the manifest is missing beside
+        segment files or unreadable.
+        """
         self.manifest.load()
-        self._remove_orphans()
+        self._set_orphans_aside()
         wal_dir = self.root / "wal"
         wal_dir.mkdir(parents=True, exist_ok=True)
         files = sorted(wal_dir.glob("*.wal"))
@@ -101,12 +116,14 @@ class Store:
         for i, path in enumerate(pending):
             for table, ipc in read_frames(path, self.replay, is_last=i == len(pending) - 1):
                 self.memtable.add(table, from_ipc(bytes(ipc)))
-        if self.replay.frames or self.replay.truncated_bytes:
+        if self.replay.frames or self.replay.truncated_bytes or self.replay.corrupt_bytes:
             log.info(
-                "wal: replayed %d batches (%d rows); truncated %d torn bytes",
+                "wal: replayed %d batches (%d rows); truncated %d torn bytes; skipped %d "
+                "damaged bytes",
                 self.replay.frames,
                 self.memtable.rows,
                 self.replay.truncated_bytes,
+                self.replay.corrupt_bytes,
             )
         self.wal = WAL(
             wal_dir,
@@ -116,12 +133,32 @@ class Store:
         )
         return self.replay
 
-    def _remove_orphans(self) -> None:
+    def _set_orphans_aside(self) -> None:
+        """Delete our own temp files; move segment files the manifest does not name to
+        ``_orphans/``, never delete them.
+
+        A ``*.tmp`` is a write this store began and never renamed: provably abandoned.
+        A ``.parquet`` not in the manifest is most likely the output of a flush or a
+        compaction cut short (its rows are still in the WAL or in the segments it was to
+        replace), but nothing proves it: out of the tables' directories, no query and no
+        reader of the Hive layout counts its rows twice, and an operator can look at it.
+        """
+        for tmp in self.lake.rglob("*.tmp"):  # segments' and the manifest's temp names
+            if tmp.relative_to(self.lake).parts[0] != ORPHANS_DIR:
+                tmp.unlink(missing_ok=True)
         known = {self.lake / s.path for s in self.manifest.segments()}
-        for path in self.lake.rglob("*.parquet*"):
-            if path not in known:
-                log.info("store: removing orphan segment %s", path.relative_to(self.lake))
-                path.unlink()
+        orphans = [path for path in segment_files(self.lake) if path not in known]
+        for path in orphans:
+            set_aside(self.lake, path)
+        if orphans:
+            log.warning(
+                "store: moved %d segment files the manifest does not name to %s/ (left by a "
+                "flush or compaction cut short; their rows are in the WAL or the lake), "
+                "e.g. %s",
+                len(orphans),
+                self.lake / ORPHANS_DIR,
+                orphans[0].relative_to(self.lake),
+            )
 
     def close(self) -> None:
         """Flush what is in memory and stop the WAL writer."""
@@ -203,10 +240,17 @@ class Store:
         assert self.wal is not None
         segments: list[Segment] = []
         checkpoint = self.manifest.state.wal_checkpoint
+        # The generation holds every WAL file after the checkpoint up to its own.
+        provenance = {
+            META_WAL_FROM: str(checkpoint + 1).encode(),
+            META_WAL_TO: str(generation.wal_seq).encode(),
+        }
         try:
             for table, batches in generation.batches.items():
                 data = pa.Table.from_batches(batches, schema=schema_of(table))
-                segments += write_segments(self.lake, table, data, self._segment_number)
+                segments += write_segments(
+                    self.lake, table, data, self._segment_number, provenance=provenance
+                )
             with self._lock:
                 self.manifest.state.segments.extend(segments)
                 self.manifest.state.wal_checkpoint = max(
@@ -259,9 +303,19 @@ class Store:
                 data = pq.read_table(
                     [str(self.lake / s.path) for s in group], schema=schema_of(table)
                 )
+                provenance = {  # only committed segments are merged: the WAL up to the
+                    # checkpoint is in segments now
+                    META_REPLACES: ",".join(str(segment_number(s.path)) for s in group).encode(),
+                    META_WAL_TO: str(self.manifest.state.wal_checkpoint).encode(),
+                }
                 try:
                     merged = write_segments(
-                        self.lake, table, data, self._segment_number, compacted=True
+                        self.lake,
+                        table,
+                        data,
+                        self._segment_number,
+                        compacted=True,
+                        provenance=provenance,
                     )
                     self._replace(group, merged)
                 except OSError:  # e.g. disk full: the originals stay; drop the partial copy

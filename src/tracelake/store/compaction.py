@@ -5,7 +5,8 @@ Flushes write a segment every few seconds; queries are faster over few large fil
 The merged file is written first, then the manifest swaps old for new in one atomic
 rewrite, then the old files are deleted after a grace period (a running query may
 still read them). A crash at any point leaves either the old files or the new one
-named in the manifest; the other is an orphan the next open removes.
+named in the manifest; the other is an orphan the next open sets aside (``_orphans/``).
+Each merged file names the segments it replaces in its metadata, for ``store/repair.py``.
 """
 
 from __future__ import annotations

@@ -1,12 +1,15 @@
 """DuckDB, sandboxed: every query of every language ends here.
 
 A small pool of in-memory DuckDB connections, one per concurrent query. Each is locked
-down before use: file access only below the lake directory, no extensions, no
-``ATTACH``, configuration frozen — so even the SQL endpoint cannot read ``/etc/passwd``
-or change a setting. Per query, each table name (``logs`` …) is bound to a view over
+down before use: file access only below the lake directory (and its own spill directory,
+which DuckDB always allows; the SQL endpoint's statement check keeps users out of it), no
+extensions, no ``ATTACH``, configuration frozen — so even the SQL endpoint cannot read
+``/etc/passwd`` or change a setting. Per query, each table name (``logs`` …) is bound to a view over
 its pruned Parquet segments plus the memtable's Arrow batches; that binding lives on
 the query's own connection, so concurrent queries never see each other's views.
-Each query has a time limit (``interrupt``) and a row cap reported as ``truncated``;
+Each query has a time limit (``interrupt``) that covers fetching the rows too, a row cap
+reported as ``truncated`` and, when asked, a byte budget for its answer, checked while the
+rows are fetched in growing chunks so an oversized answer is never built whole;
 each connection a memory limit; and a query that finds every connection busy for longer
 than its own time limit is refused as ``Overloaded`` (503) rather than queued unbounded.
 """
@@ -14,6 +17,7 @@ than its own time limit is refused as ``Overloaded`` (503) rather than queued un
 from __future__ import annotations
 
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -22,9 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 import pyarrow as pa
 
-from tracelake.errors import Overloaded, QueryError, QueryTimeout
+from tracelake.errors import Overloaded, PayloadTooLarge, QueryError, QueryTimeout
+
+#: Rows asked of DuckDB at most per fetch: the chunks start at one row and double.
+MAX_FETCH_ROWS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,17 +58,36 @@ class QueryEngine:
     """Runs SQL with bound parameters over named sources, within time and row limits."""
 
     def __init__(
-        self, lake_dir: Path, *, threads: int, memory_limit: str, concurrency: int
+        self,
+        lake_dir: Path,
+        *,
+        threads: int,
+        memory_limit: str,
+        concurrency: int,
+        temp_dir: Path | None = None,
     ) -> None:
+        """``temp_dir`` is where queries spill past ``memory_limit`` (one subdirectory per
+        connection, emptied here: it is the engine's own); without it nothing spills.
+        DuckDB's default, ``.tmp`` under the process's working directory, is never used:
+        DuckDB lets queries read its spill directory, which must not be the server's cwd."""
         self._lake_dir = lake_dir
         self._concurrency = concurrency
         self._memory_limit = memory_limit
+        #: Server paths as DuckDB may write them in an error, and what a user sees instead.
+        self._hidden = {str(lake_dir.resolve()): "<lake>"}
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+            temp_dir.mkdir(parents=True)
+            self._hidden[str(temp_dir.resolve())] = "<spill>"
         self._pool: queue.SimpleQueue[duckdb.DuckDBPyConnection] = queue.SimpleQueue()
-        for _ in range(concurrency):
-            self._pool.put(self._connect(threads, memory_limit))
+        for i in range(concurrency):
+            spill = "" if temp_dir is None else str((temp_dir / str(i)).resolve())
+            self._pool.put(self._connect(threads, memory_limit, spill))
 
-    def _connect(self, threads: int, memory_limit: str) -> duckdb.DuckDBPyConnection:
-        con = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit})
+    def _connect(self, threads: int, memory_limit: str, spill: str) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect(
+            config={"threads": threads, "memory_limit": memory_limit, "temp_directory": spill}
+        )
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET parquet_metadata_cache = true")
         con.execute("SET allowed_directories = ?", [[str(self._lake_dir.resolve()) + "/"]])
@@ -78,11 +105,15 @@ class QueryEngine:
         *,
         timeout_s: float,
         max_rows: int,
+        max_bytes: int | None = None,
         arrow: bool = False,
     ) -> Results:
-        """Execute one statement; raise QueryTimeout past ``timeout_s``.
+        """Execute one statement; raise QueryTimeout past ``timeout_s``, fetching included.
 
-        Waits at most ``timeout_s`` for a free connection, then raises ``Overloaded``.
+        Waits at most ``timeout_s`` for a free connection, then raises ``Overloaded``. With
+        ``max_bytes``, rows whose JSON would pass it raise ``PayloadTooLarge`` (413) as soon
+        as the fetched part does: a client asking for gigabytes gets a one-line answer, and
+        the server never holds more than about the budget plus one chunk of DuckDB's.
         """
         try:
             con = self._pool.get(timeout=timeout_s)
@@ -100,6 +131,7 @@ class QueryEngine:
 
         timer = threading.Timer(timeout_s, interrupt)
         started = time.perf_counter()
+        deadline = started + timeout_s
         try:
             for name, source in sources.items():
                 self._bind(con, name, source)
@@ -111,7 +143,10 @@ class QueryEngine:
             else:
                 cursor = con.execute(sql, list(params))
                 columns = [d[0] for d in cursor.description or ()]
-                rows = cursor.fetchmany(max_rows + 1)
+                rows = _fetch(cursor, max_rows, max_bytes, deadline)
+            if time.perf_counter() > deadline:
+                timed_out.set()
+                raise duckdb.InterruptException("time limit")
         except duckdb.InterruptException as e:
             raise QueryTimeout(
                 f"query ran past its time limit of {timeout_s:g} s: narrow the time range or filter more"
@@ -124,7 +159,7 @@ class QueryEngine:
         except duckdb.Error as e:
             if timed_out.is_set():
                 raise QueryTimeout(f"query ran past its time limit of {timeout_s:g} s") from e
-            raise QueryError(_first_line(e)) from e
+            raise QueryError(self._hide_paths(_first_line(e))) from e
         finally:
             timer.cancel()
             con.abort()  # drop the unread rest of a capped result
@@ -138,6 +173,12 @@ class QueryEngine:
         truncated = len(rows) > max_rows
         return Results(columns, rows[:max_rows], truncated, elapsed_ms)
 
+    def _hide_paths(self, message: str) -> str:
+        """An error is for the user: it names the lake, never where the server keeps it."""
+        for path, name in self._hidden.items():
+            message = message.replace(path, name)
+        return message
+
     @staticmethod
     def _bind(con: duckdb.DuckDBPyConnection, name: str, source: Source) -> None:
         mem_name = f"tl_mem_{name}"
@@ -146,6 +187,41 @@ class QueryEngine:
         if source.files:
             relation = con.read_parquet(list(source.files), union_by_name=True).union(relation)
         relation.create_view(name, replace=True)
+
+
+def _fetch(
+    cursor: duckdb.DuckDBPyConnection, max_rows: int, max_bytes: int | None, deadline: float
+) -> list[tuple[Any, ...]]:
+    """Up to ``max_rows + 1`` rows, in chunks that start at one row and grow while the
+    answer stays within ``max_bytes``; past it, or past the deadline, stop fetching."""
+    if max_bytes is None:
+        return cursor.fetchmany(max_rows + 1)
+    rows: list[tuple[Any, ...]] = []
+    size = 0
+    want = 1
+    while len(rows) <= max_rows:
+        chunk = cursor.fetchmany(min(want, max_rows + 1 - len(rows)))
+        if not chunk:
+            break
+        size += answer_bytes(chunk[: max_rows - len(rows)])
+        rows.extend(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(
+                f"the answer passed query_max_answer_bytes ({max_bytes} bytes) after "
+                f"{len(rows)} rows: select fewer or narrower columns, aggregate, or add a LIMIT"
+            )
+        if time.perf_counter() > deadline:
+            raise duckdb.InterruptException("time limit")
+        # The next chunk should fit the budget left, going by the rows seen so far.
+        fits = int((max_bytes - size) * len(rows) / max(size, 1))
+        want = max(1, min(want * 2, fits, MAX_FETCH_ROWS))
+    return rows
+
+
+def answer_bytes(rows: Sequence[tuple[Any, ...]]) -> int:
+    """About the size of ``rows`` as the JSON of an answer (types orjson lacks, as text)."""
+    option = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+    return len(orjson.dumps(rows, default=str, option=option))
 
 
 def _first_line(error: Exception) -> str:

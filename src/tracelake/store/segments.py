@@ -34,10 +34,23 @@ PARTITIONED_BY: dict[str, str] = {"events": "type"}
 #: then letters, digits, ``_``, ``.`` and ``-`` (no ``/``, no ``..``, no ``=``), 1-128
 #: characters. Ingest rejects other values; the check here guards the lake itself.
 PARTITION_VALUE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
+#: Provenance written into each segment's Parquet key-value metadata, so the lake can be
+#: rebuilt without its manifest and without counting a row twice (``store/repair.py``):
+#: a flushed segment holds the batches of WAL files ``wal_from``…``wal_to``; a compacted
+#: one the rows of the segments numbered in ``replaces``, and was written when every WAL
+#: file up to its ``wal_to`` was in segments.
+META_WAL_FROM = b"tracelake.wal_from"
+META_WAL_TO = b"tracelake.wal_to"
+META_REPLACES = b"tracelake.replaces"
 #: Tables sorted by more than time, at flush as well as compaction: a metrics selector
 #: names a metric (and labels), so sorting by them lets row-group statistics skip the
 #: rest of the file; one series' samples end up next to each other, in time order.
 SORT_KEYS: dict[str, tuple[str, ...]] = {"metrics": ("name", "labels", "timestamp")}
+
+
+def segment_number(path: str | Path) -> int:
+    """The number a segment file is named for (``…/000000000042.parquet`` → 42)."""
+    return int(Path(path).name.split(".", 1)[0])
 
 
 def partition_of(hour: int) -> str:
@@ -84,10 +97,12 @@ def write_segment(
     *,
     compacted: bool,
     prefix: str = "",
+    provenance: dict[bytes, bytes] | None = None,
 ) -> Segment:
     """Write one sorted hour of rows as a Parquet file; return its manifest entry.
 
-    ``prefix`` is the partition level before the date (``type=order_placed/``), if any.
+    ``prefix`` is the partition level before the date (``type=order_placed/``), if any;
+    ``provenance`` goes into the file's key-value metadata (``META_*``).
     """
     partition = prefix + partition_of(hour)
     relative = f"{table}/{partition}/{number:012d}.parquet"
@@ -103,6 +118,8 @@ def write_segment(
         if compacted
         else {}
     )
+    if provenance:
+        rows = rows.replace_schema_metadata({**(rows.schema.metadata or {}), **provenance})
     pq.write_table(
         rows,
         tmp,
@@ -136,7 +153,13 @@ def write_segment(
 
 
 def write_segments(
-    root: Path, table: str, data: pa.Table, number: Callable[[], int], *, compacted: bool = False
+    root: Path,
+    table: str,
+    data: pa.Table,
+    number: Callable[[], int],
+    *,
+    compacted: bool = False,
+    provenance: dict[bytes, bytes] | None = None,
 ) -> list[Segment]:
     """Write ``data`` as one segment per hour it spans.
 
@@ -155,6 +178,7 @@ def write_segments(
             number(),
             compacted=compacted,
             prefix=f"{column}={value}/" if column else "",
+            provenance=provenance,
         )
         for value, part in sorted(parts.items())
         for hour, rows in sorted(

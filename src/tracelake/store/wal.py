@@ -11,8 +11,10 @@ resolves the callers' futures — so a batch is visible and acknowledged only on
 durable, and a rotation (``seal``) can never split a batch between a sealed file and a
 fresh memtable.
 
-Replay reads frames in order; a short or corrupt frame at the end of the newest file
-is a torn write from a crash: it is truncated and reported, never fatal.
+Replay reads frames in order. A bad region that runs to the end of the newest file is
+a torn write from a crash: it is truncated and reported, never fatal. Damage anywhere
+else (a flipped bit, a bad sector) is skipped by resynchronising on the next intact
+frame; the file is copied to ``corrupt/`` first, and the skipped bytes are counted.
 """
 
 from __future__ import annotations
@@ -20,18 +22,21 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import shutil
 import struct
 import threading
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger("tracelake.store")
 
 MAGIC = b"TLW1"
 HEADER = struct.Struct("<4sII")
+#: Where damaged WAL files are copied for inspection, under the WAL directory.
+CORRUPT_DIR = "corrupt"
 
 
 def encode_frame(table: str, ipc: bytes) -> bytes:
@@ -47,46 +52,122 @@ def _decode_payload(payload: bytes) -> tuple[str, memoryview]:
 
 @dataclass(slots=True)
 class ReplayReport:
-    """What replay found: frames applied and bytes of torn tail dropped."""
+    """What replay found: frames applied, torn-tail bytes cut, damaged bytes skipped."""
 
     frames: int = 0
     truncated_bytes: int = 0
     corrupt_files: int = 0
+    corrupt_bytes: int = 0
+
+
+@dataclass(slots=True)
+class FrameScan:
+    """Where a file's intact frames are, and the damaged regions between them."""
+
+    frames: list[tuple[int, int]] = field(default_factory=list)  # (start, end) of each
+    damaged: list[tuple[int, int]] = field(default_factory=list)  # (start, end) skipped
+    #: Start of a bad region that runs to the end with no intact frame after it.
+    tail: int | None = None
+
+
+def _frame_end(data: bytes, pos: int) -> int | None:
+    """End of the intact frame starting at ``pos``, or None if none starts there."""
+    header = data[pos : pos + HEADER.size]
+    if len(header) < HEADER.size:
+        return None
+    magic, length, crc = HEADER.unpack(header)
+    end = pos + HEADER.size + length
+    if magic != MAGIC or length == 0 or end > len(data):
+        return None
+    if zlib.crc32(memoryview(data)[pos + HEADER.size : end]) != crc:
+        return None
+    return end
+
+
+def _resync(data: bytes, pos: int) -> int | None:
+    """The next offset after ``pos`` where an intact frame starts (magic, length, CRC)."""
+    candidate = data.find(MAGIC, pos + 1)
+    while candidate != -1:
+        if _frame_end(data, candidate) is not None:
+            return candidate
+        candidate = data.find(MAGIC, candidate + 1)
+    return None
+
+
+def scan_frames(data: bytes) -> FrameScan:
+    """Find every intact frame of a WAL file, resynchronising past damaged bytes.
+
+    A damaged frame in the middle (a flipped bit, a bad sector) does not hide the
+    frames after it: the scan looks for the next ``TLW1`` whose length fits and whose
+    CRC-32 matches. A candidate inside a damaged payload would need a matching CRC too.
+    """
+    scan = FrameScan()
+    pos = 0
+    while pos < len(data):
+        end = _frame_end(data, pos)
+        if end is not None:
+            scan.frames.append((pos, end))
+            pos = end
+            continue
+        following = _resync(data, pos)
+        if following is None:
+            scan.tail = pos
+            scan.damaged.append((pos, len(data)))
+            break
+        scan.damaged.append((pos, following))
+        pos = following
+    return scan
 
 
 def read_frames(
     path: Path, report: ReplayReport, *, is_last: bool
 ) -> Iterator[tuple[str, memoryview]]:
-    """Yield (table, ipc) of each good frame; truncate a torn tail of the last file."""
+    """Yield (table, ipc) of each intact frame of ``path``, skipping damaged bytes.
+
+    Only a bad region that runs to the end of the newest file is a torn write from a
+    crash: it is truncated, as before. Any other damage is skipped (the frames after it
+    replay), logged once per file as an ERROR, counted, and the file is copied to
+    ``corrupt/<name>`` beside it first, so an operator can inspect it later.
+    """
     data = path.read_bytes()
-    pos = 0
-    while pos < len(data):
-        header = data[pos : pos + HEADER.size]
-        ok = len(header) == HEADER.size
-        if ok:
-            magic, length, crc = HEADER.unpack(header)
-            payload = data[pos + HEADER.size : pos + HEADER.size + length]
-            ok = magic == MAGIC and len(payload) == length and zlib.crc32(payload) == crc
-        if not ok:
-            dropped = len(data) - pos
-            if is_last:
-                log.warning("wal: truncating a torn tail of %d bytes in %s", dropped, path.name)
-                with open(path, "r+b") as f:
-                    f.truncate(pos)
-                    os.fsync(f.fileno())
-                report.truncated_bytes += dropped
-            else:
-                log.error(
-                    "wal: %s is corrupt at byte %d; %d bytes after it are skipped",
-                    path.name,
-                    pos,
-                    dropped,
-                )
-                report.corrupt_files += 1
-            return
+    scan = scan_frames(data)
+    torn = scan.tail if is_last else None
+    damaged = [r for r in scan.damaged if r[0] != torn]
+    if damaged:
+        kept = _keep_copy(path)
+        skipped = sum(end - start for start, end in damaged)
+        report.corrupt_files += 1
+        report.corrupt_bytes += skipped
+        log.error(
+            "wal: %s is damaged: skipped %d bytes at byte offsets %s; %d intact frames "
+            "replay; a copy is kept at %s",
+            path.name,
+            skipped,
+            ", ".join(f"{start}-{end}" for start, end in damaged),
+            len(scan.frames),
+            kept,
+        )
+    if torn is not None:
+        dropped = len(data) - torn
+        log.warning("wal: truncating a torn tail of %d bytes in %s", dropped, path.name)
+        with open(path, "r+b") as f:
+            f.truncate(torn)
+            os.fsync(f.fileno())
+        report.truncated_bytes += dropped
+    for start, end in scan.frames:
         report.frames += 1
-        yield _decode_payload(payload)
-        pos += HEADER.size + length
+        yield _decode_payload(data[start + HEADER.size : end])
+
+
+def _keep_copy(path: Path) -> str:
+    """Copy a damaged WAL file to ``corrupt/`` beside it (replay ignores subdirectories)."""
+    target = path.parent / CORRUPT_DIR / path.name
+    try:
+        target.parent.mkdir(exist_ok=True)
+        shutil.copy2(path, target)
+    except OSError as e:
+        return f"(nowhere: copying to {target} failed: {e.strerror})"
+    return str(target)
 
 
 @dataclass(slots=True)

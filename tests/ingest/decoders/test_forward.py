@@ -5,11 +5,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import struct
+import time
 
 import msgpack
 import pytest
 
 from tracelake.ingest.decoders.forward import (
+    MAX_DEPTH,
     ForwardDecoder,
     ForwardProtocolError,
     heartbeat_reply,
@@ -167,7 +169,6 @@ def test_wrong_shape_message_rejected() -> None:
         b"GET / HTTP/1.1\r\n\r\n",  # fixints, not an array
         b"\xc1\xc1\xc1",  # never-used msgpack byte
         pack({"not": "an array"}),
-        pack([1, 2, 3]),  # tag not a string
     ],
 )
 def test_unframeable_input_raises_protocol_error(data: bytes) -> None:
@@ -217,3 +218,169 @@ def test_events_before_ping_are_refused() -> None:
 
 def test_no_greeting_without_shared_key() -> None:
     assert ForwardDecoder().greeting() is None
+
+
+# -- one bad record never costs its neighbours ---------------------------------------------
+
+
+#: Records of these tests are stamped now: the logs table refuses far-off times.
+NOW = int(time.time())
+
+
+def chunk_of(*records: object) -> list[list[object]]:
+    return [[NOW, r] for r in records]
+
+
+BAD_RECORDS = [
+    ({1: "int key", "message": "bad"}, "bad_key"),
+    ({b"bin": "bin key", "message": "bad"}, "bad_key"),
+    ({"nested": {2.5: "float key"}}, "bad_key"),
+    ({"nested": [{None: "nil key"}]}, "bad_key"),
+    ({"ext": msgpack.ExtType(7, b"x")}, "bad_value"),
+]
+
+
+@pytest.mark.parametrize(("record", "reason"), BAD_RECORDS)
+def test_a_record_json_cannot_hold_is_rejected_alone_in_every_mode(
+    record: dict[object, object], reason: str
+) -> None:
+    """Message, Forward, PackedForward and CompressedPackedForward each store the good
+    records, reject the bad one under its reason and still acknowledge the chunk."""
+    good = {"message": "good"}
+    events = chunk_of(good, record, good)
+    packed = b"".join(pack(e) for e in events)
+    messages = [
+        pack(["t", NOW, record, {"chunk": "m"}]) + pack(["t", NOW, good]),
+        pack(["t", events, {"chunk": "f"}]),
+        pack(["t", packed, {"chunk": "p", "size": 3}]),
+        pack(["t", gzip.compress(packed), {"chunk": "c", "compressed": "gzip"}]),
+    ]
+    for data in messages:
+        out = ForwardDecoder().feed(data)
+        stored = [o["message"] for m in out for o in m.objects]
+        assert stored == ["good"] * (1 if len(out) == 2 else 2)
+        assert out[0].rejects == {reason: 1}
+        assert out[0].ack is not None
+
+
+def test_array_and_map_keys_are_rejected_and_the_stream_reads_on() -> None:
+    """msgpack cannot build a dict with an array key (a TypeError mid-stream): that
+    record is rejected, the rest of its message and the next messages are read."""
+
+    raw_map = b"\x82" + pack([1, 2]) + pack("v") + pack("message") + pack("bad")  # {[1,2]: v}
+    bad_event = b"\x92" + pack(NOW) + raw_map
+    data = (
+        b"\x93"
+        + pack("t")
+        + b"\x92"
+        + pack([NOW, {"message": "a"}])
+        + bad_event
+        + pack({"chunk": "k"})
+        + pack(["t", NOW, {"message": "b"}])
+    )
+    d = ForwardDecoder()
+    out = []
+    for i in range(0, len(data), 7):  # split, so the bad key arrives across feeds too
+        out += d.feed(data[i : i + 7])
+    assert [o["message"] for m in out for o in m.objects] == ["a", "b"]
+    assert out[0].rejects == {"bad_key": 1} and msgpack.unpackb(out[0].ack) == {"ack": "k"}
+    packed = pack([NOW, {"message": "c"}]) + bad_event + pack([1, {"message": "d"}])
+    (m,) = ForwardDecoder().feed(pack(["t", packed, {"chunk": "p"}]))
+    assert [o["message"] for o in m.objects] == ["c", "d"] and m.rejects == {"bad_key": 1}
+
+
+def test_a_binary_tag_is_decoded_and_a_tag_of_another_type_rejects_its_message() -> None:
+    """A bin tag is read as UTF-8 (invalid bytes become U+FFFD); an int tag is one bad
+    message, acknowledged, and the stream goes on."""
+    d = ForwardDecoder()
+    out = d.feed(
+        pack([b"app.web", NOW, {"message": "a"}, {"chunk": "1"}])
+        + pack([b"bad\xff", [[NOW, {"message": "b"}]]])
+        + pack([7, NOW, {"message": "c"}, {"chunk": "2"}])
+        + pack(["ok", NOW, {"message": "d"}])
+    )
+    assert [(o["tag"], o["message"]) for m in out for o in m.objects] == [
+        ("app.web", "a"),
+        ("bad\ufffd", "b"),
+        ("ok", "d"),
+    ]
+    assert out[2].rejects == {"bad_tag": 1} and msgpack.unpackb(out[2].ack) == {"ack": "2"}
+
+
+def test_invalid_utf8_and_nested_bins_become_text() -> None:
+    """Strings of invalid UTF-8 (str type) and bins at any depth come out as valid text."""
+    raw_str = b"\xa4caf\xff"  # a 4-byte str that is not UTF-8
+    record = b"\x83" + pack("message") + raw_str + raw_str + pack(1) + pack("deep")
+    record += pack({"list": [b"caf\xc3\xa9", {"k": b"\xff"}]})
+    (m,) = ForwardDecoder().feed(b"\x93" + pack("t") + pack(NOW) + record)
+    (obj,) = m.objects
+    assert obj["message"] == "caf\ufffd" and obj["caf\ufffd"] == 1
+    assert obj["deep"] == {"list": ["café", {"k": "\ufffd"}]}
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"chunk": 12345},
+        {"chunk": ["a", 1]},
+        {"chunk": b"\x00\xff"},
+        {"chunk": "ok", "size": "three"},
+        {"chunk": "ok", "size": [1]},
+        {"chunk": "ok", "compressed": 5},
+    ],
+)
+def test_odd_option_values_never_break_a_message(option: dict[str, object]) -> None:
+    """``chunk`` of any type is echoed as sent; ``size`` is not read; ``compressed`` on
+    a Message is not looked at."""
+    (m,) = ForwardDecoder().feed(pack(["t", NOW, {"message": "x"}, option]))
+    assert len(m.objects) == 1 and m.rejects == {}
+    assert msgpack.unpackb(m.ack) == {"ack": option["chunk"]}
+
+
+def test_a_chunk_id_of_invalid_utf8_is_echoed_byte_for_byte() -> None:
+    """The ack carries the chunk id's very bytes, even when they are not UTF-8."""
+    raw_chunk = b"\xa3a\xff="
+    data = b"\x94" + pack("t") + pack(1) + pack({"m": 1}) + b"\x81" + pack("chunk") + raw_chunk
+    (m,) = ForwardDecoder().feed(data)
+    assert m.ack == b"\x81" + pack("ack") + raw_chunk
+
+
+@pytest.mark.parametrize("t", [float("nan"), float("inf"), 1e300])
+def test_an_unusable_float_time_rejects_its_event_only(t: float) -> None:
+    """NaN, infinity and far-off float times reject their event, not the message."""
+    (m,) = ForwardDecoder().feed(pack(["t", [[t, {"m": 1}], [1.5, {"m": 2}]]]))
+    assert [o["m"] for o in m.objects] == [2] and m.rejects == {"bad_event": 1}
+
+
+def nested(levels: int) -> dict[str, object]:
+    """A record ``levels`` maps deep, the record itself the first."""
+    record: dict[str, object] = {"m": "deep"}
+    for _ in range(levels - 1):
+        record = {"d": record}
+    return record
+
+
+def test_nesting_past_the_limit_rejects_the_record() -> None:
+    """A record nested deeper than the store's JSON encoder writes is rejected alone,
+    whether or not it also needed repairs; one at the limit is kept."""
+    too_deep, repaired_too_deep = nested(MAX_DEPTH + 1), nested(MAX_DEPTH + 1)
+    repaired_too_deep["bin"] = b"x"
+    events = [[NOW, nested(MAX_DEPTH)], [NOW, too_deep], [NOW, repaired_too_deep]]
+    (m,) = ForwardDecoder().feed(pack(["t", events]))
+    assert len(m.objects) == 1 and m.rejects == {"bad_value": 2}
+
+
+def test_every_object_the_decoder_yields_can_be_stored() -> None:
+    """What the decoder hands on goes through the logs table's mapping without error."""
+    from tracelake.model import IngestResult
+    from tracelake.pipeline.batches import logs_batch
+
+    raw_str = b"\xa2\xff\xfe"
+    odd = b"\x82" + raw_str + raw_str + pack("n") + pack({"b": b"\xff", "l": [b"x", 1.5, None]})
+    data = b"\x93" + pack(b"t\xff") + pack(NOW) + odd
+    data += pack(["t", NOW, nested(MAX_DEPTH)])
+    out = ForwardDecoder().feed(data)
+    objects = [o for m in out for o in m.objects]
+    result = IngestResult()
+    batch = logs_batch(objects, [1, 2], result, NOW * 1_000_000)
+    assert batch.num_rows == 2 and result.rejected == 0

@@ -194,3 +194,31 @@ def test_absent_drops_a_label_that_another_matcher_also_tests(g: Lake) -> None:
 def test_label_replace_that_makes_two_series_one_is_an_error(g: Lake) -> None:
     with pytest.raises(EvaluationError, match="same labelset"):
         g.query('label_replace(label_replace(g, "job", "", "", ""), "path", "", "", "")', 0)
+
+
+def test_a_label_replace_regex_too_deep_for_python_re_is_a_query_error(lake: Lake) -> None:
+    """3,000 nested groups make Python's re recurse past its limit: a QueryError (400)
+    saying so, not a RecursionError (500)."""
+    regex = "(" * 3000 + ")" * 3000
+    with pytest.raises(QueryError, match="nests too deeply to compile") as e:
+        lake.engine.instant(f'label_replace(vector(1), "a", "$1", "b", "{regex}")', time.time())
+    assert "\n" not in e.value.message
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "g offset 3000000d",
+        "g offset -3000000d",
+        "rate(g[3000000d])",
+        "g @ 253402300799 offset -1000000d",
+        "g @ 0 offset 1000000d",
+    ],
+)
+def test_a_window_pushed_past_year_1_or_9999_reads_nothing_there(lake: Lake, query: str) -> None:
+    """An offset or range that moves the read window out of what a datetime holds reads
+    up to the end of it (there is nothing beyond) instead of failing with ValueError."""
+    now = time.time()
+    lake.add("g", {"job": "a"}, [(now - T0 - 30, 1.0)])
+    value = lake.engine.instant(query, now).value
+    assert isinstance(value, Vector)

@@ -20,6 +20,7 @@ import pyarrow as pa
 from tracelake.errors import QueryError
 from tracelake.query.promql.errors import EvaluationError
 from tracelake.query.promql.evaluator import Evaluator, matchers_of
+from tracelake.query.promql.limits import check_text
 from tracelake.query.promql.selectors import (
     Matcher,
     label_names_sql,
@@ -53,6 +54,7 @@ def parse(query: str) -> pp.Expr:
             f"query is {len(query)} characters long, over the limit of {MAX_QUERY_CHARS}: "
             "shorten it, or split it into several queries"
         )
+    check_text(query)  # depth and @ times: past them the Rust parser crashes or panics
     try:
         return pp.parse(query)
     except ValueError as e:

@@ -67,6 +67,24 @@ def _ms(delta: object) -> int:
     return round(delta.total_seconds() * 1000)  # type: ignore[attr-defined]
 
 
+def _offset_ms(vs: pp.VectorSelector) -> int:
+    """The selector's ``offset`` in ms; one past what a timedelta holds is a QueryError."""
+    try:
+        return _ms(vs.offset)
+    except OverflowError as e:  # the parser's duration is wider than a timedelta
+        raise QueryError(
+            "the offset is longer than 2,700,000 years: give an offset such as 5m or 1w"
+        ) from e
+
+
+def _at_ms(at: pp.AtModifier) -> int:
+    """An ``@ <time>`` in ms (``limits.check_text`` kept it from 1970 to 9999)."""
+    try:
+        return round(at.at.timestamp() * 1000)  # type: ignore[union-attr]
+    except (OverflowError, ValueError) as e:
+        raise QueryError(f"the @ modifier's time is outside the accepted times: {e}") from e
+
+
 def matchers_of(vs: pp.VectorSelector) -> list[Matcher]:
     if vs.matchers.or_matchers:
         raise QueryError("'or' inside a selector's braces is not supported: use the or operator")
@@ -148,14 +166,10 @@ class Evaluator:
             which = kind(at.type)
             assert which != "At" or at.at is not None
             moment = (
-                self.start_ms
-                if which == "Start"
-                else self.end_ms
-                if which == "End"
-                else round(at.at.timestamp() * 1000)  # type: ignore[union-attr]
+                self.start_ms if which == "Start" else self.end_ms if which == "End" else _at_ms(at)
             )
             base = np.full(self.n, moment, dtype=np.int64)
-        return base - _ms(vs.offset)
+        return base - _offset_ms(vs)
 
     def _load(self, vs: pp.VectorSelector, start_ms: int, end_ms: int) -> list[RawSeries]:
         loaded = self.loader(matchers_of(vs), start_ms, end_ms)

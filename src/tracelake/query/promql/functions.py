@@ -124,6 +124,11 @@ def compile_regex(pattern: str) -> re.Pattern[str]:
         return re.compile(pattern, re.DOTALL)
     except re.error as e:
         raise QueryError(f"invalid regular expression in label_replace(): {pattern!r}: {e}") from e
+    except RecursionError as e:  # Python's re parser recurses once per nested group
+        raise QueryError(
+            f"the regular expression of label_replace() nests too deeply to compile "
+            f"({pattern[:40]!r}…): use fewer nested groups"
+        ) from e
 
 
 def label_replace(v: Vector, dst: str, replacement: str, src: str, regex: str) -> Vector:

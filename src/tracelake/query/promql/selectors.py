@@ -54,11 +54,18 @@ def _condition(m: Matcher) -> tuple[str, list[Any]]:
     return f"NOT regexp_full_match({expr}, ?)", [*params, m.value]
 
 
+#: The milliseconds a datetime can hold (years 1 to 9999): a window an offset or a long
+#: range pushes past them reads only up to them, as nothing lies beyond.
+_FIRST_MS = round(datetime.min.replace(tzinfo=UTC).timestamp() * 1000)
+_LAST_MS = round(datetime.max.replace(tzinfo=UTC).timestamp() * 1000) - 1
+
+
+def _moment(ms: int) -> datetime:
+    return datetime.fromtimestamp(min(max(ms, _FIRST_MS), _LAST_MS) / 1000, UTC)
+
+
 def _time_bounds(start_ms: int, end_ms: int) -> tuple[str, list[Any]]:
-    return "timestamp >= ? AND timestamp <= ?", [
-        datetime.fromtimestamp(start_ms / 1000, UTC),
-        datetime.fromtimestamp(end_ms / 1000, UTC),
-    ]
+    return "timestamp >= ? AND timestamp <= ?", [_moment(start_ms), _moment(end_ms)]
 
 
 def samples_sql(matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> tuple[str, list[Any]]:

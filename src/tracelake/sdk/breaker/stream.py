@@ -30,10 +30,10 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from tracelake.sdk.breaker.breaker import BreakerSnapshot
 from tracelake.sdk.breaker.bulkhead import ThreadPoolStats
 from tracelake.sdk.breaker.events import Event
 from tracelake.sdk.breaker.registry import BreakerRegistry, default_registry
+from tracelake.sdk.breaker.snapshot import BreakerSnapshot
 from tracelake.sdk.breaker.window import LatencySnapshot
 
 Scope = MutableMapping[str, Any]

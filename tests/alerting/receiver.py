@@ -30,6 +30,7 @@ class AlertReceiver:
     def __init__(self) -> None:
         self.deliveries: list[Delivery] = []
         self.script: collections.deque[int] = collections.deque()
+        self.retry_after: str | None = None  # sent with every failed answer when set
         self.changed = threading.Condition()
         receiver = self
 
@@ -47,6 +48,8 @@ class AlertReceiver:
                 data = b"{}" if status < 300 else b'{"error": "scripted failure"}'
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                if status >= 300 and receiver.retry_after is not None:
+                    self.send_header("Retry-After", receiver.retry_after)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -61,9 +64,10 @@ class AlertReceiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def fail_next(self, *statuses: int) -> None:
+    def fail_next(self, *statuses: int, retry_after: str | None = None) -> None:
         with self.changed:
             self.script.extend(statuses)
+            self.retry_after = retry_after
 
     def accepted(self) -> list[Any]:
         """Bodies answered with 2xx, in arrival order."""

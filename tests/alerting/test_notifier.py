@@ -119,8 +119,22 @@ def test_messages_to_one_receiver_arrive_in_order_even_across_retries(
 
 
 def test_retry_waits_double_up_to_the_cap() -> None:
-    policy = RetryPolicy(attempts=6, backoff_s=1.0, max_backoff_s=5.0)
-    assert [policy.delay(a) for a in range(5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
+    backoff = RetryPolicy(attempts=6, backoff_s=1.0, max_backoff_s=5.0).backoff()
+    assert [backoff.ceiling(a) for a in range(5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
+    for ceiling in [1.0, 2.0, 4.0, 5.0, 5.0]:
+        assert ceiling / 2 <= backoff.next() <= ceiling  # jittered like the SDK's and agent's
+    assert backoff.attempt == 5
+
+
+def test_a_receivers_retry_after_is_honoured(receiver: AlertReceiver) -> None:
+    receiver.fail_next(429, retry_after="1")
+    policy = RetryPolicy(attempts=3, backoff_s=0.01, max_backoff_s=5.0)  # own waits: 10 ms
+    notifier = Notifier([receiver.url], [], policy)
+    asyncio.run(deliver(notifier, ("webhook", {"n": 1})))
+    first, second = receiver.deliveries
+    assert (first.status, second.status) == (429, 200)
+    assert second.at - first.at >= 0.95
+    assert notifier.receivers[0].stats.delivered == 1
 
 
 def test_alertmanager_urls_may_be_base_or_full() -> None:

@@ -21,7 +21,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from tests.sdk.receiver import Answer, Receiver
-from tracelake.sdk._export import BatchExporter, _parse_retry_after
+from tracelake.sdk._export import BatchExporter
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -349,22 +349,6 @@ def test_rejects_bad_settings() -> None:
         BatchExporter("ftp://example.com", "/x")
     with pytest.raises(ValueError, match="batch_size"):
         BatchExporter("http://127.0.0.1:1", "/x", batch_size=0)
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [("2", 2.0), (" 0.5 ", 0.5), ("-3", 0.0), ("soon", None), ("", None), (None, None)],
-)
-def test_parse_retry_after(value: str | None, expected: float | None) -> None:
-    assert _parse_retry_after(value) == expected
-
-
-def test_parse_retry_after_http_date() -> None:
-    from email.utils import formatdate
-
-    seconds = _parse_retry_after(formatdate(time.time() + 10, usegmt=True))
-    assert seconds is not None
-    assert 8 <= seconds <= 10
 
 
 def _run(script: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import gzip
-import random
+import time
+from collections.abc import Iterator
+from email.utils import formatdate
 
 import httpx
 import orjson
 import pytest
 
+from tests.sdk.receiver import Answer, Receiver
 from tracelake.ship.batcher import compress
-from tracelake.ship.sender import Backoff, Refused, RetryLater, Sender
+from tracelake.ship.sender import Refused, RetryLater, Sender
 
 
 def sender_answering(handler: httpx.MockTransport) -> Sender:
@@ -22,17 +25,22 @@ def ok(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"accepted": n, "rejected": 0, "errors": []})
 
 
-def test_backoff_doubles_with_jitter_up_to_its_cap_and_resets() -> None:
-    backoff = Backoff(base=1.0, cap=8.0, rng=random.Random(1))
-    delays = [backoff.next() for _ in range(6)]
-    for delay, full in zip(delays, [1, 2, 4, 8, 8, 8], strict=True):
-        assert full / 2 <= delay <= full
-    backoff.reset()
-    assert backoff.next() <= 1.0
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP intake on a free port that answers as scripted."""
+    r = Receiver()
+    yield r
+    r.stop()
 
 
-def test_backoff_honours_retry_after() -> None:
-    assert Backoff(cap=1.0).next(retry_after=7.0) == 7.0
+def test_a_retry_after_date_is_read_as_the_seconds_until_then(receiver: Receiver) -> None:
+    when = formatdate(time.time() + 40, usegmt=True)
+    receiver.script.append(Answer(503, {"Retry-After": when}, {"error": "busy"}))
+    sender = Sender(receiver.url)
+    with pytest.raises(RetryLater) as e:
+        sender.send(compress(b'{"a":1}\n'))
+    sender.close()
+    assert e.value.retry_after is not None and 37 <= e.value.retry_after <= 40
 
 
 def test_a_200_is_the_acknowledgement_sent_gzipped() -> None:

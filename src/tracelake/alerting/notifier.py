@@ -3,8 +3,11 @@
 Why a worker per receiver: a receiver that is down must not delay the others, and
 messages to one receiver must arrive in order (a "resolved" never overtakes its
 "firing"). A delivery is retried on connection errors, timeouts, 429 and 5xx answers,
-waiting ``backoff_s``, then twice that, up to ``max_backoff_s``, for ``attempts`` tries
-in all; any other 4xx means the receiver refuses the message and retrying cannot help.
+for ``attempts`` tries in all, waiting by ``tracelake.backoff``'s rule (the SDK's and the
+agent's too): up to ``backoff_s``, then up to twice that, capped at ``max_backoff_s``,
+each wait drawn from the upper half of its ceiling; a ``Retry-After`` from the receiver
+is honoured up to ``max_backoff_s``. Any other 4xx means the receiver refuses the
+message and retrying cannot help.
 Each queue is bounded: when a receiver stays down that long, the oldest messages go.
 """
 
@@ -19,6 +22,8 @@ from typing import Any, Literal
 
 import httpx
 import orjson
+
+from tracelake.backoff import Backoff, parse_retry_after
 
 log = logging.getLogger("tracelake.alerting")
 
@@ -36,9 +41,9 @@ class RetryPolicy:
     max_backoff_s: float = 30.0
     timeout_s: float = 10.0
 
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (0-based)."""
-        return float(min(self.max_backoff_s, self.backoff_s * 2**attempt))
+    def backoff(self) -> Backoff:
+        """The waits between the attempts of one delivery."""
+        return Backoff(self.backoff_s, self.max_backoff_s)
 
 
 def alertmanager_endpoint(url: str) -> str:
@@ -140,14 +145,17 @@ class Notifier:
     async def _post(self, receiver: Receiver, body: bytes) -> None:
         assert self._client is not None
         headers = {"Content-Type": "application/json"}
+        backoff = self.policy.backoff()
         for attempt in range(self.policy.attempts):
             if attempt:
                 receiver.stats.retries += 1
+            retry_after = None
             try:
                 response = await self._client.post(receiver.url, content=body, headers=headers)
             except httpx.HTTPError as e:
                 problem = f"{type(e).__name__}: {e}"
             else:
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if response.is_success:
                     receiver.stats.delivered += 1
                     return
@@ -162,7 +170,7 @@ class Notifier:
                     )
                     return
             if attempt + 1 < self.policy.attempts:
-                delay = self.policy.delay(attempt)
+                delay = backoff.next(retry_after)
                 log.warning(
                     "alert notification to %s failed (%s); retrying in %.1f s",
                     receiver.url,

@@ -8,21 +8,13 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 import click
-import orjson
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from tracelake.cli.options import token_option, url_option
+from tracelake.ship.records import as_ndjson_line
 
 BATCH_LINES = 5000
 BATCH_BYTES = 4 * 1024 * 1024
-
-
-def as_ndjson_line(line: bytes, source: str) -> bytes:
-    """A JSON object line as it is; any other line becomes ``{"message": …}``."""
-    stripped = line.rstrip(b"\r\n")
-    if stripped[:1] == b"{":
-        return stripped
-    return orjson.dumps({"message": stripped.decode("utf-8", "replace"), "source": source})
 
 
 def batches(stream: BinaryIO, source: str) -> Iterator[tuple[bytes, int, int]]:

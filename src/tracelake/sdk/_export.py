@@ -11,12 +11,14 @@ Logs use it today; events and spans post NDJSON too and can reuse it unchanged w
 another ``path`` and ``signal``.
 
 Delivery is best effort and in memory only: a batch is retried on connection errors,
-408, 429 and 5xx (honouring ``Retry-After``) up to ``max_retries`` times, so one whose
+408, 429 and 5xx up to ``max_retries`` times, waiting as ``tracelake.backoff`` says
+(exponential with equal jitter, ``Retry-After`` honoured up to ``backoff_max``), so one whose
 answer was lost may be stored twice; other 4xx are not retried; a 413 splits the batch
 in halves. At interpreter exit every live exporter gets one bounded flush.
 
-Only the standard library, orjson and prometheus_client are used, so a service that
-installs plain ``tracelake`` pays nothing for the server.
+Only the standard library, orjson, prometheus_client and ``tracelake.backoff`` (standard
+library only) are used, so a service that installs plain ``tracelake`` pays nothing for
+the server.
 """
 
 from __future__ import annotations
@@ -24,12 +26,10 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
-import email.utils
 import gzip
 import http.client
 import logging  # noqa: F401  (imported before our atexit hook so ours runs first)
 import os
-import random
 import sys
 import threading
 import time
@@ -39,6 +39,8 @@ from typing import Final
 
 import orjson
 from prometheus_client import REGISTRY, Counter
+
+from tracelake.backoff import Backoff, parse_retry_after
 
 __all__ = ["DROPPED_RECORDS", "BatchExporter"]
 
@@ -100,7 +102,8 @@ class BatchExporter:
         queue_size: Most records held in memory; more are dropped and counted.
         timeout: Socket timeout of one HTTP request (seconds).
         max_retries: Retries of one batch after its first attempt.
-        backoff_base: First retry delay (seconds); doubles each retry, with jitter.
+        backoff_base: Longest first retry delay (seconds); doubles each retry. Each
+            delay is drawn from the upper half of its ceiling (equal jitter).
         backoff_max: Cap on any retry delay, ``Retry-After`` included (seconds).
         close_timeout: Default bound on :meth:`flush`, :meth:`close` and the exit flush.
         compresslevel: gzip level (1 fastest .. 9 smallest).
@@ -383,6 +386,7 @@ class BatchExporter:
     def _post_with_retries(self, part: list[bytes]) -> int:
         """POST until delivered, 413 or given up. Returns the last HTTP status (0: none)."""
         body = gzip.compress(b"\n".join(part) + b"\n", self.compresslevel, mtime=0)
+        backoff = Backoff(self.backoff_base, self.backoff_max)
         attempt = 0
         while True:
             reused = self._conn is not None
@@ -414,21 +418,11 @@ class BatchExporter:
             if attempt >= self.max_retries:
                 self._give_up(part, "retries_exhausted", f"{what} after {attempt + 1} attempts")
                 return status
-            delay = self._backoff(attempt, retry_after)
+            delay = backoff.next(retry_after)
             attempt += 1
             self.retries += 1
             self._note(f"{what}: retry {attempt} in {delay:.2f}s")
             self._sleep(delay)
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            # Honour the server, plus up to 10% so a fleet does not come back at once.
-            delay = retry_after * (1.0 + 0.1 * random.random())
-        else:
-            # Exponential with "equal jitter": half fixed, half random.
-            ceiling = self.backoff_base * (2.0**attempt)
-            delay = ceiling / 2 + random.uniform(0, ceiling / 2)
-        return min(delay, self.backoff_max)
 
     def _sleep(self, delay: float) -> None:
         """Wait before a retry; raise ``_GiveUp`` if that would pass the close deadline."""
@@ -464,7 +458,7 @@ class BatchExporter:
         data = resp.read()
         if resp.will_close:
             self._close_conn()
-        retry_after = _parse_retry_after(resp.getheader("Retry-After"))
+        retry_after = parse_retry_after(resp.getheader("Retry-After"))
         return resp.status, retry_after, data.decode("utf-8", "replace")
 
     def _accept(self, part: list[bytes], payload: str) -> None:
@@ -522,22 +516,6 @@ class BatchExporter:
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.close()
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 # -- process-wide hooks --------------------------------------------------------------

@@ -11,5 +11,5 @@ files, clocks or sockets; ``runner`` is the thin loop that does the IO:
 * ``batcher``   — records → gzip'd batches by lines, bytes and time
 * ``state``     — acknowledged offsets, written atomically
 * ``spool``     — batches nobody acknowledged yet, on disk while the server is away
-* ``sender``    — one POST and what its answer means; backoff with jitter
+* ``sender``    — one POST and what its answer means (waits: ``tracelake.backoff``)
 """

@@ -1,9 +1,10 @@
 """A record → one NDJSON line, with where it came from.
 
-The conversion of ``tracelake send`` is reused (JSON objects as they are, anything else as
-``{"message": …}``), then ``file`` and ``host`` are added unless the record has its own (any
-name the server maps to its host column counts). A line that looks like JSON but is not is
-kept as text rather than sent to be rejected: the agent's job is to get every line there.
+The conversion is the one ``tracelake send`` uses too (JSON objects as they are, anything
+else as ``{"message": …}``), then ``file`` and ``host`` are added unless the record has its
+own (any name the server's field mapping takes for its host column counts). A line that
+looks like JSON but is not is kept as text rather than sent to be rejected: the agent's job
+is to get every line there.
 """
 
 from __future__ import annotations
@@ -12,10 +13,17 @@ from typing import Any
 
 import orjson
 
-from tracelake.cli.send import as_ndjson_line
+from tracelake.pipeline.normalise import HOST_KEYS
 
 STDIN = "-"
-HOST_KEYS = ("host", "hostname", "host.name")  # what the server maps to its host column
+
+
+def as_ndjson_line(line: bytes, source: str) -> bytes:
+    """A JSON object line as it is; any other line becomes ``{"message": …}``."""
+    stripped = line.rstrip(b"\r\n")
+    if stripped[:1] == b"{":
+        return stripped
+    return orjson.dumps({"message": stripped.decode("utf-8", "replace"), "source": source})
 
 
 def to_ndjson(record: bytes, *, file: str | None, host: str) -> bytes | None:

@@ -22,21 +22,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, Group
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
-
+from tracelake.backoff import Backoff
 from tracelake.errors import TracelakeError
 from tracelake.ship.batcher import Batch, Batcher
 from tracelake.ship.multiline import Joiner, Line
 from tracelake.ship.records import to_ndjson
-from tracelake.ship.sender import Backoff, Refused, RetryLater, Sender
+from tracelake.ship.sender import MAX_RETRY_AFTER_S, Refused, RetryLater, Sender
 from tracelake.ship.spool import Outbox, Spool
 from tracelake.ship.state import OffsetStore
 from tracelake.ship.tailer import FINGERPRINT_BYTES, Emitted, FileId, Tailer
+
+if TYPE_CHECKING:  # rich is imported when a terminal shows the live table, not before
+    from rich.console import Console, Group
+    from rich.live import Live
 
 READ_CHUNK = 1024 * 1024
 POLL_INTERVAL_S = 0.1
@@ -356,7 +356,7 @@ class Runner:
     # -- sending (its own thread) ---------------------------------------------------------
 
     def _send_loop(self, sender: Sender) -> None:
-        backoff = Backoff(cap=self.config.max_backoff)
+        backoff = Backoff(0.5, self.config.max_backoff, retry_after_cap=MAX_RETRY_AFTER_S)
         while not self._sender_stop.is_set():
             batch = self.outbox.take(0.2)
             if batch is None:
@@ -417,6 +417,8 @@ class Runner:
     def _live(self) -> Live | None:
         if not self.console.is_terminal:
             return None
+        from rich.live import Live
+
         live = Live(self._table(), console=self.console, refresh_per_second=4, transient=False)
         live.start()
         return live
@@ -446,6 +448,10 @@ class Runner:
         return text
 
     def _table(self) -> Group:
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
         table = Table(title=f"tracelake ship → {self.config.url}", title_justify="left")
         for name in ("file", "size", "read", "behind"):
             table.add_column(name, justify="left" if name == "file" else "right")

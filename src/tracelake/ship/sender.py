@@ -1,24 +1,26 @@
-"""One POST of a batch and what the answer means; exponential backoff with jitter.
+"""One POST of a batch and what the answer means.
 
 The server acknowledges a batch with 200 once its lines are in the fsync'd WAL. Anything
 that says "not now" — no connection, a timeout, 429, 5xx, 503 with ``Retry-After`` — is
 retried (forever: the spool holds what comes meanwhile); 400 means no line of the batch was
 usable and 413 that the body is over the server's limit, which are answers, not outages.
 ``Client.send_logs`` blocks through 503s on its own and folds the status codes into one
-error, so the agent talks HTTP itself.
+error, so the agent talks HTTP itself. How long to wait between tries is
+``tracelake.backoff``'s rule, shared with the SDK and the alert notifier.
 """
 
 from __future__ import annotations
 
 import gzip
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from tracelake.backoff import parse_retry_after
 from tracelake.ship.batcher import compress
 
+#: The longest ``Retry-After`` the agent honours: its spool holds what comes meanwhile.
 MAX_RETRY_AFTER_S = 300.0
 
 
@@ -48,34 +50,6 @@ class Result:
         self.accepted += other.accepted
         self.rejected += other.rejected
         self.errors += other.errors
-
-
-class Backoff:
-    """Exponential backoff with equal jitter: ``d/2 + uniform(0, d/2)``, ``d`` doubling.
-
-    Jitter keeps a fleet of agents from all knocking at the same instant when the server
-    comes back. A ``Retry-After`` from the server is used as it is (bounded to 5 minutes).
-    """
-
-    def __init__(
-        self, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None
-    ) -> None:
-        self.base = base
-        self.cap = cap
-        self.attempt = 0
-        self._rng = rng or random.Random()
-
-    def next(self, retry_after: float | None = None) -> float:
-        """Seconds to wait before the next try."""
-        self.attempt += 1
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), MAX_RETRY_AFTER_S)
-        delay = min(self.cap, self.base * 2 ** (self.attempt - 1))
-        return delay / 2 + self._rng.uniform(0, delay / 2)
-
-    def reset(self) -> None:
-        """A send worked: start again from ``base``."""
-        self.attempt = 0
 
 
 class Sender:
@@ -126,7 +100,7 @@ class Sender:
         if status == 413:
             return self._split(payload, response)
         if status == 429 or status >= 500:
-            retry_after = _retry_after(response.headers.get("Retry-After"))
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
             raise RetryLater(f"server answered {status}", retry_after)
         is_json = response.headers.get("content-type", "").startswith("application/json")
         if status == 400 and is_json:
@@ -143,12 +117,3 @@ class Sender:
         result = self.send(compress(b"".join(lines[:half])))
         result.add(self.send(compress(b"".join(lines[half:]))))
         return result
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:  # an HTTP date: rare enough to treat as "soon"
-        return 1.0

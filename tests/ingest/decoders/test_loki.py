@@ -1,8 +1,9 @@
 """Loki push: JSON as Fluent Bit and curl send it, snappy protobuf as Promtail and Alloy do.
 
 The protobuf bodies are built with the ``protobuf`` runtime from ``logproto``'s message
-definitions (``pkg/push/push.proto``), declared here in a private descriptor pool — an
-implementation independent of the hand decoder under test.
+definitions as ``pkg/push/push.proto`` writes them (``string`` fields,
+``google.protobuf.Timestamp``), declared here in a private descriptor pool, independently
+of the decoder's own declaration.
 """
 
 from __future__ import annotations
@@ -313,6 +314,47 @@ def test_unknown_and_query_only_fields_are_skipped() -> None:
     raw = request.SerializeToString() + bytes.fromhex("f80101") + bytes.fromhex("fd0104000000")
     (obj,), _ = decode_push(bytes(snappy.compress(raw)), PROTO)
     assert obj == {"a": "1", "timestamp": 3_000_000_000, "message": "x"}
+
+
+def test_unknown_groups_are_skipped_like_any_unknown_field() -> None:
+    # proto3 parsers (Loki's included) skip an unknown field of any wire type, a
+    # well-formed group (start 0x7b = field 15 wire 3 ... end 0x7c) among them.
+    request = PushRequest()
+    request.streams.add(labels='{a="1"}').entries.add(line="x").timestamp.seconds = 3
+    raw = request.SerializeToString() + bytes.fromhex("7b08017c")
+    (obj,), errors = decode_push(bytes(snappy.compress(raw)), PROTO)
+    assert obj == {"a": "1", "timestamp": 3_000_000_000, "message": "x"} and errors == []
+
+
+def test_damaged_entries_of_a_rejected_stream_cost_that_stream_only() -> None:
+    # The parser refuses the body; the decoder then reads it stream by stream and never
+    # looks inside the entries of a stream whose labels it rejects.
+    bad = _stream_bytes('{a="1"', b"\x12\x03\x0a\x05\x08")  # an entry cut short
+    good = _stream_bytes('{b="2"}', _entry_bytes(7, "kept"))
+    objects, errors = decode_push(bytes(snappy.compress(bad + good)), PROTO)
+    assert [o["message"] for o in objects] == ["kept"]
+    assert [e.line for e in errors] == [1] and "streams[0]: labels" in errors[0].error
+
+
+def test_a_damaged_entry_of_a_usable_stream_names_its_cause() -> None:
+    body = _stream_bytes('{a="1"}', _entry_bytes(1, "ok") + b"\x12\x02\x0a\x09")
+    with pytest.raises(DecodeError, match="EntryAdapter is truncated"):
+        decode_push(bytes(snappy.compress(body)), PROTO)
+
+
+def _entry_bytes(seconds: int, line: str) -> bytes:
+    """One ``entries`` field (number 2) of a StreamAdapter, encoded."""
+    entry = PushRequest().streams.add().entries.add(line=line)
+    entry.timestamp.seconds = seconds
+    raw = entry.SerializeToString()
+    return b"\x12" + bytes([len(raw)]) + raw
+
+
+def _stream_bytes(labels: str, entries: bytes) -> bytes:
+    """One ``streams`` field (number 1) of a PushRequest: labels, then raw entry fields."""
+    text = labels.encode()
+    inner = b"\x0a" + bytes([len(text)]) + text + entries
+    return b"\x0a" + bytes([len(inner)]) + inner
 
 
 def test_entry_without_timestamp_is_rejected() -> None:

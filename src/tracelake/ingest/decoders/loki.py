@@ -4,14 +4,14 @@ Promtail, Grafana Alloy and Vector send a snappy-compressed (block format) proto
 ``logproto.PushRequest``; Fluent Bit and curl send JSON, possibly gzipped. Both carry
 streams: a label set and its entries (timestamp, line, structured metadata).
 
-The protobuf is read by a small hand decoder of the wire format rather than by message
-classes built at run time. ``PushRequest`` is five tiny messages of strings, varints and
-sub-messages, so the decoder is short; it needs no ``protobuf`` runtime, cannot clash
-with another ``logproto`` definition registered in the process's default descriptor
-pool, skips unknown fields as proto3 requires, and checks every
-length against the buffer so a truncated body is one clean :class:`DecodeError`.
-Snappy's preamble gives the decompressed size, which is checked against the limit
-before anything is inflated.
+The protobuf is parsed by the ``protobuf`` runtime (its C core, upb) with the message
+classes of ``logproto``, declared in a private descriptor pool; unknown fields are
+skipped as proto3 requires. The parser only says a body is corrupt, so a body it refuses
+is read again one stream, then one entry, at a time: a walk of the wire format names the
+cause (truncated, a field numbered 0, a wire type that cannot be read) in the
+:class:`DecodeError`, and damage inside the entries of a stream rejected for its labels
+costs that stream only, as it always did. Snappy's preamble gives the decompressed size,
+which is checked against the limit before anything is inflated.
 
 Each entry becomes a log object: stream labels and structured metadata as fields
 (metadata wins on a clash, being per entry), ``timestamp`` (int epoch ns), ``message``
@@ -29,15 +29,24 @@ from typing import Any
 
 import orjson
 import snappy
+from google.protobuf.message import DecodeError as ProtobufError
 
 from tracelake.errors import DecodeError, PayloadTooLarge
 from tracelake.ingest.decoders.compression import inflate
+from tracelake.ingest.decoders.logproto import (
+    SUBMESSAGES,
+    EntryAdapter,
+    PushRequest,
+    StreamAdapter,
+)
 from tracelake.model import LogObject, RecordError
 
 #: Labels that name the service, first match wins.
 SERVICE_LABELS: tuple[str, ...] = ("service_name", "service", "app", "job")
 #: Labels that give the level, first match wins.
 LEVEL_LABELS: tuple[str, ...] = ("level", "detected_level")
+#: A field's ``(start, end)`` in the body.
+Span = tuple[int, int]
 #: Timestamps are stored as signed 64-bit nanoseconds.
 _MAX_NS = (1 << 63) - 1
 
@@ -147,56 +156,74 @@ class _Decoder:
     # -- protobuf -------------------------------------------------------------------
 
     def protobuf(self, buf: bytes) -> None:
-        for s, stream in enumerate(_messages(buf, 1, "PushRequest")):
-            where = f"streams[{s}]"
-            labels_text = ""
-            entries: list[tuple[int, int]] = []
-            for num, wire, val in _fields(buf, stream, "StreamAdapter"):
-                if num == 1 and wire == 2:
-                    labels_text = _text(buf, val)
-                elif num == 2 and wire == 2:
-                    entries.append(val)
-            try:
-                labels = parse_labels(labels_text)
-            except DecodeError as e:
-                self._reject_stream(len(entries) or 1, where, e.message)
-                continue
-            problem = self._check_labels(labels, "stream")
-            if problem:
-                self._reject_stream(len(entries) or 1, where, problem)
-                continue
-            for n, span in enumerate(entries):
-                self._proto_entry(buf, span, labels, f"{where}.entries[{n}]")
+        try:
+            request = PushRequest.FromString(buf)
+        except ProtobufError:
+            self._protobuf_by_parts(buf)
+            return
+        for s, stream in enumerate(request.streams):
+            self._proto_stream(f"streams[{s}]", stream.labels, stream.entries)
 
-    def _proto_entry(
-        self, buf: bytes, span: tuple[int, int], labels: dict[str, str], where: str
-    ) -> None:
+    def _proto_stream(self, where: str, labels_bytes: bytes, entries: Any) -> None:
+        try:
+            labels = parse_labels(labels_bytes.decode("utf-8", "replace"))
+        except DecodeError as e:
+            self._reject_stream(len(entries) or 1, where, e.message)
+            return
+        problem = self._check_labels(labels, "stream")
+        if problem:
+            self._reject_stream(len(entries) or 1, where, problem)
+            return
+        for n, entry in enumerate(entries):
+            if type(entry) is bytes:  # from _protobuf_by_parts: parsed only now
+                entry = _entry(entry)
+            self._proto_entry(entry, labels, where, n)
+
+    def _proto_entry(self, entry: Any, labels: dict[str, str], where: str, n: int) -> None:
         self._count()
-        ts: int | None = None
-        line = ""
-        metadata: dict[str, str] = {}
-        pairs = 0
-        for num, wire, val in _fields(buf, span, "EntryAdapter"):
-            if num == 1 and wire == 2:
-                ts = _timestamp(buf, val)
-            elif num == 2 and wire == 2:
-                line = _text(buf, val)
-            elif num == 3 and wire == 2:
-                pairs += 1
-                name = value = ""
-                for n, w, v in _fields(buf, val, "LabelPairAdapter"):
-                    if n == 1 and w == 2:
-                        name = _text(buf, v)
-                    elif n == 2 and w == 2:
-                        value = _text(buf, v)
-                metadata[name] = value
-        if ts is None:
-            self._fail(where, "timestamp is missing")
+        if not entry.HasField("timestamp"):
+            self._fail(f"{where}.entries[{n}]", "timestamp is missing")
             return
-        if pairs > self.max_metadata_pairs:
-            self._fail(where, self._too_many_pairs(pairs))
+        pairs = entry.structuredMetadata
+        if len(pairs) > self.max_metadata_pairs:
+            self._fail(f"{where}.entries[{n}]", self._too_many_pairs(len(pairs)))
             return
-        self._emit(labels, metadata, ts, line, where)
+        metadata = {
+            pair.name.decode("utf-8", "replace"): pair.value.decode("utf-8", "replace")
+            for pair in pairs
+        }
+        ts = entry.timestamp
+        self._emit(
+            labels,
+            metadata,
+            ts.seconds * 1_000_000_000 + ts.nanos,
+            entry.line.decode("utf-8", "replace"),
+            f"{where}.entries[{n}]",
+        )
+
+    def _protobuf_by_parts(self, buf: bytes) -> None:
+        """A body the parser refused, read one stream (then one entry) at a time.
+
+        The parser says only "corrupt"; walking the wire format in the order the streams
+        are used names what is wrong and where. A stream whose labels are unusable is
+        rejected without its entries being read, so damage inside them costs that
+        stream only, never the request.
+        """
+        for s, span in enumerate(_spans(buf, (0, len(buf)), "PushRequest", 1)):
+            where = f"streams[{s}]"
+            try:
+                stream = StreamAdapter.FromString(buf[span[0] : span[1]])
+            except ProtobufError:
+                labels = b""
+                entries: list[bytes] = []
+                for num, wire, value in _fields(buf, span, "StreamAdapter"):
+                    if num == 1 and wire == 2:
+                        labels = buf[value[0] : value[1]]
+                    elif num == 2 and wire == 2:
+                        entries.append(buf[value[0] : value[1]])
+                self._proto_stream(where, labels, entries)
+            else:
+                self._proto_stream(where, stream.labels, stream.entries)
 
     # -- shared ---------------------------------------------------------------------
 
@@ -318,7 +345,32 @@ def parse_labels(text: str) -> dict[str, str]:
     raise DecodeError(f"labels {text[:80]!r}: missing closing brace")
 
 
-# -- protobuf wire format -----------------------------------------------------------
+# -- protobuf wire format: what the parser refused ---------------------------------------
+
+_CORRUPT = "protobuf {} is corrupt (send Content-Type: application/json for JSON)"
+
+
+def _entry(raw: bytes) -> Any:
+    """One ``EntryAdapter``; a :class:`DecodeError` naming the damage if it is unreadable."""
+    try:
+        return EntryAdapter.FromString(raw)
+    except ProtobufError:
+        _walk(raw, (0, len(raw)), "EntryAdapter")
+        raise DecodeError(_CORRUPT.format("EntryAdapter")) from None
+
+
+def _walk(buf: bytes, span: tuple[int, int], message: str) -> None:
+    """Raise a :class:`DecodeError` at the first fault in ``message`` or its sub-messages."""
+    subs = SUBMESSAGES[message]
+    for num, wire, value in _fields(buf, span, message):
+        if wire == 2 and num in subs:
+            _walk(buf, value, subs[num])
+
+
+def _spans(buf: bytes, span: tuple[int, int], message: str, number: int) -> Iterator[Span]:
+    for num, wire, value in _fields(buf, span, message):
+        if num == number and wire == 2:
+            yield value
 
 
 def _varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
@@ -337,7 +389,7 @@ def _varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
             raise DecodeError("protobuf body has a varint longer than 10 bytes")
 
 
-def _fields(buf: bytes, span: tuple[int, int], message: str) -> Iterator[tuple[int, int, Any]]:
+def _fields(buf: bytes, span: Span, message: str) -> Iterator[tuple[int, int, Any]]:
     """Yield ``(field number, wire type, value)``; a LEN value is its ``(start, end)``."""
     pos, end = span
     while pos < end:
@@ -358,32 +410,10 @@ def _fields(buf: bytes, span: tuple[int, int], message: str) -> Iterator[tuple[i
             size = 8 if wire == 1 else 4
             if pos + size > end:
                 raise DecodeError(f"protobuf {message} is truncated inside a fixed-size field")
-            yield num, wire, int.from_bytes(buf[pos : pos + size], "little")
+            yield num, wire, None
             pos += size
         else:
             raise DecodeError(f"protobuf {message} has unsupported wire type {wire}")
-
-
-def _messages(buf: bytes, number: int, message: str) -> Iterator[tuple[int, int]]:
-    for num, wire, value in _fields(buf, (0, len(buf)), message):
-        if num == number and wire == 2:
-            yield value
-
-
-def _text(buf: bytes, span: tuple[int, int]) -> str:
-    return buf[span[0] : span[1]].decode("utf-8", "replace")
-
-
-def _timestamp(buf: bytes, span: tuple[int, int]) -> int:
-    seconds = nanos = 0
-    for num, wire, value in _fields(buf, span, "Timestamp"):
-        if wire != 0:
-            continue
-        if num == 1:
-            seconds = value - (1 << 64) if value >= 1 << 63 else value
-        elif num == 2:
-            nanos = value - (1 << 64) if value >= 1 << 63 else value
-    return seconds * 1_000_000_000 + nanos
 
 
 # -- bytes ----------------------------------------------------------------------------

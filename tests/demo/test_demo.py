@@ -29,9 +29,11 @@ READY_LINE = "Ctrl-C stops everything."
 class Demo:
     """A ``python -m tracelake demo`` child whose console is read line by line."""
 
-    def __init__(self, data_dir: Path, *args: str) -> None:
+    def __init__(self, data_dir: Path, *args: str, own_port: bool = True) -> None:
+        """``own_port``: pass a free ``--http-port``; else the demo chooses (see ``url``)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        port_flag = ["--http-port", str(self.port)] if own_port else []
         env = {
             k: v
             for k, v in os.environ.items()
@@ -39,7 +41,7 @@ class Demo:
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tracelake", "demo", "--data-dir", str(data_dir),
-             "--http-port", str(self.port), *args],
+             *port_flag, *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
         )  # fmt: skip
         self.lines: list[str] = []
@@ -144,8 +146,8 @@ def eventually(check: Callable[[], Any], what: str, demo: Demo, timeout: float) 
 def start_demo(tmp_path: Path) -> Iterator[Callable[..., Demo]]:
     started: list[Demo] = []
 
-    def start(*args: str) -> Demo:
-        demo = Demo(tmp_path / "data", *args)
+    def start(*args: str, own_port: bool = True) -> Demo:
+        demo = Demo(tmp_path / "data", *args, own_port=own_port)
         started.append(demo)
         demo.wait_for_line(READY_LINE, timeout=60)
         return demo
@@ -251,10 +253,13 @@ def test_demo_fills_logs_traces_circuits_registry_events_and_alerts_then_exits_c
 def test_sigint_stops_services_then_server_with_exit_0_and_fault_endpoint_works(
     start_demo: Callable[..., Demo],
 ) -> None:
-    """Also: with every standard port held by something else, the demo starts, its stream
-    listeners on free ports that it prints."""
+    """Also: with every standard port held by something else, the demo starts on free
+    ports (``make run`` passes no flags), says so and prints where everything went."""
     with holding_default_ports():
-        demo = start_demo("--no-traffic")
+        demo = start_demo("--no-traffic", own_port=False)
+    assert "port 7700 is in use: the demo takes a free port instead" in demo.output
+    (ready,) = [line for line in demo.lines if "tracelake demo ready: UI" in line]
+    assert "http://127.0.0.1:" in ready and ":7700/" not in ready
     (streams,) = [line for line in demo.lines if "log streams:" in line]
     for name in ("jsonlines/tcp", "syslog/udp", "forward/tcp"):
         assert name in streams

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 import click
 from rich.console import Console
@@ -62,7 +63,28 @@ def command(
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    console = Console(highlight=False, soft_wrap=True)
     settings = Settings.load(overrides={"data_dir": data_dir, "host": host, "http_port": http_port})
+    if (
+        http_port is None
+        and settings.http_port
+        and not _can_bind(settings.host, settings.http_port)
+    ):
+        # `make run` must start whatever else runs here; the URL printed says where it went
+        console.print(f"port {settings.http_port} is in use: the demo takes a free port instead")
+        settings = Settings.load(overrides={"data_dir": data_dir, "host": host, "http_port": 0})
     options = DemoOptions(traffic=not no_traffic, duration=duration, speed=speed, rate=rate)
     ports = {"tcp_port": tcp_port, "syslog_port": syslog_port, "forward_port": forward_port}
-    run_demo(settings, options, Console(highlight=False, soft_wrap=True), ports)
+    run_demo(settings, options, console, ports)
+
+
+def _can_bind(host: str, port: int) -> bool:
+    """Whether a TCP listener could take ``host:port`` now."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True

@@ -35,6 +35,20 @@ _MATH: dict[str, Callable[[Floats], Floats]] = {
     "log10": np.log10,
     "sqrt": np.sqrt,
     "sgn": np.sign,
+    "acos": np.arccos,
+    "acosh": np.arccosh,
+    "asin": np.arcsin,
+    "asinh": np.arcsinh,
+    "atan": np.arctan,
+    "atanh": np.arctanh,
+    "cos": np.cos,
+    "cosh": np.cosh,
+    "sin": np.sin,
+    "sinh": np.sinh,
+    "tan": np.tan,
+    "tanh": np.tanh,
+    "deg": np.degrees,
+    "rad": np.radians,
 }
 
 MATH_FUNCTIONS = set(_MATH)
@@ -132,11 +146,7 @@ def compile_regex(pattern: str) -> re.Pattern[str]:
 
 
 def label_replace(v: Vector, dst: str, replacement: str, src: str, regex: str) -> Vector:
-    if not LABEL_NAME.fullmatch(dst):
-        raise QueryError(
-            f"invalid destination label name in label_replace(): {dst!r}: use letters, "
-            "digits and underscores, not starting with a digit"
-        )
+    _check_label_name(dst, "destination", "label_replace")
     pattern = compile_regex(regex)
     out = []
     for s in v.series:
@@ -148,7 +158,18 @@ def label_replace(v: Vector, dst: str, replacement: str, src: str, regex: str) -
     return Vector(out)
 
 
+def _check_label_name(name: str, which: str, function: str) -> None:
+    if not LABEL_NAME.fullmatch(name):
+        raise QueryError(
+            f"invalid {which} label name in {function}(): {name!r}: use letters, "
+            "digits and underscores, not starting with a digit"
+        )
+
+
 def label_join(v: Vector, dst: str, separator: str, sources: list[str]) -> Vector:
+    _check_label_name(dst, "destination", "label_join")
+    for name in sources:
+        _check_label_name(name, "source", "label_join")
     return Vector(
         [
             Series(
@@ -159,3 +180,86 @@ def label_join(v: Vector, dst: str, separator: str, sources: list[str]) -> Vecto
             for s in v.series
         ]
     )
+
+
+def _natural_key(value: str) -> tuple[tuple[int, int | str], ...]:
+    """Natural order: runs of digits compare as numbers, the rest as text."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part)
+        for part in re.findall(r"\d+|\D+", value)
+    )
+
+
+def sort_by_label(v: Vector, names: list[str], *, descending: bool) -> Vector:
+    """sort_by_label/_desc: by the named labels' values in natural order, then by the
+    whole label set, as Prometheus 3 (an instant query's order only)."""
+
+    def key(s: Series) -> tuple[tuple[tuple[tuple[int, int | str], ...], ...], Labels]:
+        return tuple(_natural_key(get(s.labels, n)) for n in names), s.labels
+
+    return Vector(sorted(v.series, key=key, reverse=descending))
+
+
+def timestamps(v: Vector, times: Floats) -> Vector:
+    """timestamp(): each sample's time in seconds; ``times`` (ms, series x steps or one
+    row for all) is where each sample was taken."""
+    out = []
+    for i, s in enumerate(v.series):
+        row = times[i] if times.ndim == 2 else times
+        out.append(Series(drop_name(s.labels), row / 1000.0, s.present))
+    return Vector(out)
+
+
+def _parts(seconds: Floats) -> dict[str, Floats]:
+    """The UTC calendar fields of unix times, truncated to whole seconds as Go's
+    ``time.Unix(int64(v), 0)`` does; a non-finite time gives NaN fields."""
+    finite = np.isfinite(seconds)
+    whole = np.trunc(np.where(finite, seconds, 0.0)).astype(np.int64)
+    moment = whole.astype("datetime64[s]")
+    day = moment.astype("datetime64[D]")
+    month = moment.astype("datetime64[M]")
+    year = moment.astype("datetime64[Y]")
+    in_day = (moment - day).astype(np.int64)
+    fields = {
+        "year": year.astype(np.int64) + 1970,
+        "month": month.astype(np.int64) % 12 + 1,
+        "day_of_month": (day - month.astype("datetime64[D]")).astype(np.int64) + 1,
+        "day_of_year": (day - year.astype("datetime64[D]")).astype(np.int64) + 1,
+        "day_of_week": (day.astype(np.int64) + 4) % 7,
+        "days_in_month": ((month + 1).astype("datetime64[D]") - month.astype("datetime64[D]"))
+        .astype(np.int64),
+        "hour": in_day // 3600,
+        "minute": in_day // 60 % 60,
+    }
+    return {k: np.where(finite, f.astype(np.float64), np.nan) for k, f in fields.items()}
+
+
+DATE_FUNCTIONS = {
+    "year",
+    "month",
+    "day_of_month",
+    "day_of_year",
+    "day_of_week",
+    "days_in_month",
+    "hour",
+    "minute",
+}
+
+
+def date_function(name: str, v: Vector) -> Vector:
+    """A date function of each sample's value read as unix seconds, in UTC."""
+    return Vector(
+        [Series(drop_name(s.labels), _parts(s.values)[name], s.present) for s in v.series]
+    )
+
+
+#: Functions of native histograms: the lake holds float samples only, and Prometheus
+#: skips float samples in these, so their answer is always empty.
+NATIVE_HISTOGRAM_FUNCTIONS = {
+    "histogram_avg",
+    "histogram_count",
+    "histogram_fraction",
+    "histogram_stddev",
+    "histogram_stdvar",
+    "histogram_sum",
+}

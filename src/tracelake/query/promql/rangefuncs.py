@@ -1,4 +1,5 @@
-"""Functions of a range vector: rate and friends, and the ``*_over_time`` family.
+"""Functions of a range vector: rate and friends, deriv and predict_linear, double
+exponential smoothing, and the ``*_over_time`` family.
 
 Each reads every series through a window of ``range`` ending at each step, (end -
 range, end] as in Prometheus 3 (left-open, right-closed). All series are laid end to
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tracelake.query.promql.errors import EvaluationError
 from tracelake.query.promql.quantiles import quantile
 from tracelake.query.promql.values import Floats, Ints, Mask, Matrix, Series, drop_name
 
@@ -33,6 +35,7 @@ class Windows:
     hi: Ints  # (series, steps): one past the last
     ends: Ints  # (steps,): the windows' right edges
     range_ms: int
+    evals: Ints  # (steps,): the evaluation times (the steps, before any offset)
 
 
 def windows(matrix: Matrix) -> Windows:
@@ -47,7 +50,45 @@ def windows(matrix: Matrix) -> Windows:
     for i, s in enumerate(matrix.series):  # small sorted arrays: cache-friendly searches
         lo[i] = np.searchsorted(s.times, left, side="right") + starts[i]
         hi[i] = np.searchsorted(s.times, ends, side="right") + starts[i]
-    return Windows(times, values, lo, hi, ends, matrix.range_ms)
+    evals = ends if matrix.evals is None else matrix.evals
+    return Windows(times, values, lo, hi, ends, matrix.range_ms, evals)
+
+
+@dataclass(slots=True)
+class Gathered:
+    """The samples of every window holding at least ``min_count``, window after window:
+    what a per-window computation (a regression, a variance) reduces segment by segment
+    with ``np.add.reduceat`` instead of a Python loop over windows."""
+
+    ok: Mask  # (series, steps): the windows gathered
+    index: Ints  # sample indices into Windows.times/values, window after window
+    starts: Ints  # where each gathered window's samples begin in ``index``
+    counts: Ints  # how many samples each gathered window holds
+    window: Ints  # for each gathered sample, which gathered window it belongs to
+    step: Ints  # for each gathered window, its step
+
+
+def gather(w: Windows, min_count: int = 1) -> Gathered:
+    ok = (w.hi - w.lo) >= min_count
+    flat = np.flatnonzero(ok)
+    lo, hi = w.lo.ravel()[flat], w.hi.ravel()[flat]
+    counts = hi - lo
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+    window = np.repeat(np.arange(len(counts)), counts)
+    index = lo[window] + np.arange(int(counts.sum())) - starts[window]
+    return Gathered(ok, index, starts, counts, window, flat % max(w.lo.shape[1], 1))
+
+
+def _segment_sum(g: Gathered, values: Floats) -> Floats:
+    if len(g.counts) == 0:
+        return np.zeros(0)
+    return np.add.reduceat(values, g.starts)
+
+
+def _scatter(g: Gathered, shape: tuple[int, ...], values: Floats) -> Floats:
+    out = np.zeros(shape)
+    out[g.ok] = values  # row-major, the order gather() flattened the windows in
+    return out
 
 
 RangeFunction = Callable[[Windows], tuple[Floats, Mask]]
@@ -190,11 +231,122 @@ def max_over_time(w: Windows) -> tuple[Floats, Mask]:
 
 
 def stdvar_over_time(w: Windows) -> tuple[Floats, Mask]:
-    return _per_window(w, lambda x: float(np.var(x)))
+    g = gather(w)
+    v = w.values[g.index]
+    with np.errstate(invalid="ignore"):
+        mean = _segment_sum(g, v) / g.counts
+        var = _segment_sum(g, (v - mean[g.window]) ** 2) / g.counts
+    return _scatter(g, w.lo.shape, var), g.ok
 
 
 def stddev_over_time(w: Windows) -> tuple[Floats, Mask]:
-    return _per_window(w, lambda x: float(np.std(x)))
+    var, ok = stdvar_over_time(w)
+    return np.sqrt(var), ok
+
+
+def mad_over_time(w: Windows) -> tuple[Floats, Mask]:
+    """The median absolute deviation from the median; NaN in the window makes it NaN."""
+
+    def mad(x: Floats) -> float:
+        if np.isnan(x).any():
+            return float("nan")
+        return quantile(0.5, np.abs(x - quantile(0.5, x)))
+
+    return _per_window(w, mad)
+
+
+def regression(w: Windows, *, at_eval: bool) -> tuple[Floats, Floats, Mask]:
+    """Least-squares slope (per second) and intercept of every window of two samples or
+    more, as Prometheus's ``linearRegression``: x is the time from the window's first
+    sample (``deriv``) or from the evaluation time (``predict_linear``); a window of
+    one value throughout has slope 0 (NaN for an infinite value)."""
+    g = gather(w, min_count=2)
+    t, v = w.times[g.index], w.values[g.index]
+    first = g.index[g.starts]
+    ref = w.evals[g.step] if at_eval else w.times[first]
+    x = (t - ref[g.window]) / 1000.0
+    n = g.counts.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sum_x, sum_y = _segment_sum(g, x), _segment_sum(g, v)
+        cov = _segment_sum(g, x * v) - sum_x * sum_y / n
+        var = _segment_sum(g, x * x) - sum_x * sum_x / n
+        slope = cov / var
+        intercept = sum_y / n - slope * sum_x / n
+    init = w.values[first]
+    constant = (_segment_sum(g, (v != init[g.window]).astype(np.float64)) == 0) if len(n) else n
+    constant = constant.astype(bool)
+    slope = np.where(constant, np.where(np.isinf(init), np.nan, 0.0), slope)
+    intercept = np.where(constant, np.where(np.isinf(init), np.nan, init), intercept)
+    shape = w.lo.shape
+    return _scatter(g, shape, slope), _scatter(g, shape, intercept), g.ok
+
+
+def deriv(w: Windows) -> tuple[Floats, Mask]:
+    slope, _, ok = regression(w, at_eval=False)
+    return slope, ok
+
+
+def predict_linear(w: Windows, seconds: Floats) -> tuple[Floats, Mask]:
+    """The regression line's value ``seconds`` after the evaluation time."""
+    slope, intercept, ok = regression(w, at_eval=True)
+    return slope * seconds + intercept, ok
+
+
+def double_exponential_smoothing(
+    w: Windows, smoothing: Floats, trend: Floats
+) -> tuple[Floats, Mask]:
+    """Holt's linear smoothing of each window (``holt_winters`` in Prometheus 2)."""
+    ok = w.hi - w.lo >= 2
+    out = np.zeros(w.lo.shape)
+    for i, j in zip(*np.nonzero(ok), strict=True):
+        x = w.values[w.lo[i, j] : w.hi[i, j]]
+        sf, tf = float(smoothing[j]), float(trend[j])
+        s0, s1, b = 0.0, float(x[0]), float(x[1] - x[0])
+        for k in range(1, len(x)):
+            if k > 1:
+                b = tf * (s1 - s0) + (1 - tf) * b
+            s0, s1 = s1, sf * float(x[k]) + (1 - sf) * (s1 + b)
+        out[i, j] = s1
+    return out, ok
+
+
+def first_over_time(w: Windows) -> tuple[Floats, Mask]:
+    ok = w.hi > w.lo
+    return w.values[np.where(ok, w.lo, 0)], ok
+
+
+def ts_of_first_over_time(w: Windows) -> tuple[Floats, Mask]:
+    ok = w.hi > w.lo
+    return w.times[np.where(ok, w.lo, 0)] / 1000.0, ok
+
+
+def ts_of_last_over_time(w: Windows) -> tuple[Floats, Mask]:
+    ok = w.hi > w.lo
+    return w.times[np.where(ok, w.hi - 1, 0)] / 1000.0, ok
+
+
+def _ts_of_extreme(w: Windows, *, largest: bool) -> tuple[Floats, Mask]:
+    """The time of the window's largest (smallest) value, its last occurrence on a tie;
+    NaN counts only while nothing but NaN came before, as in Prometheus."""
+    ok = w.hi > w.lo
+    out = np.zeros(w.lo.shape)
+    for i, j in zip(*np.nonzero(ok), strict=True):
+        lo, hi = int(w.lo[i, j]), int(w.hi[i, j])
+        best, at = float(w.values[lo]), lo
+        for k in range(lo, hi):
+            value = float(w.values[k])
+            if (value >= best if largest else value <= best) or best != best:
+                best, at = value, k
+        out[i, j] = w.times[at] / 1000.0
+    return out, ok
+
+
+def ts_of_max_over_time(w: Windows) -> tuple[Floats, Mask]:
+    return _ts_of_extreme(w, largest=True)
+
+
+def ts_of_min_over_time(w: Windows) -> tuple[Floats, Mask]:
+    return _ts_of_extreme(w, largest=False)
 
 
 def last_over_time(w: Windows) -> tuple[Floats, Mask]:
@@ -223,10 +375,17 @@ RANGE_FUNCTIONS: dict[str, RangeFunction] = {
     "stdvar_over_time": stdvar_over_time,
     "last_over_time": last_over_time,
     "present_over_time": present_over_time,
+    "mad_over_time": mad_over_time,
+    "deriv": deriv,
+    "first_over_time": first_over_time,
+    "ts_of_first_over_time": ts_of_first_over_time,
+    "ts_of_last_over_time": ts_of_last_over_time,
+    "ts_of_max_over_time": ts_of_max_over_time,
+    "ts_of_min_over_time": ts_of_min_over_time,
 }
 
-#: The one function of a range vector that keeps the metric name.
-KEEPS_NAME = {"last_over_time"}
+#: The functions of a range vector that keep the metric name: they pick a sample.
+KEEPS_NAME = {"last_over_time", "first_over_time"}
 
 
 def _series(matrix: Matrix, values: Floats, present: Mask, keep_name: bool) -> list[Series]:
@@ -243,6 +402,28 @@ def apply_range(name: str, matrix: Matrix) -> list[Series]:
         return []
     values, present = RANGE_FUNCTIONS[name](windows(matrix))
     return _series(matrix, values, present, name in KEEPS_NAME)
+
+
+def predict(matrix: Matrix, seconds: Floats) -> list[Series]:
+    """``predict_linear(m, seconds)``."""
+    if not matrix.series:
+        return []
+    values, present = predict_linear(windows(matrix), seconds)
+    return _series(matrix, values, present, keep_name=False)
+
+
+def smooth(matrix: Matrix, smoothing: Floats, trend: Floats) -> list[Series]:
+    """``double_exponential_smoothing(m, sf, tf)``: both factors strictly between 0 and 1."""
+    if not matrix.series:
+        return []
+    for name, factors in (("smoothing", smoothing), ("trend", trend)):
+        bad = factors[~((factors > 0) & (factors < 1))]
+        if len(bad):
+            raise EvaluationError(
+                f"invalid {name} factor. Expected: 0 < {name[0]}f < 1, got: {bad[0]:f}"
+            )
+    values, present = double_exponential_smoothing(windows(matrix), smoothing, trend)
+    return _series(matrix, values, present, keep_name=False)
 
 
 def quantile_over_time(q: Floats, matrix: Matrix) -> list[Series]:

@@ -113,6 +113,9 @@ class Matrix:
     series: list[RawSeries]
     range_ms: int
     ends: Ints
+    #: The evaluation time of each step, which ``predict_linear`` predicts from: the
+    #: step itself, whatever offset moved the window (``None``: the same as ``ends``).
+    evals: Ints | None = None
 
 
 Value = Scalar | Vector | String | Matrix

@@ -112,7 +112,7 @@ def test_a_slow_loris_on_a_kept_alive_connection_is_closed_after_the_header_time
             closed = True
             break
     assert closed, "the dribbling client is still connected"
-    assert 0.4 < time.monotonic() - started < 2
+    assert 0.4 < time.monotonic() - started < 4  # the timeout, with room for a busy machine
 
 
 def test_connections_over_the_cap_are_closed_at_once_and_the_cap_frees_up(

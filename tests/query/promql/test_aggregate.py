@@ -7,6 +7,7 @@ import statistics
 import pytest
 
 from tests.query.promql.conftest import Lake, labels
+from tracelake.query.promql import EvaluationError
 
 
 @pytest.fixture
@@ -106,3 +107,21 @@ def test_quantile_ranks_nan_below_every_number(lake: Lake) -> None:
     for i, value in enumerate([1.0, float("nan"), 3.0, 5.0]):
         lake.add("q", {"i": str(i)}, [(0, value)])
     assert lake.query("quantile(0.5, q)", 0) == {(): pytest.approx(2.0)}
+
+
+def test_limitk_keeps_the_first_k_series_of_each_group_whole(lake: Lake) -> None:
+    for inst, job in [("1", "a"), ("2", "a"), ("3", "b")]:
+        lake.add("m", {"inst": inst, "job": job}, [(0, float(inst))])
+    got = lake.query("limitk by (job) (1, m)", 10)
+    assert got == {
+        labels(__name__="m", inst="1", job="a"): 1.0,
+        labels(__name__="m", inst="3", job="b"): 3.0,
+    }
+
+
+def test_topk_with_a_nan_k_is_an_error_and_k_below_one_is_nothing(lake: Lake) -> None:
+    """As Prometheus 3: k below one everywhere answers nothing; a NaN k is an error."""
+    lake.add("m", {"inst": "1"}, [(0, 1.0)])
+    assert lake.query("topk(0, m)", 10) == {}
+    with pytest.raises(EvaluationError, match="Parameter value is NaN"):
+        lake.query("topk(scalar(nothing), m)", 10)

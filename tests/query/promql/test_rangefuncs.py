@@ -161,3 +161,49 @@ def test_a_range_function_that_merges_two_series_at_one_step_is_an_error(lake: L
     window(lake, [1, 2, 3, 4], name="y")
     with pytest.raises(EvaluationError, match="same labelset"):
         lake.query('rate({__name__=~"x|y"}[1m])', 600)
+
+
+def test_deriv_and_predict_linear_follow_the_least_squares_line(lake: Lake) -> None:
+    """Slope per second of the samples in the window; predict_linear extends the line
+    from the evaluation time, also when an offset moved the window."""
+    window(lake, [10, 12, 14, 16])  # 2 per 15 s
+    assert only_value(lake.query("deriv(x[1m])", 600)) == pytest.approx(2 / 15)
+    assert only_value(lake.query("predict_linear(x[1m], 30)", 600)) == pytest.approx(20.0)
+    assert only_value(lake.query("predict_linear(x[1m] offset 15s, 0)", 615)) == pytest.approx(18.0)
+
+
+def test_deriv_of_a_constant_is_zero_and_needs_two_samples(lake: Lake) -> None:
+    window(lake, [5, 5, 5, 5])
+    assert only_value(lake.query("deriv(x[1m])", 600)) == 0.0
+    assert lake.query("deriv(x[10s])", 600) == {}
+
+
+def test_holt_winters_and_double_exponential_smoothing_are_one_function(lake: Lake) -> None:
+    window(lake, [1, 3, 4, 8])
+    # Holt's method by hand, sf 0.5, tf 0.5: s1=1, b=2; then s=3 (b 2), 4.25 (b 2), 7.375.
+    b, s0, s1 = 2.0, 0.0, 1.0
+    for k, x in enumerate([3, 4, 8], start=1):
+        if k > 1:
+            b = 0.5 * (s1 - s0) + 0.5 * b
+        s0, s1 = s1, 0.5 * x + 0.5 * (s1 + b)
+    for name in ("holt_winters", "double_exponential_smoothing"):
+        assert only_value(lake.query(f"{name}(x[1m], 0.5, 0.5)", 600)) == pytest.approx(s1)
+    with pytest.raises(EvaluationError, match="invalid smoothing factor"):
+        lake.query("holt_winters(x[1m], 1, 0.5)", 600)
+
+
+def test_mad_first_and_ts_of_over_time(lake: Lake) -> None:
+    window(lake, [1, 9, 2, 9])
+    assert only_value(lake.query("mad_over_time(x[1m])", 600)) == pytest.approx(3.5)
+    assert lake.query("first_over_time(x[1m])", 600) == {labels(__name__="x", job="a"): 1.0}
+    start = 1_767_225_600
+    assert only_value(lake.query("ts_of_first_over_time(x[1m])", 600)) == start + 555
+    assert only_value(lake.query("ts_of_last_over_time(x[1m])", 600)) == start + 600
+    assert only_value(lake.query("ts_of_max_over_time(x[1m])", 600)) == start + 600  # last tie
+    assert only_value(lake.query("ts_of_min_over_time(x[1m])", 600)) == start + 555
+
+
+def test_stddev_and_stdvar_over_time(lake: Lake) -> None:
+    window(lake, [2, 4, 4, 6])
+    assert only_value(lake.query("stdvar_over_time(x[1m])", 600)) == pytest.approx(2.0)
+    assert only_value(lake.query("stddev_over_time(x[1m])", 600)) == pytest.approx(2**0.5)

@@ -7,7 +7,6 @@ import struct
 import pytest
 
 from tests.query.promql.conftest import Lake, labels
-from tracelake.errors import QueryError
 
 STALE = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
 
@@ -82,6 +81,10 @@ def test_segments_answer_like_the_memtable(lake: Lake) -> None:
     assert before[labels(job="a")] == [pytest.approx(10 / 15)] * 19
 
 
-def test_or_inside_braces_is_refused_clearly(lake: Lake) -> None:
-    with pytest.raises(QueryError, match="'or' inside a selector"):
-        lake.query('g{job="a" or job="b"}', 0)
+def test_or_inside_braces_selects_the_union_each_series_once(lake: Lake) -> None:
+    """Prometheus 3's ``{a="1" or b="2"}``: every series any alternative matches, once."""
+    lake.add("g", {"job": "a"}, [(0, 1.0)])
+    lake.add("g", {"job": "b"}, [(0, 2.0)])
+    lake.add("g", {"job": "c"}, [(0, 3.0)])
+    got = lake.query('g{job="a" or job=~"a|b"}', 10)
+    assert got == {labels(__name__="g", job="a"): 1.0, labels(__name__="g", job="b"): 2.0}

@@ -11,6 +11,7 @@ sans-IO numpy code over the value types of ``values.py``:
 * ``histogram``  histogram_quantile
 * ``functions``  the instant-vector functions
 * ``format``     values and times spelled as Prometheus's JSON spells them
+* ``aliases``    Prometheus 2 names (holt_winters) the parser does not know
 """
 
 from tracelake.query.promql.engine import PromQLEngine, QueryResult, parse

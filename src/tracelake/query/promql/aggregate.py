@@ -1,10 +1,11 @@
 """Aggregation operators: sum, avg, min, max, count, group, stddev, stdvar, topk,
-bottomk, quantile and count_values, with ``by``/``without``.
+bottomk, limitk, quantile and count_values, with ``by``/``without``.
 
 Series are grouped once (their labels are the same at every step); per group the
 values are stacked into a (series x steps) matrix so each operator is a few numpy
 reductions over present samples. ``by`` keeps only the listed labels; ``without``
-drops the listed ones and the metric name. topk/bottomk keep the chosen series whole.
+drops the listed ones and the metric name. topk/bottomk/limitk keep the chosen series
+whole.
 """
 
 from __future__ import annotations
@@ -48,9 +49,17 @@ def aggregate(
     groups: dict[Labels, list[Series]] = {}
     for s in vector.series:
         groups.setdefault(group_labels(s.labels, by, drop), []).append(s)
+    if op in ("topk", "bottomk", "limitk"):
+        assert isinstance(param, np.ndarray)
+        if not (np.nanmax(param, initial=-math.inf) >= 1 or np.isnan(param).all()):
+            return Vector([])  # every k below one: nothing, whatever else k is
+        _check_k(param)
     if op in ("topk", "bottomk"):
         assert isinstance(param, np.ndarray)
         return Vector([out for members in groups.values() for out in _top(op, members, param)])
+    if op == "limitk":
+        assert isinstance(param, np.ndarray)
+        return Vector([out for members in groups.values() for out in _limit(members, param)])
     if op == "count_values":
         assert isinstance(param, str)
         return Vector(_count_values(param, groups, steps))
@@ -108,6 +117,33 @@ def _top(op: str, members: list[Series], k_values: Floats) -> list[Series]:
         chosen[picked, step] = True
         order.update(dict.fromkeys(picked.tolist()))
     return [Series(members[i].labels, members[i].values, chosen[i]) for i in order]
+
+
+#: The floats a Go int64 holds (Prometheus converts k to one).
+_INT64 = 2.0**63
+
+
+def _check_k(k: Floats) -> None:
+    """k must be a number an int64 holds at every step, as Prometheus 3 requires."""
+    if np.isnan(k).any():
+        raise EvaluationError("Parameter value is NaN: give topk/bottomk/limitk a number as k")
+    if k.min() <= -_INT64:
+        raise EvaluationError(f"Scalar value {k.min():g} underflows int64: give a smaller k")
+    if k.max() >= _INT64:
+        raise EvaluationError(f"Scalar value {k.max():g} overflows int64: give a smaller k")
+
+
+def _limit(members: list[Series], k_values: Floats) -> list[Series]:
+    """limitk of one group: at each step the first k present series, in input order
+    (selectors hand series over sorted by labels), kept whole."""
+    present = np.vstack([s.present for s in members])
+    chosen = np.zeros_like(present)
+    for step in range(present.shape[1]):
+        k = k_values[step]
+        if math.isnan(k) or k < 1:
+            continue
+        chosen[np.flatnonzero(present[:, step])[: int(min(k, len(members)))], step] = True
+    return [Series(m.labels, m.values, chosen[i]) for i, m in enumerate(members) if chosen[i].any()]
 
 
 def _pick(op: str, column: Floats, k: int) -> Ints:

@@ -18,6 +18,7 @@ import promql_parser as pp
 import pyarrow as pa
 
 from tracelake.errors import QueryError
+from tracelake.query.promql.aliases import rewrite
 from tracelake.query.promql.errors import EvaluationError
 from tracelake.query.promql.evaluator import Evaluator, matchers_of
 from tracelake.query.promql.limits import check_text
@@ -56,7 +57,7 @@ def parse(query: str) -> pp.Expr:
         )
     check_text(query)  # depth and @ times: past them the Rust parser crashes or panics
     try:
-        return pp.parse(query)
+        return pp.parse(rewrite(query))
     except ValueError as e:
         message = str(e).strip().splitlines()[0] if str(e).strip() else "does not parse"
         raise QueryError(f"parse error: {message}") from e

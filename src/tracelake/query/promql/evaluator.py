@@ -7,7 +7,8 @@ about what one instant query over the same span does.
 
 Selectors see the sample at or before each step within the lookback delta (5 m by
 default), left-open as in Prometheus 3; a staleness marker as that sample means the
-series is absent. ``offset`` and ``@`` move the time each selector is read at. Series
+series is absent. ``offset`` and ``@`` move the time each selector is read at. A
+subquery is a child evaluator at its own aligned steps, whose vector becomes a range. Series
 leave a selector sorted by label set, as Prometheus's storage hands them over, because
 what depends on input order (which of tied series topk keeps) should answer as it does.
 """
@@ -67,7 +68,7 @@ def _ms(delta: object) -> int:
     return round(delta.total_seconds() * 1000)  # type: ignore[attr-defined]
 
 
-def _offset_ms(vs: pp.VectorSelector) -> int:
+def _offset_ms(vs: pp.VectorSelector | pp.SubqueryExpr) -> int:
     """The selector's ``offset`` in ms; one past what a timedelta holds is a QueryError."""
     try:
         return _ms(vs.offset)
@@ -86,12 +87,36 @@ def _at_ms(at: pp.AtModifier) -> int:
 
 
 def matchers_of(vs: pp.VectorSelector) -> list[Matcher]:
+    """The selector's matchers; ``{a="1" or b="2"}`` has several sets (``matcher_sets``)."""
     if vs.matchers.or_matchers:
-        raise QueryError("'or' inside a selector's braces is not supported: use the or operator")
-    out = [Matcher(m.name, OPS[kind(m.op)], m.value) for m in vs.matchers.matchers]
+        raise QueryError(
+            "'or' inside a selector's braces is not allowed here: give one set of matchers"
+        )
+    return _with_name(vs, vs.matchers.matchers)
+
+
+def _with_name(vs: pp.VectorSelector, matchers: Sequence[pp.Matcher]) -> list[Matcher]:
+    out = [Matcher(m.name, OPS[kind(m.op)], m.value) for m in matchers]
     if vs.name is not None:
         out.append(Matcher(NAME, "=", vs.name))
     return out
+
+
+def matcher_sets(vs: pp.VectorSelector) -> list[list[Matcher]]:
+    """Each alternative of ``{a="1" or b="2"}`` (Prometheus 3), or the one set."""
+    if vs.matchers.or_matchers:
+        return [_with_name(vs, group) for group in vs.matchers.or_matchers]
+    return [_with_name(vs, vs.matchers.matchers)]
+
+
+def unsupported(what: str) -> QueryError:
+    """The one refusal of a valid PromQL construct tracelake does not evaluate."""
+    return QueryError(f"{what} is not supported by tracelake's PromQL (see docs/promql.md)")
+
+
+#: The default step of a subquery without one (``m[1h:]``): Prometheus's default
+#: global ``evaluation_interval``.
+SUBQUERY_STEP_MS = 60_000
 
 
 @dataclass
@@ -106,6 +131,13 @@ class Evaluator:
     deadline: float = math.inf
     max_samples: int = 50_000_000
     samples: int = 0
+    subquery_step_ms: int = SUBQUERY_STEP_MS
+    #: The query's own step (``step()``): -1 means the step between ``steps``.
+    query_step_ms: int = -1
+
+    def __post_init__(self) -> None:
+        if self.query_step_ms < 0:
+            self.query_step_ms = int(self.steps[1] - self.steps[0]) if self.n > 1 else 0
 
     @property
     def n(self) -> int:
@@ -150,15 +182,12 @@ class Evaluator:
         if isinstance(node, pp.Call):
             return self.call(node)
         if isinstance(node, pp.SubqueryExpr):
-            raise QueryError(
-                "subqueries (expr[range:step]) are not supported: apply the range function "
-                "to a selector (rate(m[5m])), or ask query_range for the inner expression"
-            )
+            return self.subquery(node)
         raise QueryError(f"unsupported expression {type(node).__name__}: see docs/promql.md")
 
     # -- selectors -------------------------------------------------------------------
 
-    def _read_times(self, vs: pp.VectorSelector) -> Ints:
+    def _read_times(self, vs: pp.VectorSelector | pp.SubqueryExpr) -> Ints:
         at = vs.at
         if at is None:
             base = self.steps
@@ -172,15 +201,27 @@ class Evaluator:
         return base - _offset_ms(vs)
 
     def _load(self, vs: pp.VectorSelector, start_ms: int, end_ms: int) -> list[RawSeries]:
-        loaded = self.loader(matchers_of(vs), start_ms, end_ms)
+        sets = matcher_sets(vs)
+        loaded = self.loader(sets[0], start_ms, end_ms)
+        if len(sets) > 1:  # {a="1" or b="2"}: the union, each series once
+            found = {s.labels: s for s in loaded}
+            for matchers in sets[1:]:
+                for s in self.loader(matchers, start_ms, end_ms):
+                    found.setdefault(s.labels, s)
+            loaded = list(found.values())
         self.samples += sum(len(s.times) for s in loaded)
         self._check_samples(self.samples, "load", "into memory")
         return sorted(loaded, key=lambda s: s.labels)
 
     def vector_selector(self, vs: pp.VectorSelector) -> Vector:
+        return self._select(vs)[0]
+
+    def _select(self, vs: pp.VectorSelector) -> tuple[Vector, list[Ints]]:
+        """The selector's vector, and for each series the time of the sample it took at
+        each step (what timestamp() answers)."""
         times = self._read_times(vs)
         loaded = self._load(vs, int(times.min()) - self.lookback_ms, int(times.max()))
-        out = []
+        out, sampled = [], []
         for s in loaded:
             idx = np.searchsorted(s.times, times, side="right") - 1
             valid = idx >= 0
@@ -188,13 +229,20 @@ class Evaluator:
             present = valid & (s.times[at] > times - self.lookback_ms) & ~stale(s.values[at])
             if present.any():
                 out.append(Series(s.labels, s.values[at], present))
-        return Vector(out)
+                sampled.append(s.times[at])
+        return Vector(out), sampled
 
-    def matrix_selector(self, ms: pp.MatrixSelector) -> Matrix:
+    def matrix_selector(self, ms: pp.MatrixSelector, *, moving_at: bool = False) -> Matrix:
+        """``m[range]``; ``moving_at``: read as Prometheus reads the range argument of a
+        function that depends on the evaluation time (predict_linear) under ``@``: it
+        loads the samples of the ``@`` window only, but moves the window with the step,
+        so later steps see the part of that window their own still covers."""
         vs = ms.vector_selector
         range_ms = _ms(ms.range)
         times = self._read_times(vs)
         loaded = self._load(vs, int(times.min()) - range_ms, int(times.max()))
+        if moving_at and vs.at is not None:
+            times = times + (self.steps - self.steps[0])
         series = []
         for s in loaded:
             fresh = ~stale(s.values)
@@ -202,7 +250,44 @@ class Evaluator:
                 s = RawSeries(s.labels, s.times[fresh], s.values[fresh])
             if len(s.times):
                 series.append(s)
-        return Matrix(series, range_ms, times)
+        return Matrix(series, range_ms, times, self.steps)
+
+    def subquery(self, sq: pp.SubqueryExpr) -> Matrix:
+        """``expr[range:step]``: ``expr`` evaluated at every multiple of the step (since
+        the epoch) inside the windows, (read time - range, read time], as Prometheus 3."""
+        range_ms = _ms(sq.range)
+        step_ms = _ms(sq.step) or self.subquery_step_ms
+        times = self._read_times(sq)
+        first = int(times.min()) - range_ms
+        start = step_ms * (first // step_ms)
+        if start <= first:
+            start += step_ms
+        end = int(times.max())
+        count = max((end - start) // step_ms + 1, 0)
+        self._check_samples(count, "evaluate", "(subquery steps)")
+        if count == 0:
+            return Matrix([], range_ms, times, self.steps)
+        inner = Evaluator(
+            loader=self.loader,
+            steps=np.arange(start, end + 1, step_ms, dtype=np.int64),
+            start_ms=self.start_ms,
+            end_ms=self.end_ms,
+            lookback_ms=self.lookback_ms,
+            deadline=self.deadline,
+            max_samples=self.max_samples,
+            samples=self.samples,
+            subquery_step_ms=self.subquery_step_ms,
+            query_step_ms=self.query_step_ms,
+        )
+        value = inner.eval(sq.expr)
+        self.samples = inner.samples
+        vector = self._vector(value, "a subquery")
+        series = [
+            RawSeries(s.labels, inner.steps[s.present], s.values[s.present])
+            for s in vector.series
+            if s.present.any()
+        ]
+        return Matrix(series, range_ms, times, self.steps)
 
     # -- operators -------------------------------------------------------------------
 
@@ -242,6 +327,8 @@ class Evaluator:
 
     def aggregate(self, node: pp.AggregateExpr) -> Vector:
         op = str(node.op)
+        if op == "limit_ratio":
+            raise unsupported("aggregation limit_ratio()")
         inner = self._vector(self.eval(node.expr), f"{op}()")
         by: list[str] | None = None
         drop: list[str] | None = None
@@ -296,6 +383,50 @@ class Evaluator:
         where = f"{name}()"
         if name in rangefuncs.RANGE_FUNCTIONS:
             return Vector(rangefuncs.apply_range(name, self._matrix(self.eval(args[0]), where)))
+        if name == "predict_linear":
+            arg = args[0]
+            while isinstance(arg, pp.ParenExpr):
+                arg = arg.expr
+            if isinstance(arg, pp.MatrixSelector):
+                matrix = self.matrix_selector(arg, moving_at=True)
+            else:
+                matrix = self._matrix(self.eval(arg), where)
+            return Vector(rangefuncs.predict(matrix, self._scalar(self.eval(args[1]), where)))
+        if name == "double_exponential_smoothing":
+            matrix = self._matrix(self.eval(args[0]), where)
+            sf, tf = (self._scalar(self.eval(a), where) for a in args[1:3])
+            return Vector(rangefuncs.smooth(matrix, sf, tf))
+        if name == "timestamp":
+            return self._timestamp(args[0])
+        if name in functions.DATE_FUNCTIONS:
+            if args:
+                v = self._vector(self.eval(args[0]), where)
+            else:
+                v = functions.vector(Scalar((self.steps // 1000).astype(np.float64)))
+            return functions.date_function(name, v)
+        if name == "pi":
+            return Scalar(np.full(self.n, math.pi))
+        if name in ("start", "end", "range", "step"):  # Prometheus 3: the query's own
+            seconds = {
+                "start": self.start_ms,
+                "end": self.end_ms,
+                "range": self.end_ms - self.start_ms,
+                "step": self.query_step_ms,
+            }[name] / 1000.0
+            return Scalar(np.full(self.n, seconds))
+        if name == "histogram_quantiles":
+            v = self._vector(self.eval(args[0]), where)
+            label = self._string(self.eval(args[1]), where)
+            qs = [self._scalar(self.eval(a), where) for a in args[2:]]
+            return histogram.histogram_quantiles(v, label, qs, self.n)
+        if name in ("sort_by_label", "sort_by_label_desc"):
+            v = self._vector(self.eval(args[0]), where)
+            names = [self._string(self.eval(a), where) for a in args[1:]]
+            return functions.sort_by_label(v, names, descending=name.endswith("_desc"))
+        if name in functions.NATIVE_HISTOGRAM_FUNCTIONS:
+            for a in args:
+                self.eval(a)
+            return Vector([])
         if name == "quantile_over_time":
             q = self._scalar(self.eval(args[0]), where)
             matrix = self._matrix(self.eval(args[1]), where)
@@ -339,9 +470,18 @@ class Evaluator:
             matrix = self._matrix(self.eval(args[0]), where)
             present = Vector(rangefuncs.apply_range("present_over_time", matrix))
             return functions.absent(present, self._absent_labels(args[0]), self.n)
-        raise QueryError(
-            f"function {name}() is not supported by tracelake's PromQL subset (see docs/promql.md)"
-        )
+        raise unsupported(f"function {name}()")
+
+    def _timestamp(self, arg: pp.Expr) -> Vector:
+        """timestamp(): of a selector, the time of each sample it took (offset and @
+        included); of anything else, the evaluation time, as in Prometheus."""
+        while isinstance(arg, pp.ParenExpr):
+            arg = arg.expr
+        if isinstance(arg, pp.VectorSelector):
+            vector, sampled = self._select(arg)
+            return functions.timestamps(vector, np.array(sampled).reshape(-1, self.n))
+        vector = self._vector(self.eval(arg), "timestamp()")
+        return functions.timestamps(vector, self.steps)
 
     @staticmethod
     def _absent_labels(arg: pp.Expr) -> Labels:

@@ -16,6 +16,7 @@ from tracelake.errors import QueryError
 from tracelake.query.promql.values import (
     LABEL_NAME,
     Floats,
+    Ints,
     Labels,
     Scalar,
     Series,
@@ -185,8 +186,7 @@ def label_join(v: Vector, dst: str, separator: str, sources: list[str]) -> Vecto
 def _natural_key(value: str) -> tuple[tuple[int, int | str], ...]:
     """Natural order: runs of digits compare as numbers, the rest as text."""
     return tuple(
-        (0, int(part)) if part.isdigit() else (1, part)
-        for part in re.findall(r"\d+|\D+", value)
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.findall(r"\d+|\D+", value)
     )
 
 
@@ -200,7 +200,7 @@ def sort_by_label(v: Vector, names: list[str], *, descending: bool) -> Vector:
     return Vector(sorted(v.series, key=key, reverse=descending))
 
 
-def timestamps(v: Vector, times: Floats) -> Vector:
+def timestamps(v: Vector, times: Ints) -> Vector:
     """timestamp(): each sample's time in seconds; ``times`` (ms, series x steps or one
     row for all) is where each sample was taken."""
     out = []
@@ -226,8 +226,9 @@ def _parts(seconds: Floats) -> dict[str, Floats]:
         "day_of_month": (day - month.astype("datetime64[D]")).astype(np.int64) + 1,
         "day_of_year": (day - year.astype("datetime64[D]")).astype(np.int64) + 1,
         "day_of_week": (day.astype(np.int64) + 4) % 7,
-        "days_in_month": ((month + 1).astype("datetime64[D]") - month.astype("datetime64[D]"))
-        .astype(np.int64),
+        "days_in_month": (
+            (month + 1).astype("datetime64[D]") - month.astype("datetime64[D]")
+        ).astype(np.int64),
         "hour": in_day // 3600,
         "minute": in_day // 60 % 60,
     }

@@ -17,8 +17,19 @@ import sys
 
 import numpy as np
 
+from tracelake.errors import QueryError
 from tracelake.query.promql.quantiles import out_of_range
-from tracelake.query.promql.values import Floats, Labels, Series, Vector, drop_name, get, without
+from tracelake.query.promql.values import (
+    LABEL_NAME,
+    Floats,
+    Labels,
+    Series,
+    Vector,
+    drop_name,
+    get,
+    with_label,
+    without,
+)
 
 #: Counts this close (relative) to the previous bucket's are float noise, not observations.
 SMALL_DELTA = 1e-12
@@ -104,4 +115,35 @@ def histogram_quantile(q: Floats, vector: Vector, steps: int) -> Vector:
             here = present[:, step]
             result[step] = bucket_quantile(float(q[step]), bounds[here], values[here, step])
         out.append(Series(labels, result, any_present))
+    return Vector(out)
+
+
+def _openmetrics_float(q: float) -> str:
+    """A quantile as Prometheus writes it in a label: ``0.5``, ``1.0``, ``+Inf``."""
+    if math.isnan(q):
+        return "NaN"
+    if math.isinf(q):
+        return "+Inf" if q > 0 else "-Inf"
+    text = repr(q)
+    return text if any(c in text for c in ".eE") else text + ".0"
+
+
+def histogram_quantiles(vector: Vector, label: str, qs: list[Floats], steps: int) -> Vector:
+    """histogram_quantiles(v, "label", q…) (Prometheus 3): histogram_quantile for each
+    q, told apart by ``label`` set to the q."""
+    if not LABEL_NAME.fullmatch(label):
+        raise QueryError(
+            f"invalid quantile label name in histogram_quantiles(): {label!r}: use letters, "
+            "digits and underscores, not starting with a digit"
+        )
+    out = []
+    for q in qs:
+        result = histogram_quantile(q, vector, steps).series
+        for value in dict.fromkeys(q.tolist()):  # a q that changes with the step: per value
+            here = (q == value) | (np.isnan(q) & math.isnan(value))
+            for s in result:
+                present = s.present & here
+                if present.any():
+                    labels = with_label(s.labels, label, _openmetrics_float(value))
+                    out.append(Series(labels, s.values, present))
     return Vector(out)

@@ -261,6 +261,9 @@ def regression(w: Windows, *, at_eval: bool) -> tuple[Floats, Floats, Mask]:
     sample (``deriv``) or from the evaluation time (``predict_linear``); a window of
     one value throughout has slope 0 (NaN for an infinite value)."""
     g = gather(w, min_count=2)
+    if len(g.counts) == 0:
+        nothing = np.zeros(w.lo.shape)
+        return nothing, nothing, g.ok
     t, v = w.times[g.index], w.values[g.index]
     first = g.index[g.starts]
     ref = w.evals[g.step] if at_eval else w.times[first]

@@ -40,11 +40,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.conftest import ServerProcess
 
-from tracelake.pipeline.batches import to_ipc
 from tracelake.query.promql import PromQLEngine
 from tracelake.schema import METRICS
 from tracelake.settings import Settings
 from tracelake.store import Store
+from tracelake.store.ipc import to_ipc
 
 TARGETS = int(os.environ.get("BENCH_PROMQL_TARGETS", 200))
 INSTANCES_PER_SERVICE = 10

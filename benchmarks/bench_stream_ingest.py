@@ -7,7 +7,7 @@ clock stops when ``POST /api/v1/sql`` counts every line stored (WAL fsync'd, in 
 memtable). The same run measures a plain ``orjson.loads`` loop over the same JSON lines,
 so the figure is reported as a ratio to that floor as well as in lines/s.
 
-Before the server starts, the worker's job (``stream_logs_job``: decode, pipeline, Arrow
+Before the server starts, the worker's job (``frames_job``: decode, pipeline, Arrow
 IPC) is timed in this process on the same lines in chunks of the listener's batch size;
 each syslog figure is given as a ratio to the JSON-lines job of the same run, which the
 machine's load changes alike.
@@ -34,9 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.conftest import ServerProcess
 
 from benchmarks.datagen import log_lines
-from tracelake.ingest.jobs import FrameFormat, stream_logs_job
+from tracelake.ingest.jobs import JobEnv, Limits
+from tracelake.ingest.tables.logs import FrameFormat, Frames, frames_job
 from tracelake.ingest.tcp import ListenerConfig
 from tracelake.pipeline.config import Pipeline
+from tracelake.settings import Settings
 
 LINES = int(os.environ.get("BENCH_LINES", 400_000))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", 4))
@@ -73,12 +75,13 @@ def job_micros(fmt: FrameFormat, lines: list[bytes], rounds: int = 7) -> float:
     """µs per line of the worker's job over ``lines`` in listener-sized chunks (best of)."""
     size = ListenerConfig().batch_size
     chunks = [lines[i : i + size] for i in range(0, len(lines), size)]
+    limits = Limits.of(Settings.load(env={}))
     pipeline = Pipeline({})
     best = float("inf")
     for _ in range(rounds):
         t = time.process_time()
         for chunk in chunks:
-            stream_logs_job(fmt, chunk, time.time(), pipeline)
+            frames_job(Frames(fmt, chunk), JobEnv(limits, pipeline, int(time.time() * 1e6)))
         best = min(best, time.process_time() - t)
     return best / len(lines) * 1e6
 

@@ -26,7 +26,7 @@ from tracelake.api.connections import bounded_protocol
 from tracelake.api.context import AppContext
 from tracelake.errors import ConfigError
 from tracelake.ingest.listeners import Listeners
-from tracelake.ingest.sink import LogIngest
+from tracelake.ingest.submit import Ingest
 from tracelake.metrics.scrape import Scraper
 from tracelake.query.promql import PromQLEngine
 from tracelake.registry import Registry, static_targets
@@ -115,7 +115,7 @@ class Server:
         self.metrics = ServerMetrics()
         self.store = Store(settings)
         self.promql = PromQLEngine(self.store, settings)
-        self.ingest = LogIngest(self.store, settings, self.metrics)
+        self.ingest = Ingest(self.store, settings, self.metrics)
         self.listeners = Listeners(settings, self.ingest, self.tls)
         self.dependencies = DependencyAggregator(self.store)
         queries = parse_continuous_queries(settings.continuous_queries, settings.stream_lateness_s)
@@ -130,7 +130,7 @@ class Server:
         self.registered_clusters = RegistrySource(self.registry)
         self.turbine = TurbineHub(
             FirstMatch(StaticClusterSource(settings.turbine_clusters), self.registered_clusters),
-            recorder=lambda records: self.ingest(records, source="turbine"),
+            recorder=lambda records: self.ingest.submit_objects(records, "turbine"),
         )
         self.ctx = AppContext(settings, self.store, self.ingest, self.metrics)
         self.ctx.turbine = self.turbine

@@ -25,11 +25,11 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from tests.conftest import ServerProcess, free_port
-from tracelake.pipeline.batches import to_ipc
 from tracelake.schema import METRICS
 from tracelake.sdk import register
 from tracelake.settings import Settings
 from tracelake.store import Store
+from tracelake.store.ipc import to_ipc
 
 pytestmark = pytest.mark.e2e
 

@@ -379,20 +379,23 @@ class MemoryFrameSink:
         return self.pipeline.joiner()
 
     async def decode(self, fmt: Any, frames: list[bytes], joiner: Any, final: bool) -> Any:
-        from tracelake.ingest.jobs import stream_logs_job
+        from tracelake.ingest.jobs import JobEnv, Limits
+        from tracelake.ingest.tables.logs import Frames, frames_job
+        from tracelake.settings import Settings
 
         self.decoded += len(frames)
-        return stream_logs_job(fmt, frames, time.time(), self.pipeline, joiner, final)
+        env = JobEnv(Limits.of(Settings.load(env={})), self.pipeline, int(time.time() * 1e6))
+        return frames_job(Frames(fmt, frames, joiner, final), env)
 
     async def store(self, chunk: Any) -> IngestResult:
-        from tracelake.pipeline.batches import from_ipc
+        from tracelake.store.ipc import from_ipc
 
         if self.overloaded:
             self.overloaded -= 1
             raise Overloaded("store full", retry_after=0)
-        if chunk.stored:
+        if chunk.ipc is not None:
             self.objects += from_ipc(chunk.ipc).to_pylist()
-        return IngestResult(accepted=chunk.accepted, rejected=chunk.rejected)
+        return chunk.result
 
 
 def test_frames_are_decoded_once_and_only_the_store_is_retried_when_overloaded() -> None:

@@ -20,7 +20,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
 from tests.conftest import free_port
-from tracelake.ingest.sink import LogIngest
+from tracelake.ingest.submit import Ingest
 from tracelake.metrics.scrape import Scraper
 from tracelake.registry import ScrapeTarget
 from tracelake.settings import Settings
@@ -83,7 +83,7 @@ def app_target() -> Iterator[str]:
 
 
 @pytest.fixture
-def lake(tmp_path: Path) -> Iterator[tuple[Store, LogIngest, Settings]]:
+def lake(tmp_path: Path) -> Iterator[tuple[Store, Ingest, Settings]]:
     settings = Settings.load(
         env={},
         overrides={
@@ -96,7 +96,7 @@ def lake(tmp_path: Path) -> Iterator[tuple[Store, LogIngest, Settings]]:
     )
     store = Store(settings)
     store.open()
-    ingest = LogIngest(store, settings, ServerMetrics())
+    ingest = Ingest(store, settings, ServerMetrics())
     yield store, ingest, settings
     ingest.close()
     store.close()
@@ -124,7 +124,7 @@ def up_series(store: Store) -> dict[str, list[float]]:
 
 
 def test_a_scrape_stores_the_exposition_with_target_labels_and_up(
-    lake: tuple[Store, LogIngest, Settings], app_target: str
+    lake: tuple[Store, Ingest, Settings], app_target: str
 ) -> None:
     store, ingest, settings = lake
     scraper = Scraper(lambda: [], ingest, settings)
@@ -154,7 +154,7 @@ def test_a_scrape_stores_the_exposition_with_target_labels_and_up(
 
 
 def test_down_slow_failing_and_malformed_targets_store_up_zero_with_their_error(
-    lake: tuple[Store, LogIngest, Settings], http_target: Callable[..., str]
+    lake: tuple[Store, Ingest, Settings], http_target: Callable[..., str]
 ) -> None:
     store, ingest, settings = lake
     targets = {
@@ -187,7 +187,7 @@ def test_down_slow_failing_and_malformed_targets_store_up_zero_with_their_error(
 
 
 def test_the_loop_follows_the_target_list_and_scrapes_every_interval(
-    lake: tuple[Store, LogIngest, Settings], app_target: str
+    lake: tuple[Store, Ingest, Settings], app_target: str
 ) -> None:
     store, ingest, settings = lake
     current = [target("orders", app_target)]

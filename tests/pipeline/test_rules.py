@@ -11,8 +11,8 @@ import duckdb
 import pytest
 
 from tracelake.errors import QueryError
+from tracelake.ingest.tables.logs import logs_batch
 from tracelake.model import IngestResult
-from tracelake.pipeline.batches import logs_batch
 from tracelake.pipeline.rules import Rules, compile_filter, trace_keeps
 from tracelake.query import compile_query
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tracelake.ingest.tables.logs import logs_batch
 from tracelake.model import IngestResult
-from tracelake.pipeline.batches import logs_batch, to_ipc
 from tracelake.settings import Settings
 from tracelake.store import Store
+from tracelake.store.ipc import to_ipc
 
 T0 = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z in µs
 

@@ -11,9 +11,9 @@ import pytest
 
 from tests.store.conftest import T0
 from tracelake.errors import StoreError
-from tracelake.pipeline.batches import to_ipc
 from tracelake.schema import EVENTS
 from tracelake.store import Store
+from tracelake.store.ipc import to_ipc
 from tracelake.store.segments import write_segments
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tests.conftest import ServerProcess
 from tests.security.fault_kit import numbered, stored_seqs
 from tests.store.kit import metric
-from tracelake.pipeline.batches import from_ipc
+from tracelake.store.ipc import from_ipc
 from tracelake.store.wal import (
     CORRUPT_DIR,
     HEADER,

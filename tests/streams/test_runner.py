@@ -12,10 +12,10 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from tracelake.pipeline.batches import to_ipc
 from tracelake.schema import EVENTS
 from tracelake.settings import Settings
 from tracelake.store import Store
+from tracelake.store.ipc import to_ipc
 from tracelake.streams.checkpoint import CheckpointFile
 from tracelake.streams.config import parse_continuous_queries
 from tracelake.streams.output import Value, derived_batch

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from tracelake.alerting.manager import AlertManager
-from tracelake.ingest.sink import LogIngest
+from tracelake.ingest.submit import Ingest
 from tracelake.query.promql import PromQLEngine
 from tracelake.registry.keeper import RegistryKeeper
 from tracelake.registry.state import Registry
@@ -21,7 +21,7 @@ from tracelake.turbine.hub import TurbineHub
 class AppContext:
     settings: Settings
     store: Store
-    ingest: LogIngest
+    ingest: Ingest
     metrics: ServerMetrics
     ready: bool = False
     started_at: float = 0.0

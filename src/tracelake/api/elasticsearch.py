@@ -9,6 +9,7 @@ so the clients' retry logic (on 429 and per-item errors) works unchanged.
 from __future__ import annotations
 
 import time
+from functools import partial
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,8 +19,10 @@ from tracelake.api.context import context
 from tracelake.api.params import read_body
 from tracelake.api.responses import dumps
 from tracelake.errors import DecodeError, Overloaded, PayloadTooLarge
-from tracelake.ingest.decoders.es_bulk import bulk_response, decode_bulk
+from tracelake.ingest.decoders.es_bulk import bulk_response
 from tracelake.ingest.decoders.es_handshake import RESPONSE_HEADERS, error_body, respond
+from tracelake.ingest.jobs import body_headers
+from tracelake.ingest.tables import logs
 
 
 def _es_error(status: int, kind: str, reason: str, **headers: str) -> Response:
@@ -33,16 +36,10 @@ def _es_error(status: int, kind: str, reason: str, **headers: str) -> Response:
 async def bulk(request: Request) -> Response:
     ctx = context(request)
     started = time.perf_counter()
+    job = partial(logs.bulk_job, default_index=request.path_params.get("index"))
     try:
         body = await read_body(request, ctx.settings.max_body_bytes)
-        decoded = decode_bulk(
-            body,
-            default_index=request.path_params.get("index"),
-            content_encoding=request.headers.get("content-encoding"),
-            max_body_bytes=ctx.settings.max_body_bytes,
-            max_doc_bytes=ctx.settings.max_line_bytes,
-        )
-        stored = await ctx.ingest(decoded.objects, source="es_bulk")
+        decoded = await ctx.ingest.submit(job, body, body_headers(request.headers), "es_bulk")
     except PayloadTooLarge as e:
         return _es_error(413, "content_too_long_exception", e.message)
     except DecodeError as e:
@@ -52,7 +49,8 @@ async def bulk(request: Request) -> Response:
             429, "es_rejected_execution_exception", e.message, **{"Retry-After": str(e.retry_after)}
         )
     took = int((time.perf_counter() - started) * 1000)
-    return Response(bulk_response(decoded, stored, took_ms=took), headers=dict(RESPONSE_HEADERS))
+    answer = bulk_response(decoded.answer, decoded.result, took_ms=took)
+    return Response(answer, headers=dict(RESPONSE_HEADERS))
 
 
 async def handshake(request: Request) -> Response:

@@ -17,29 +17,16 @@ from starlette.routing import Route
 from tracelake.api.context import context
 from tracelake.api.params import read_body
 from tracelake.api.responses import JSON
-from tracelake.events.batches import events_job
+from tracelake.ingest.jobs import body_headers
+from tracelake.ingest.tables.events import events_job
 
 
 async def post_events(request: Request) -> Response:
     ctx = context(request)
     started = time.perf_counter()
     body = await read_body(request, ctx.settings.max_body_bytes)
-    ipc, result = await ctx.ingest.offload(
-        events_job,
-        body,
-        request.headers.get("content-encoding", ""),
-        ctx.settings.max_body_bytes,
-        ctx.settings.max_event_bytes,
-        int(time.time() * 1e6),
-    )
-    await ctx.ingest.append(
-        "events",
-        ipc,
-        source="events",
-        stored=result["accepted"],
-        rejected=result["rejected"],
-        nbytes=len(body),
-    )
+    decoded = await ctx.ingest.submit(events_job, body, body_headers(request.headers), "events")
+    result = decoded.answer
     status = 400 if result["rejected"] and not result["accepted"] else 200
     ctx.metrics.ingest_requests.labels("events", str(status)).inc()
     ctx.metrics.ingest_seconds.labels("events").observe(time.perf_counter() - started)

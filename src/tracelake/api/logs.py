@@ -13,6 +13,8 @@ from tracelake.api.context import context
 from tracelake.api.params import read_body
 from tracelake.api.responses import JSON
 from tracelake.ingest.decoders.ndjson import TOO_LONG
+from tracelake.ingest.jobs import body_headers
+from tracelake.ingest.tables import logs
 
 
 async def post_logs(request: Request) -> Response:
@@ -24,7 +26,8 @@ async def post_logs(request: Request) -> Response:
     ctx = context(request)
     started = time.perf_counter()
     body = await read_body(request, ctx.settings.max_body_bytes)
-    result = await ctx.ingest.ingest_ndjson(body, request.headers.get("content-encoding", ""))
+    decoded = await ctx.ingest.submit(logs.ndjson_job, body, body_headers(request.headers), "http")
+    result = decoded.result.as_dict()
     status = _status(result)
     ctx.metrics.ingest_requests.labels("http", str(status)).inc()
     ctx.metrics.ingest_seconds.labels("http").observe(time.perf_counter() - started)

@@ -12,24 +12,17 @@ from starlette.routing import Route
 
 from tracelake.api.context import context
 from tracelake.api.params import read_body
-from tracelake.ingest.decoders.loki import decode_push
 from tracelake.ingest.decoders.otlp_logs import partial_success_message
+from tracelake.ingest.jobs import body_headers
+from tracelake.ingest.tables import logs
 
 
 async def push(request: Request) -> Response:
     ctx = context(request)
     body = await read_body(request, ctx.settings.max_body_bytes)
-    objects, errors = decode_push(
-        body,
-        request.headers.get("content-type"),
-        content_encoding=request.headers.get("content-encoding"),
-        max_body_bytes=ctx.settings.max_body_bytes,
-        max_line_bytes=ctx.settings.max_line_bytes,
-    )
-    stored = await ctx.ingest(objects, source="loki")
-    errors += stored.errors
-    if errors:
-        return PlainTextResponse(partial_success_message(errors), status_code=400)
+    decoded = await ctx.ingest.submit(logs.loki_job, body, body_headers(request.headers), "loki")
+    if decoded.result.errors:
+        return PlainTextResponse(partial_success_message(decoded.result.errors), status_code=400)
     return Response(status_code=204)
 
 

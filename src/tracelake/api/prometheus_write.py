@@ -18,7 +18,8 @@ from tracelake.api.context import context
 from tracelake.api.params import read_body
 from tracelake.errors import BadRequest
 from tracelake.ingest.decoders.remote_write import protocol_of, rejection_message
-from tracelake.metrics.jobs import remote_write_job, series_limits
+from tracelake.ingest.jobs import body_headers
+from tracelake.ingest.tables import samples
 
 SOURCE = "remote_write"
 
@@ -35,22 +36,14 @@ async def post_write(request: Request) -> Response:
             media_type="text/plain",
         )
     body = await read_body(request, ctx.settings.max_body_bytes)
-    ipc, count, rejected = await ctx.ingest.offload(
-        remote_write_job,
-        body,
-        request.headers.get("content-encoding"),
-        ctx.settings.max_body_bytes,
-        series_limits(ctx.settings),
-    )
-    await ctx.ingest.append(
-        "metrics", ipc, source=SOURCE, stored=count, rejected=len(rejected), nbytes=len(body)
-    )
-    if rejected:
-        raise BadRequest(rejection_message(rejected))
+    headers = body_headers(request.headers)
+    decoded = await ctx.ingest.submit(samples.remote_write_job, body, headers, SOURCE)
+    if decoded.result.errors:
+        raise BadRequest(rejection_message(decoded.result.errors))
     return Response(
         status_code=204,
         headers={
-            "X-Prometheus-Remote-Write-Samples-Written": str(count),
+            "X-Prometheus-Remote-Write-Samples-Written": str(decoded.result.stored),
             "X-Prometheus-Remote-Write-Histograms-Written": "0",
             "X-Prometheus-Remote-Write-Exemplars-Written": "0",
         },

@@ -23,7 +23,8 @@ from tracelake.api.execute import run_query
 from tracelake.api.params import check_millis, read_body
 from tracelake.api.responses import JSON
 from tracelake.errors import BadRequest, NotFound
-from tracelake.tracing.jobs import zipkin_spans_job
+from tracelake.ingest.jobs import body_headers
+from tracelake.ingest.tables import spans
 from tracelake.tracing.zipkin_model import zipkin_span
 from tracelake.tracing.zipkin_query import (
     AUTOCOMPLETE_LOOKBACK_MS,
@@ -93,16 +94,10 @@ def _traces(rows: list[Any]) -> list[list[dict[str, Any]]]:
 async def post_spans(request: Request) -> Response:
     ctx = context(request)
     body = await read_body(request, ctx.settings.max_body_bytes)
-    ipc, count, rejected = await ctx.ingest.offload(
-        zipkin_spans_job,
-        body,
-        request.headers.get("content-type"),
-        request.headers.get("content-encoding"),
-        ctx.settings.max_body_bytes,
+    decoded = await ctx.ingest.submit(
+        spans.zipkin_job, body, body_headers(request.headers), "zipkin"
     )
-    await ctx.ingest.append(
-        "spans", ipc, source="zipkin", stored=count, rejected=len(rejected), nbytes=len(body)
-    )
+    rejected, count = decoded.result.errors, decoded.result.stored
     if rejected:
         shown = "; ".join(e.error for e in rejected[:_REJECTS_SHOWN])
         more = len(rejected) - _REJECTS_SHOWN

@@ -1,117 +1,84 @@
-"""Stream frames → Arrow IPC of the ``logs`` table, as one call for an ingest worker.
+"""What every table's write path has in common: a job, what it is given, what it returns.
 
-The JSON-lines and syslog TCP listeners only frame bytes (cheap, in the server process)
-and hand chunks of complete frames here: decoding, multiline joining, the pipeline and
-the Arrow conversion are GIL-bound Python and run in the worker processes through
-``LogIngest.offload``, like HTTP NDJSON bodies. ``decode_frames`` is also what a listener
-runs in-process when its sink takes log objects, so each mapping exists once.
-
-A connection's ``MultilineJoiner`` travels with each chunk and comes back with the
-result (it pickles with its state): the connection awaits one chunk at a time, so the
-joiner is never in two places.
+A job is a plain module-level function ``job(body, headers, env) -> Decoded``: the
+request's bytes and the few headers that say how to read them, in; the Arrow IPC of
+the rows to store and what became of every record, out. Jobs are picklable, so
+``Ingest`` runs each in a worker process (decoding is GIL-bound Python) and the server
+process only moves bytes; they never touch the store, so one job serves single-process
+mode and cluster mode alike. ``ingest/tables/`` holds one module of jobs per table.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Protocol
 
-import pyarrow as pa
-
-from tracelake.ingest.decoders.jsonlines import PARSE_FAILURE_TAG, decode_json_lines
-from tracelake.ingest.decoders.syslog import SyslogDecoder
-from tracelake.model import IngestResult, LogObject
-from tracelake.pipeline.batches import logs_batch, to_ipc
+from tracelake.ingest.decoders.sample_rows import SeriesLimits
+from tracelake.model import IngestResult
 from tracelake.pipeline.config import Pipeline
-from tracelake.pipeline.multiline import MultilineJoiner, join_records
+from tracelake.settings import Settings
 
-FrameFormat = Literal["jsonlines", "syslog"]
+#: The request headers a job reads, by lower-case name (a plain, picklable dict).
+Headers = Mapping[str, str]
 
-_syslog: SyslogDecoder | None = None
-
-
-def _worker_syslog() -> SyslogDecoder:
-    global _syslog  # one decoder (and its time caches) per worker process
-    if _syslog is None:
-        _syslog = SyslogDecoder(time.time)
-    return _syslog
+#: The headers that say how to read a body; nothing else crosses to a worker.
+BODY_HEADERS = ("content-type", "content-encoding")
 
 
-def _plain_text(obj: LogObject) -> bool:
-    """JSON lines: only lines that were not JSON are joined (a record is a whole event)."""
-    tags = obj.get("tags")
-    return isinstance(tags, list) and PARSE_FAILURE_TAG in tags
+def body_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The ``BODY_HEADERS`` of a request, as a job takes them."""
+    return {name: headers[name] for name in BODY_HEADERS if name in headers}
 
 
-def decode_frames(
-    fmt: FrameFormat,
-    frames: Sequence[bytes],
-    *,
-    syslog: SyslogDecoder | None = None,
-    joiner: MultilineJoiner | None = None,
-    now: float = 0.0,
-    final: bool = False,
-) -> list[LogObject]:
-    """Complete frames of one connection → log objects, multiline events joined."""
-    if fmt == "jsonlines":
-        objects = decode_json_lines(frames)
-    else:
-        decode = (syslog or _worker_syslog()).decode
-        objects = [decode(f) for f in frames]
-    if joiner is not None:
-        eligible = _plain_text if fmt == "jsonlines" else None
-        objects = join_records(objects, joiner, now, final=final, eligible=eligible)
-    return objects
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The input limits of the settings that jobs apply, small enough to send per job."""
+
+    max_body_bytes: int
+    max_line_bytes: int
+    max_event_bytes: int
+    series: SeriesLimits
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(
+            settings.max_body_bytes,
+            settings.max_line_bytes,
+            settings.max_event_bytes,
+            SeriesLimits(settings.max_series_labels, settings.max_label_length),
+        )
 
 
-def logs_from_objects(
-    objects: list[LogObject], now_us: int, pipeline: Pipeline | None
-) -> tuple[pa.RecordBatch, IngestResult]:
-    """Pipeline + field mapping: the batch to store and what became of each record."""
-    result = IngestResult()
-    lines = list(range(1, len(objects) + 1))
-    redactor = None
-    if pipeline is not None:
-        objects, lines, result.dropped = pipeline.run(objects, lines, result)
-        redactor = pipeline.redactor
-    batch = logs_batch(objects, lines, result, now_us, redactor)
-    result.accepted += result.dropped  # taken, on purpose not stored: not an error
-    return batch, result
+@dataclass(frozen=True, slots=True)
+class JobEnv:
+    """Everything a job needs besides its body: limits, the log pipeline, the time.
+
+    ``now_us`` is taken when the job is submitted: records without a time get it, and
+    multiline joining measures its timeouts against it.
+    """
+
+    limits: Limits
+    pipeline: Pipeline | None = None
+    now_us: int = 0
 
 
-@dataclass
-class StreamChunk:
-    """What a worker made of one chunk of frames; ``ipc`` holds ``stored`` rows."""
+@dataclass(slots=True)
+class Decoded:
+    """What a job made of one body: ``result.stored`` rows of ``table`` in ``ipc``.
 
-    ipc: bytes
-    stored: int
-    accepted: int
-    dropped: int
-    rejected: int
-    joiner: MultilineJoiner | None
-    #: Rejects by reason, for the listener's counters.
-    reasons: dict[str, int] = field(default_factory=dict)
+    ``result`` says what became of every record (OTLP's and ``_bulk``'s partial-success
+    shape); ``answer`` carries what a protocol's reply needs besides (the ``_bulk``
+    items, a multiline joiner's state), never the records themselves.
+    """
+
+    table: str
+    ipc: bytes | None
+    result: IngestResult = field(default_factory=IngestResult)
+    answer: Any = None
 
 
-def stream_logs_job(
-    fmt: FrameFormat,
-    frames: list[bytes],
-    now: float,
-    pipeline: Pipeline | None,
-    joiner: MultilineJoiner | None = None,
-    final: bool = False,
-) -> StreamChunk:
-    """Decode, join, run the pipeline and convert one chunk of a connection's frames."""
-    objects = decode_frames(fmt, frames, joiner=joiner, now=now, final=final)
-    batch, result = logs_from_objects(objects, int(now * 1e6), pipeline)
-    return StreamChunk(
-        ipc=to_ipc(batch) if batch.num_rows else b"",
-        stored=batch.num_rows,
-        accepted=result.accepted,
-        dropped=result.dropped,
-        rejected=result.rejected,
-        joiner=joiner,
-        reasons={"sink": result.rejected} if result.rejected else {},
-    )
+class Job(Protocol):
+    """One table's decode for one protocol."""
+
+    def __call__(self, body: bytes, headers: Headers, env: JobEnv) -> Decoded: ...

@@ -4,9 +4,10 @@ One place decides which protocol listens where: JSON lines on TCP and UDP share
 ``tcp_port``, syslog on TCP and UDP shares ``syslog_port``, and Fluentd forward takes
 ``forward_port`` (TCP, with its UDP heartbeat on the same number).
 
-JSON lines and syslog over TCP hand complete frames to ``LogIngest.decode_stream``
-(a worker process decodes, joins multiline events and runs the pipeline) and store the
-result with ``LogIngest.store_stream``; every other listener hands log objects.
+JSON lines and syslog over TCP hand complete frames to a worker process
+(``ingest/tables/logs.py::frames_job`` decodes, joins multiline events and runs the
+pipeline) and commit the result as a second, retryable step; every other listener hands
+log objects to ``Ingest.submit_objects``.
 
 Access: these protocols carry no token, so every stream listener (TCP and UDP) accepts
 only peers in ``stream_allow_from``; forward with a shared key is authenticated by its
@@ -22,15 +23,16 @@ from collections.abc import Iterator, Sequence
 from typing import Literal
 
 from tracelake.errors import ConfigError
-from tracelake.ingest.jobs import FrameFormat, StreamChunk
-from tracelake.ingest.sink import LogIngest
+from tracelake.ingest.jobs import Decoded
+from tracelake.ingest.sink import LogSink
+from tracelake.ingest.submit import Ingest
+from tracelake.ingest.tables import logs
 from tracelake.ingest.tcp import ListenerConfig, ListenerStats, TcpListener
 from tracelake.ingest.udp import UdpListener
 from tracelake.model import IngestResult, LogObject
 from tracelake.pipeline.multiline import MultilineJoiner
 from tracelake.security.networks import AllowList
 from tracelake.settings import Settings
-from tracelake.typing import LogSink
 
 log = logging.getLogger("tracelake.ingest")
 
@@ -41,7 +43,7 @@ class Listeners:
     """The running stream listeners, by name (``jsonlines/tcp`` …)."""
 
     def __init__(
-        self, settings: Settings, ingest: LogIngest, tls: ssl.SSLContext | None = None
+        self, settings: Settings, ingest: Ingest, tls: ssl.SSLContext | None = None
     ) -> None:
         self.settings = settings
         self.ingest = ingest
@@ -99,7 +101,7 @@ class Listeners:
         ingest = self.ingest
 
         async def sink(objects: Sequence[LogObject]) -> IngestResult:
-            return await ingest(objects, source=source)
+            return await ingest.submit_objects(objects, source)
 
         return sink
 
@@ -114,9 +116,9 @@ class Listeners:
 
 
 class _FrameSink:
-    """``LogIngest`` as the ``FrameSink`` of one TCP listener, counted under its name."""
+    """``Ingest`` as the ``FrameSink`` of one TCP listener, counted under its name."""
 
-    def __init__(self, ingest: LogIngest, source: str) -> None:
+    def __init__(self, ingest: Ingest, source: str) -> None:
         self._ingest = ingest
         self._source = source
 
@@ -124,9 +126,15 @@ class _FrameSink:
         return self._ingest.pipeline.joiner()
 
     async def decode(
-        self, fmt: FrameFormat, frames: list[bytes], joiner: MultilineJoiner | None, final: bool
-    ) -> StreamChunk:
-        return await self._ingest.decode_stream(fmt, frames, joiner, final)
+        self,
+        fmt: logs.FrameFormat,
+        frames: list[bytes],
+        joiner: MultilineJoiner | None,
+        final: bool,
+    ) -> Decoded:
+        chunk = logs.Frames(fmt, frames, joiner, final)
+        return await self._ingest.decode(logs.frames_job, chunk, self._ingest.env())
 
-    async def store(self, chunk: StreamChunk) -> IngestResult:
-        return await self._ingest.store_stream(chunk, self._source)
+    async def store(self, decoded: Decoded) -> IngestResult:
+        await self._ingest.commit(decoded, self._source)
+        return decoded.result

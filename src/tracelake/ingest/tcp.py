@@ -34,10 +34,11 @@ from tracelake.ingest.decoders.forward import (
 )
 from tracelake.ingest.decoders.framing import LineFramer, SyslogFramer
 from tracelake.ingest.decoders.syslog import SyslogDecoder
-from tracelake.ingest.jobs import FrameFormat, StreamChunk, decode_frames
+from tracelake.ingest.jobs import Decoded
+from tracelake.ingest.sink import LogSink
+from tracelake.ingest.tables.logs import FrameFormat, decode_frames
 from tracelake.model import IngestResult, LogObject
 from tracelake.pipeline.multiline import MultilineJoiner
-from tracelake.typing import LogSink
 
 log = logging.getLogger("tracelake.ingest")
 
@@ -46,7 +47,7 @@ T = TypeVar("T")
 
 
 class FrameSink(Protocol):
-    """Where JSON-lines and syslog listeners hand complete frames (``LogIngest`` via
+    """Where JSON-lines and syslog listeners hand complete frames (``Ingest`` via
     ``Listeners``): decoded off the event loop, then stored as a second, retryable step.
     Without one, a listener decodes in-process and hands log objects to its ``LogSink``.
     """
@@ -57,9 +58,11 @@ class FrameSink(Protocol):
 
     async def decode(
         self, fmt: FrameFormat, frames: list[bytes], joiner: MultilineJoiner | None, final: bool
-    ) -> StreamChunk: ...
+    ) -> Decoded:
+        """``answer`` is the joiner to hand with the connection's next chunk."""
+        ...
 
-    async def store(self, chunk: StreamChunk) -> IngestResult:
+    async def store(self, decoded: Decoded) -> IngestResult:
         """Durable once it returns; raises ``Overloaded`` when the store is full."""
         ...
 
@@ -457,7 +460,8 @@ class TcpListener:
             )
             return
         sink = self.frames
-        chunk = await sink.decode(session.format, frames, joiner, final)
-        session.joiner = chunk.joiner
-        result = await _retrying(lambda: sink.store(chunk), self.stats, self.config.max_backoff)
-        _counted(self.stats, result.accepted + result.rejected, result.accepted, chunk.reasons)
+        decoded = await sink.decode(session.format, frames, joiner, final)
+        session.joiner = decoded.answer
+        result = await _retrying(lambda: sink.store(decoded), self.stats, self.config.max_backoff)
+        received = result.accepted + result.rejected
+        _counted(self.stats, received, result.accepted, {"sink": result.rejected})

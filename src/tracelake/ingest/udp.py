@@ -21,9 +21,9 @@ from tracelake.errors import Overloaded
 from tracelake.ingest.decoders.forward import heartbeat_reply
 from tracelake.ingest.decoders.jsonlines import decode_json_datagram
 from tracelake.ingest.decoders.syslog import SyslogDecoder
+from tracelake.ingest.sink import LogSink
 from tracelake.ingest.tcp import ListenerConfig, ListenerStats, log
 from tracelake.model import LogObject
-from tracelake.typing import LogSink
 
 DatagramFormat = Literal["jsonlines", "syslog", "forward"]
 

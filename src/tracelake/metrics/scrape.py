@@ -9,7 +9,7 @@ target that takes longer than the interval skips the ticks it missed rather than
 piling up scrapes.
 
 One scrape is: GET with Prometheus's Accept header and a total time limit
-(``scrape_timeout_s``) → parse in an ingest worker (``jobs.scrape_job``) → one append
+(``scrape_timeout_s``) → parse in an ingest worker (``samples.scrape_job``) → one append
 of the samples plus ``up``/``scrape_duration_seconds``/``scrape_samples_scraped``. A
 down, slow, failing or malformed target stores ``up`` 0 and its error is kept for
 ``health()``.
@@ -31,11 +31,8 @@ import httpx
 from tracelake import __version__
 from tracelake.errors import DecodeError, Overloaded, PayloadTooLarge
 from tracelake.ingest.decoders.prom_text import ACCEPT
-from tracelake.ingest.sink import LogIngest
-from tracelake.metrics.batches import samples_batch
-from tracelake.metrics.jobs import scrape_job, series_limits
-from tracelake.metrics.report import report_rows
-from tracelake.pipeline.batches import to_ipc
+from tracelake.ingest.submit import Ingest
+from tracelake.ingest.tables import samples
 from tracelake.settings import Settings
 
 log = logging.getLogger("tracelake.scrape")
@@ -96,7 +93,7 @@ class Scraper:
     def __init__(
         self,
         targets: Callable[[], Sequence[Target]],
-        sink: LogIngest,
+        sink: Ingest,
         settings: Settings,
     ) -> None:
         self.targets = targets
@@ -104,7 +101,6 @@ class Scraper:
         self.settings = settings
         self.interval_s = settings.scrape_interval_s
         self.timeout_s = min(settings.scrape_timeout_s, settings.scrape_interval_s)
-        self.limits = series_limits(settings)
         self._loops: dict[TargetKey, asyncio.Task[None]] = {}
         self._health: dict[TargetKey, TargetHealth] = {}
         self._client: httpx.AsyncClient | None = None
@@ -187,9 +183,9 @@ class Scraper:
         """One scrape of ``target``: fetch, parse in a worker, store; returns its outcome."""
         health = health or TargetHealth(target.url, target_labels(target))
         labels = health.labels
-        started = time.time()
+        env = self.sink.env()  # its time is the scrape's
+        started = env.now_us / 1e6
         clock = time.perf_counter()
-        time_us = int(started * 1e6)
         body = b""
         error = ""
         try:
@@ -201,24 +197,20 @@ class Scraper:
         except (DecodeError, PayloadTooLarge) as e:
             error = e.message
         duration = time.perf_counter() - clock
-        scraped = 0
-        ipc = None
+        decoded = None
         if not error:
+            headers = {"content-type": content_type} if content_type else {}
             try:
-                ipc, scraped = await self.sink.offload(
-                    scrape_job, body, content_type, labels, time_us, duration, self.limits
+                decoded = await self.sink.decode(
+                    samples.scrape_job, body, headers, env, labels, duration
                 )
             except DecodeError as e:
                 error = e.message
-        if error:
-            rows = report_rows(
-                labels, time_us, up=False, duration_s=duration, samples=0, limits=self.limits
-            )
-            ipc = to_ipc(samples_batch(rows))
+        if decoded is None:
+            decoded = samples.failed_scrape(labels, env, duration)
+        scraped = decoded.answer or 0
         try:
-            await self.sink.append(
-                "metrics", ipc, source=SOURCE, stored=scraped + 3, nbytes=len(body)
-            )
+            await self.sink.commit(decoded, SOURCE, len(body))
         except Overloaded as e:
             error = error or f"not stored: {e.message}"
         health.health = "down" if error else "up"

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
@@ -34,23 +34,14 @@ from tracelake.pipeline.parse import (
     TimestampStep,
     merge_json_message,
 )
-from tracelake.pipeline.redact import Redactor
-from tracelake.pipeline.rules import Rules, compile_filter
-
-#: Keys redacted unless ``redact.default_keys = false``.
-DEFAULT_REDACT_KEYS: tuple[str, ...] = (
-    "password",
-    "passwd",
-    "secret",
-    "authorization",
-    "api_key",
-    "token",
+from tracelake.pipeline.redact import (
+    DEFAULT_REDACT_KEYS,
+    DEFAULT_REDACT_PATTERNS,
+    REDACT_PATTERNS,
+    RedactConfig,
+    Redactor,
 )
-#: Built-in value patterns of ``redact.patterns``; see ``pipeline.redact``.
-REDACT_PATTERNS: tuple[str, ...] = ("email", "card", "bearer", "key_value")
-#: Patterns are opt-in: screening the message column doubles the cost of the default
-#: key redaction (measured in docs/pipeline.md), and e-mail addresses are often wanted.
-DEFAULT_REDACT_PATTERNS: tuple[str, ...] = ()
+from tracelake.pipeline.rules import Rules, compile_filter
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,18 +73,6 @@ class EnrichConfig:
 
     fields: tuple[tuple[str, Any], ...] = ()
     override: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class RedactConfig:
-    """``[pipeline.redact]``: which keys and value patterns are masked, and how."""
-
-    keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
-    patterns: tuple[str, ...] = DEFAULT_REDACT_PATTERNS
-    regexes: tuple[str, ...] = ()
-    mode: Literal["mask", "hash"] = "mask"
-    replacement: str = "[REDACTED]"
-    hash_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +121,7 @@ class Pipeline:
     ``run`` works on the log objects, per record in order: JSON-in-message, parse rules,
     timestamp rules, enrichers, then drop/sample rules (after parsing and enrichment so
     they can test parsed fields). ``redactor`` works on the normalised batch
-    (``pipeline.batches.logs_batch``), where a C++ screen makes the default cheap.
+    (``ingest/tables/logs.py::logs_batch``), where a C++ screen makes the default cheap.
     """
 
     def __init__(self, raw: Mapping[str, Any] | None = None) -> None:

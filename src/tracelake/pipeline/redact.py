@@ -30,7 +30,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import orjson
 import pyarrow as pa
@@ -39,8 +40,33 @@ import pyarrow.compute as pc
 from tracelake.model import LogObject
 from tracelake.pipeline.normalise import LEVEL_KEYS, SPAN_KEYS, TIMESTAMP_KEYS, TRACE_KEYS
 
-if TYPE_CHECKING:
-    from tracelake.pipeline.config import RedactConfig
+#: Keys redacted unless ``redact.default_keys = false``.
+DEFAULT_REDACT_KEYS: tuple[str, ...] = (
+    "password",
+    "passwd",
+    "secret",
+    "authorization",
+    "api_key",
+    "token",
+)
+#: Built-in value patterns of ``redact.patterns``; see ``pipeline.redact``.
+REDACT_PATTERNS: tuple[str, ...] = ("email", "card", "bearer", "key_value")
+#: Patterns are opt-in: screening the message column doubles the cost of the default
+#: key redaction (measured in docs/pipeline.md), and e-mail addresses are often wanted.
+DEFAULT_REDACT_PATTERNS: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RedactConfig:
+    """``[pipeline.redact]``: which keys and value patterns are masked, and how."""
+
+    keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
+    patterns: tuple[str, ...] = DEFAULT_REDACT_PATTERNS
+    regexes: tuple[str, ...] = ()
+    mode: Literal["mask", "hash"] = "mask"
+    replacement: str = "[REDACTED]"
+    hash_key: str = ""
+
 
 #: Top-level keys whose values are never pattern-scanned: ids and times are not secrets,
 #: and a 16-digit numeric id could pass the Luhn check.

@@ -15,10 +15,11 @@ Example::
     configure_tracing(service="checkout", endpoint="http://collector:7700")
     app = instrument_asgi(app)            # or instrument_wsgi(app) for Flask/Django
 
-Installed with ``pip install 'tracelake[tracing]'`` (opentelemetry-sdk,
+``pip install tracelake`` brings what it needs (opentelemetry-sdk,
 opentelemetry-exporter-otlp-proto-http, opentelemetry-propagator-b3). The
 instrumentation packages (``opentelemetry-instrumentation-asgi``, ``-wsgi``,
-``-requests``, ``-httpx``) are used when installed and imported only then. Imports
+``-requests``, ``-httpx``: the ``instrument`` extra) are used when installed and
+imported only then. Imports
 nothing of the server (no duckdb, pyarrow or starlette).
 """
 
@@ -144,7 +145,8 @@ def _build_provider(
         from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise ImportError(
-            f"tracing needs OpenTelemetry ({e.name} is missing): pip install 'tracelake[tracing]'"
+            f"tracing needs OpenTelemetry ({e.name} is missing): reinstall tracelake, "
+            "whose dependencies include it (pip install --force-reinstall tracelake)"
         ) from e
     if not 0.0 <= sample_ratio <= 1.0:
         raise ValueError(f"sample_ratio must be from 0 to 1, got {sample_ratio}")

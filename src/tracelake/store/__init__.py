@@ -31,12 +31,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tracelake.errors import Overloaded
-from tracelake.pipeline.batches import from_ipc
 from tracelake.schema import SCHEMAS, schema_of
 from tracelake.settings import Settings
 from tracelake.store.compaction import plan_compactions
 from tracelake.store.diskfloor import DiskFloor, free_space
 from tracelake.store.duck import QueryEngine, Source
+from tracelake.store.ipc import from_ipc
 from tracelake.store.manifest import ORPHANS_DIR, Manifest, Segment, segment_files, set_aside
 from tracelake.store.memtable import Generation, Memtable
 from tracelake.store.retention import expired

@@ -9,7 +9,8 @@ window exactly once, across crashes.
 
 from __future__ import annotations
 
-from tracelake.streams.config import ContinuousQuery, parse_continuous_queries
+from tracelake.streams.config import parse_continuous_queries
+from tracelake.streams.query import ContinuousQuery
 from tracelake.streams.runner import StreamRunner
 from tracelake.streams.windows import Window, WindowSpec
 

@@ -22,13 +22,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from tracelake.durations import parse_duration
 from tracelake.errors import ConfigError, QueryError
 from tracelake.query import ast, compile_query, parse
 from tracelake.query.sql import Shape
+from tracelake.streams.query import ContinuousQuery
 from tracelake.streams.sources import SOURCES
 from tracelake.streams.statement import WindowStatement
 from tracelake.streams.windows import WindowSpec
@@ -53,25 +53,6 @@ MAX_LATENESS_US = 3_600_000_000
 #: Queries per server, and aggregates + ratios per query: each costs a scan per window.
 MAX_QUERIES = 64
 MAX_OUTPUTS = 32
-
-
-@dataclass(frozen=True, slots=True)
-class ContinuousQuery:
-    """One validated continuous query."""
-
-    name: str
-    source: str
-    filter: str
-    windows: WindowSpec
-    lateness_us: int
-    group_by: tuple[str, ...]
-    aggregates: tuple[ast.Aggregate, ...]
-    ratios: tuple[tuple[str, str], ...]
-
-    @property
-    def metric_prefix(self) -> str:
-        """Metric names of this query are this prefix plus an aggregate's name."""
-        return f"tracelake_cq_{self.name}_"
 
 
 def parse_continuous_queries(

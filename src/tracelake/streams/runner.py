@@ -26,13 +26,13 @@ from itertools import islice
 from typing import Any
 
 from tracelake.errors import TracelakeError
-from tracelake.pipeline.batches import to_ipc
 from tracelake.settings import Settings
 from tracelake.store import Store
 from tracelake.store.duck import Results
+from tracelake.store.ipc import to_ipc
 from tracelake.streams.checkpoint import CheckpointFile, resume_point
-from tracelake.streams.config import ContinuousQuery
 from tracelake.streams.output import Value, canonical_labels, derived_batch, metrics_batch
+from tracelake.streams.query import ContinuousQuery
 from tracelake.streams.statement import WindowStatement
 from tracelake.streams.windows import Window, utc
 

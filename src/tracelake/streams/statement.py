@@ -17,17 +17,15 @@ the statement returns one row even for an empty window, so ``count()`` is 0 then
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tracelake.errors import QueryError
 from tracelake.query import compile_query
 from tracelake.query.sql import Shape, Sql, ident
 from tracelake.streams.aggregates import aggregate_name, aggregate_sql, group_key_sql, ratio_sql
+from tracelake.streams.query import ContinuousQuery
 from tracelake.streams.sources import SOURCES
 from tracelake.streams.windows import Window, utc
-
-if TYPE_CHECKING:
-    from tracelake.streams.config import ContinuousQuery
 
 
 @dataclass(frozen=True, slots=True)

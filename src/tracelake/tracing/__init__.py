@@ -1,5 +1,5 @@
-"""Server-side trace logic: span batches, Zipkin's span shape, dependency links, RED figures.
+"""Server-side trace logic: Zipkin's span shape, dependency links, RED figures, log links.
 
-Decoders (``ingest/decoders``) turn bytes into span rows; this package turns rows into
-Arrow batches of the ``spans`` table and answers what the tracing APIs ask of it.
+Spans arrive through the ``spans`` table's write path (``ingest/tables/spans.py``); this
+package answers what the tracing APIs ask of the table.
 """

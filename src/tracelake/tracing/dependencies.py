@@ -24,9 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tracelake.errors import Overloaded
-from tracelake.pipeline.batches import to_ipc
 from tracelake.schema import DEPENDENCIES
 from tracelake.store import Store
+from tracelake.store.ipc import to_ipc
 from tracelake.tracing.linker import ENTRY_KINDS, EXIT_KINDS, DependencyLinker, LinkCounts, LinkSpan
 
 log = logging.getLogger("tracelake.tracing")

@@ -372,8 +372,8 @@ def test_nesting_past_the_limit_rejects_the_record() -> None:
 
 def test_every_object_the_decoder_yields_can_be_stored() -> None:
     """What the decoder hands on goes through the logs table's mapping without error."""
+    from tracelake.ingest.tables.logs import logs_batch
     from tracelake.model import IngestResult
-    from tracelake.pipeline.batches import logs_batch
 
     raw_str = b"\xa2\xff\xfe"
     odd = b"\x82" + raw_str + raw_str + pack("n") + pack({"b": b"\xff", "l": [b"x", 1.5, None]})

@@ -16,12 +16,12 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from tracelake.pipeline.batches import to_ipc
 from tracelake.query.promql import PromQLEngine
 from tracelake.query.promql.values import Scalar, Vector
 from tracelake.schema import METRICS
 from tracelake.settings import Settings
 from tracelake.store import Store
+from tracelake.store.ipc import to_ipc
 
 #: 2026-01-01T00:00:00Z: tests place samples at T0 + seconds.
 T0 = 1_767_225_600

@@ -11,10 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeAlias
-
-if TYPE_CHECKING:
-    from tracelake.sdk.breaker.breaker import CircuitBreaker
+from typing import Protocol, TypeAlias
 
 
 class Event(enum.IntEnum):
@@ -84,6 +81,23 @@ class FailureType(enum.Enum):
     BAD_REQUEST_EXCEPTION = "bad_request_exception"
 
 
+class Breaker(Protocol):
+    """What a listener's event says of its breaker (it is the ``CircuitBreaker`` itself).
+
+    A protocol rather than the class, so this vocabulary imports nothing of the breaker
+    that speaks it.
+    """
+
+    name: str
+    group: str
+
+    @property
+    def state(self) -> State: ...
+
+    @property
+    def is_open(self) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class StateTransition:
     """The circuit moved from one state to another.
@@ -97,7 +111,7 @@ class StateTransition:
             ``"trial_succeeded"``, ``"trial_failed"`` or ``"reset"``.
     """
 
-    breaker: CircuitBreaker
+    breaker: Breaker
     old: State
     new: State
     at: float
@@ -116,7 +130,7 @@ class CallOutcome:
         exception: What the protected function raised, if anything.
     """
 
-    breaker: CircuitBreaker
+    breaker: Breaker
     events: tuple[Event, ...]
     execution_latency: float | None
     total_latency: float

@@ -1,8 +1,7 @@
-"""Validated event columns → an Arrow batch of the ``events`` table, durable in the store.
+"""The ``events`` table's write path: ``POST /api/v1/events`` bodies → one Arrow batch.
 
-``events_job`` is the whole decode as one picklable call, so it runs in an ingest worker
-process like the logs' (the JSON work is GIL-bound); ``LogIngest.append`` makes its
-batch durable and counts it.
+``ingest/decoders/events.py`` validates each event (sans-IO); ``events_batch`` makes the
+good ones a batch. The reply's per-item reasons (by 0-based index) are ``answer``.
 """
 
 from __future__ import annotations
@@ -11,11 +10,15 @@ from typing import Any
 
 import pyarrow as pa
 
-from tracelake.events.decode import EventColumns, EventError, decode_events
 from tracelake.ingest.decoders.compression import inflate
-from tracelake.pipeline.batches import to_ipc
+from tracelake.ingest.decoders.events import EventColumns, EventError, decode_events
+from tracelake.ingest.jobs import Decoded, Headers, JobEnv
+from tracelake.model import IngestResult
 from tracelake.pipeline.timestamps import parse_timestamps
 from tracelake.schema import EVENTS
+from tracelake.store.ipc import to_ipc
+
+TABLE = "events"
 
 #: At most this many item errors are sent back; the counts are always complete.
 MAX_ERRORS = 100
@@ -43,16 +46,16 @@ def events_batch(cols: EventColumns, errors: list[EventError], now_us: int) -> p
     return batch
 
 
-def events_job(
-    body: bytes, encoding: str, max_body_bytes: int, max_event_bytes: int, now_us: int
-) -> tuple[bytes | None, dict[str, Any]]:
-    """A request body → (Arrow IPC of the accepted events or None, the response dict)."""
-    data = inflate(body, encoding, max_body_bytes)
-    cols, errors = decode_events(data, max_event_bytes)
-    batch = events_batch(cols, errors, now_us)
-    result = {
+def events_job(body: bytes, headers: Headers, env: JobEnv) -> Decoded:
+    """A request body → the accepted events; ``answer`` is the reply's body."""
+    limits = env.limits
+    data = inflate(body, headers.get("content-encoding", ""), limits.max_body_bytes)
+    cols, errors = decode_events(data, limits.max_event_bytes)
+    batch = events_batch(cols, errors, env.now_us)
+    answer: dict[str, Any] = {
         "accepted": batch.num_rows,
         "rejected": len(errors),
         "errors": [e.as_dict() for e in errors[:MAX_ERRORS]],
     }
-    return (to_ipc(batch) if batch.num_rows else None), result
+    result = IngestResult(accepted=batch.num_rows, rejected=len(errors))
+    return Decoded(TABLE, to_ipc(batch) if batch.num_rows else None, result, answer)

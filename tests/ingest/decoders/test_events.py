@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from tracelake.events.decode import decode_events
+from tracelake.ingest.decoders.events import decode_events
 
 LIMIT = 1024
 

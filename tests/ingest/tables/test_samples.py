@@ -9,11 +9,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from tracelake.ingest.decoders.sample_rows import STALE_NAN, SampleRows, Series
-from tracelake.metrics.batches import samples_batch
-from tracelake.pipeline.batches import from_ipc, to_ipc
+from tracelake.ingest.tables.samples import samples_batch
 from tracelake.schema import METRICS
 from tracelake.settings import Settings
 from tracelake.store import Store
+from tracelake.store.ipc import from_ipc, to_ipc
 
 T0 = 1_767_225_600_000_000
 

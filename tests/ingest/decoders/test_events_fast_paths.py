@@ -17,8 +17,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracelake.events.batches import events_batch
-from tracelake.events.decode import (
+from tracelake.ingest.decoders.events import (
     CHUNK,
     EventColumns,
     EventError,
@@ -27,6 +26,7 @@ from tracelake.events.decode import (
     _split,
     decode_events,
 )
+from tracelake.ingest.tables.events import events_batch
 from tracelake.pipeline.timestamps import EARLIEST_US, MAX_FUTURE_US, parse_timestamps
 
 LIMIT = 4096  # above any payload ``good_event`` makes

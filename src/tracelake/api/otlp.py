@@ -15,9 +15,9 @@ from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from tracelake.api.context import AppContext, context
+from tracelake.api.endpoints import INGEST, Endpoint
 from tracelake.api.params import read_body
 from tracelake.errors import DecodeError
 from tracelake.ingest.decoders import otlp_logs, otlp_metrics, otlp_traces
@@ -103,8 +103,8 @@ async def _metrics(ctx: AppContext, request: Request, body: bytes) -> list[Recor
     return rejected
 
 
-routes = [
-    Route("/v1/logs", _endpoint(_logs, otlp_logs.export_response), methods=["POST"]),
-    Route("/v1/traces", _endpoint(_spans, otlp_traces.export_response), methods=["POST"]),
-    Route("/v1/metrics", _endpoint(_metrics, otlp_metrics.export_response), methods=["POST"]),
+endpoints = [
+    Endpoint("/v1/logs", _endpoint(_logs, otlp_logs.export_response), ("POST",), INGEST),
+    Endpoint("/v1/traces", _endpoint(_spans, otlp_traces.export_response), ("POST",), INGEST),
+    Endpoint("/v1/metrics", _endpoint(_metrics, otlp_metrics.export_response), ("POST",), INGEST),
 ]

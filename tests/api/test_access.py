@@ -1,7 +1,8 @@
 """Every route has exactly one access rule, and the rules hold against the real server.
 
-The first tests walk ``build_app(...).routes``: a route without a rule (or a rule
-without a route) fails here, which is what keeps a new route from shipping undeclared.
+The first tests walk ``build_app(...).routes``: the rules are derived from the same
+endpoint table as the routes (``api/table.py``), and a route without a rule (or a rule
+without a route) fails here, which is what keeps that derivation honest.
 The rest start one server with an ingest, a read and an admin token and try every rule
 with no token, with each token that must be refused, and with one that must pass; then
 real clients (the Elasticsearch client, an OTLP exporter, the SDK's log handler) send
@@ -69,7 +70,7 @@ def test_every_route_and_method_has_an_access_rule() -> None:
         for method, path in declared(route)
         if rule_of(method, path) is None
     ]
-    assert missing == [], f"add these to RULES in api/access.py: {missing}"
+    assert missing == [], f"give these a scope in their module's endpoints: {missing}"
 
 
 def test_every_rule_names_a_route_that_exists() -> None:

@@ -1,24 +1,24 @@
-"""Who may call which route: the one table of scopes, and the middleware that enforces it.
+"""Who may call which route: the rules, derived from the endpoint table, and the
+middleware that enforces them.
 
-Every route of ``build_app`` is declared once in ``RULES`` with the scope it needs;
-``tests/api/test_access.py`` walks the app's routes and fails on a route without a rule
-(or a rule without a route), so a new route cannot ship undeclared. Adding one is one
-line: ``("POST", "/api/v1/things", INGEST),``.
-
-Scopes: ``public`` (anyone: readiness, liveness, the login page, static assets),
-``ingest`` (write only), ``read`` (everything that returns data), ``admin``
-(configuration changes; an admin token may also do everything else).
+Every route is declared once, in its own module's ``endpoints``, with the scope it needs
+(``public``, ``ingest``, ``read`` or ``admin``: see ``api/endpoints.py``). ``RULES`` is
+derived from the table of all of them (``api/table.py``), so a route cannot be served
+without a rule; ``tests/api/test_access.py`` walks the app's routes and checks that each
+resolves to its own rule. Adding a route is one line in its module:
+``Endpoint("/api/v1/things", post_things, ("POST",), INGEST),``.
 
 With no tokens configured the middleware lets everything through (the server then only
 binds loopback, see ``security/exposure.py``). With tokens, a request to a path and
 method without a rule is refused: unknown means denied. A browser asking for a page
 without a session is sent to ``/login``; a cookie-authenticated request that changes
-state must come from our own pages: ``Sec-Fetch-Site: same-origin`` where the browser
-sends Fetch Metadata, else an ``Origin`` (or ``Referer``) equal to this server's own.
-SameSite=Strict already keeps other sites' requests from carrying the cookie; the
-check also covers browsers and proxies that get SameSite wrong. Basic credentials are
-ambient too (a browser replays them): a state-changing request carrying them is refused
-when the browser says another site sent it; shippers send no such header.
+state must come from our own pages (``security/origins.py``): ``Sec-Fetch-Site:
+same-origin`` where the browser sends Fetch Metadata, else an ``Origin`` (or
+``Referer``) equal to this server's own. SameSite=Strict already keeps other sites'
+requests from carrying the cookie; the check also covers browsers and proxies that get
+SameSite wrong. Basic credentials are ambient too (a browser replays them): a
+state-changing request carrying them is refused when the browser says another site sent
+it; shippers send no such header.
 """
 
 from __future__ import annotations
@@ -26,98 +26,22 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import orjson
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tracelake.api.endpoints import ANY, PUBLIC
+from tracelake.api.table import ENDPOINTS
 from tracelake.security.credentials import Presented, presented
+from tracelake.security.origins import cross_site, same_origin
 from tracelake.security.sessions import Sessions
 from tracelake.security.tokens import Token, TokenSet
+from tracelake.ui.login import LOGIN_PATH
 
-PUBLIC = "public"
-INGEST = "ingest"
-READ = "read"
-ADMIN = "admin"
-#: Any method (the Elasticsearch handshake routes answer GET, HEAD, PUT, POST, DELETE).
-ANY = "*"
-#: The page a browser without a session is sent to.
-LOGIN_PATH = "/login"
-
-_ZIPKIN_QUERIES = (
-    "/services",
-    "/spans",
-    "/remoteServices",
-    "/traces",
-    "/trace/{trace_id}",
-    "/traceMany",
-    "/dependencies",
-    "/autocompleteKeys",
-    "/autocompleteValues",
-)
-
-_PROMQL_BOTH = ("query", "query_range", "labels", "series", "format_query", "query_exemplars")
-_PROMQL_GET = ("label/{name}/values", "metadata", "status/buildinfo")
-
-#: (method, route path as declared in its module, scope). More specific paths first.
-RULES: tuple[tuple[str, str, str], ...] = (
-    ("GET", "/-/ready", PUBLIC),
-    ("GET", "/-/health", PUBLIC),
-    ("GET", "/metrics", READ),
-    ("GET", LOGIN_PATH, PUBLIC),
-    ("POST", LOGIN_PATH, PUBLIC),
-    ("POST", "/logout", PUBLIC),
-    ("GET", "/static/{path:path}", PUBLIC),
-    ("GET", "/", READ),
-    # logs
-    ("POST", "/api/v1/logs", INGEST),
-    ("GET", "/api/v1/search", READ),
-    ("GET", "/api/v1/tail", READ),
-    ("POST", "/api/v1/sql", READ),
-    ("POST", "/api/v1/events", INGEST),
-    ("POST", "/api/v1/lake/compact", ADMIN),
-    ("GET", "/api/v1/openapi.json", PUBLIC),  # the same description in every install
-    # services register themselves with the token they ship with (docs/security.md)
-    ("POST", "/api/v1/registry/instances", INGEST),
-    ("GET", "/api/v1/registry/instances", READ),
-    ("PUT", "/api/v1/registry/instances/{service}/{instance_id}/heartbeat", INGEST),
-    ("DELETE", "/api/v1/registry/instances/{service}/{instance_id}", INGEST),
-    ("GET", "/api/v1/registry/services", READ),
-    ("GET", "/api/v1/registry/prometheus-sd", READ),
-    ("GET", "/api/v1/alerts", READ),
-    ("GET", "/api/v1/alerts/history", READ),
-    ("GET", "/api/v1/rules", READ),
-    ("GET", "/prometheus/api/v1/alerts", READ),
-    ("GET", "/prometheus/api/v1/rules", READ),
-    # the Prometheus query API (Grafana's data source): form POSTs are queries too
-    *((m, "/prometheus/api/v1/" + p, READ) for p in _PROMQL_BOTH for m in ("GET", "POST")),
-    *(("GET", "/prometheus/api/v1/" + p, READ) for p in _PROMQL_GET),
-    ("POST", "/v1/logs", INGEST),
-    ("POST", "/loki/api/v1/push", INGEST),
-    ("POST", "/es/_bulk", INGEST),
-    ("PUT", "/es/_bulk", INGEST),
-    ("POST", "/es/{index}/_bulk", INGEST),
-    ("PUT", "/es/{index}/_bulk", INGEST),
-    (ANY, "/es", INGEST),  # the clients' handshake, sent with their ingest credentials
-    (ANY, "/es/{path:path}", INGEST),
-    # traces
-    ("POST", "/v1/traces", INGEST),
-    ("POST", "/v1/metrics", INGEST),
-    ("POST", "/prometheus/api/v1/write", INGEST),
-    ("POST", "/api/v2/spans", INGEST),
-    ("POST", "/zipkin/api/v2/spans", INGEST),
-    *(
-        ("GET", prefix + path, READ)
-        for prefix in ("/api/v2", "/zipkin/api/v2")
-        for path in _ZIPKIN_QUERIES
-    ),
-    ("GET", "/zipkin/config.json", READ),
-    ("GET", "/api/v1/traces/red", READ),
-    ("GET", "/api/v1/traces/{trace_id}/logs", READ),
-    # breakers
-    ("GET", "/turbine.stream", READ),
-    ("POST", "/turbine.stream", READ),
+#: (method, route path as declared in its module, scope), in the router's order.
+RULES: tuple[tuple[str, str, str], ...] = tuple(
+    rule for endpoint in ENDPOINTS for rule in endpoint.rules()
 )
 
 #: Paths a browser navigates to: without a session they redirect to the login page.
@@ -251,36 +175,6 @@ class Guard:
         ):
             return Verdict(403, "cross-site request refused: send it from the tracelake UI itself")
         return Verdict(token=token)
-
-
-def same_origin(
-    origin: str | None,
-    referer: str | None,
-    host: str | None,
-    scheme: str,
-    fetch_site: str | None = None,
-) -> bool:
-    """Whether a browser request comes from this server's own pages. ``Sec-Fetch-Site``
-    cannot be set by a script and is what the browser itself says, so it decides when
-    present; browsers send it only to HTTPS and loopback origins."""
-    if fetch_site:
-        return fetch_site == "same-origin"
-    if not host:
-        return False
-    source = origin if origin and origin != "null" else referer
-    if not source:
-        return False
-    parts = urlsplit(source)
-    return parts.scheme == scheme and parts.netloc.lower() == host.lower()
-
-
-def cross_site(origin: str | None, host: str | None, scheme: str, fetch_site: str | None) -> bool:
-    """Whether a browser says the request comes from another site's page."""
-    if fetch_site:
-        return fetch_site not in ("same-origin", "none")
-    if origin:
-        return not same_origin(origin, None, host, scheme)
-    return False
 
 
 _HEADERS_WANTED = {

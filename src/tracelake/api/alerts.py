@@ -12,13 +12,14 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from tracelake.alerting.manager import HISTORY_MAX, AlertManager, RuleRuntime
 from tracelake.alerting.numbers import go_exponent
 from tracelake.alerting.payloads import iso
 from tracelake.alerting.state import Alert
 from tracelake.api.context import context
+from tracelake.api.endpoints import READ, Endpoint
+from tracelake.api.openapi import answer, error_answers, query_param, schema
 from tracelake.api.params import bounded_int
 from tracelake.api.responses import JSON
 from tracelake.errors import BadRequest
@@ -114,10 +115,62 @@ async def history(request: Request) -> Response:
     return _success({"events": [{**e, "time": iso(e["time"])} for e in events]})
 
 
-routes = [
-    Route("/api/v1/alerts", alerts, methods=["GET"]),
-    Route("/api/v1/alerts/history", history, methods=["GET"]),
-    Route("/api/v1/rules", rules, methods=["GET"]),
-    Route("/prometheus/api/v1/alerts", alerts, methods=["GET"]),
-    Route("/prometheus/api/v1/rules", rules, methods=["GET"]),
+_SUCCESS = {"200": answer(schema("Success"))}
+_NAMES = {"type": "array", "items": {"type": "string"}}
+
+endpoints = [
+    Endpoint(
+        "/api/v1/alerts",
+        alerts,
+        ("GET",),
+        READ,
+        doc={
+            "operationId": "alerts",
+            "summary": "Pending and firing alerts (Prometheus's shape)",
+            "tags": ["alerting"],
+            "responses": _SUCCESS,
+        },
+    ),
+    Endpoint(
+        "/api/v1/alerts/history",
+        history,
+        ("GET",),
+        READ,
+        doc={
+            "operationId": "alertHistory",
+            "summary": "Alert state changes, newest first",
+            "tags": ["alerting"],
+            "parameters": [
+                query_param("limit", "events to return", {"type": "integer", "minimum": 1})
+            ],
+            "responses": {**_SUCCESS, **error_answers("BadRequest")},
+        },
+    ),
+    Endpoint(
+        "/api/v1/rules",
+        rules,
+        ("GET",),
+        READ,
+        doc={
+            "operationId": "rules",
+            "summary": "Alert rule groups and their state (Prometheus's shape)",
+            "tags": ["alerting"],
+            "parameters": [
+                query_param("type", "alert or record", {"type": "string"}),
+                *(
+                    {
+                        "name": name,
+                        "in": "query",
+                        "schema": _NAMES,
+                        "style": "form",
+                        "explode": True,
+                    }
+                    for name in ("rule_name[]", "rule_group[]")
+                ),
+            ],
+            "responses": {**_SUCCESS, **error_answers("BadRequest")},
+        },
+    ),
+    Endpoint("/prometheus/api/v1/alerts", alerts, ("GET",), READ),
+    Endpoint("/prometheus/api/v1/rules", rules, ("GET",), READ),
 ]

@@ -1,4 +1,4 @@
-"""Assemble the Starlette application from the route modules."""
+"""Assemble the Starlette application from the endpoint table (``api/table.py``)."""
 
 from __future__ import annotations
 
@@ -6,56 +6,16 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 
-from tracelake import ui
-from tracelake.api import (
-    alerts,
-    elasticsearch,
-    events,
-    lake,
-    logs,
-    loki,
-    meta,
-    openapi,
-    otlp,
-    prometheus,
-    prometheus_write,
-    registry,
-    search,
-    sql,
-    traces,
-    turbine,
-    zipkin,
-)
 from tracelake.api.access import AccessMiddleware, Guard
 from tracelake.api.context import AppContext
 from tracelake.api.errors import HANDLERS, UnexpectedErrors
-from tracelake.ui import login
+from tracelake.api.table import ENDPOINTS
 
 
 def build_app(ctx: AppContext) -> Starlette:
-    guard = Guard(ctx.settings.tokens)  # api/access.py: every route's scope
+    guard = Guard(ctx.settings.tokens)  # api/access.py: every route's scope, from the table
     app = Starlette(
-        routes=[
-            *meta.routes,
-            *alerts.routes,  # before prometheus: /prometheus/api/v1/{alerts,rules} are its
-            *logs.routes,
-            *search.routes,
-            *sql.routes,
-            *events.routes,
-            *lake.routes,
-            *loki.routes,
-            *elasticsearch.routes,
-            *otlp.routes,
-            *zipkin.routes,
-            *traces.routes,
-            *turbine.routes,
-            *prometheus.routes,
-            *registry.routes,
-            *prometheus_write.routes,
-            *openapi.routes,
-            *login.routes,
-            *ui.routes,  # last: API routes win
-        ],
+        routes=[endpoint.route() for endpoint in ENDPOINTS],
         exception_handlers=HANDLERS,
         middleware=[
             Middleware(UnexpectedErrors),  # outermost: a 500 keeps the connection open

@@ -13,9 +13,9 @@ from functools import partial
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from tracelake.api.context import context
+from tracelake.api.endpoints import INGEST, Endpoint
 from tracelake.api.params import read_body
 from tracelake.api.responses import dumps
 from tracelake.errors import DecodeError, Overloaded, PayloadTooLarge
@@ -65,11 +65,12 @@ async def handshake(request: Request) -> Response:
     return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
 
 
-METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
+METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE")
 
-routes = [
-    Route("/es/_bulk", bulk, methods=["POST", "PUT"]),
-    Route("/es/{index}/_bulk", bulk, methods=["POST", "PUT"]),
-    Route("/es", handshake, methods=METHODS),
-    Route("/es/{path:path}", handshake, methods=METHODS),
+# The handshake is sent with the clients' ingest credentials; any method needs ingest.
+endpoints = [
+    Endpoint("/es/_bulk", bulk, ("POST", "PUT"), INGEST),
+    Endpoint("/es/{index}/_bulk", bulk, ("POST", "PUT"), INGEST),
+    Endpoint("/es", handshake, METHODS, INGEST, any_method=True),
+    Endpoint("/es/{path:path}", handshake, METHODS, INGEST, any_method=True),
 ]

@@ -12,9 +12,10 @@ import time
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from tracelake.api.context import context
+from tracelake.api.endpoints import INGEST, Endpoint
+from tracelake.api.openapi import CONTENT_ENCODING, answer, error_answers, ndjson_or_json, schema
 from tracelake.api.params import read_body
 from tracelake.api.responses import JSON
 from tracelake.ingest.jobs import body_headers
@@ -33,4 +34,25 @@ async def post_events(request: Request) -> Response:
     return JSON(result, status_code=status)
 
 
-routes = [Route("/api/v1/events", post_events, methods=["POST"])]
+endpoints = [
+    Endpoint(
+        "/api/v1/events",
+        post_events,
+        ("POST",),
+        INGEST,
+        doc={
+            "operationId": "postEvents",
+            "summary": "Store business events (NDJSON or a JSON array); bad items reported by index",
+            "tags": ["ingest"],
+            "parameters": [CONTENT_ENCODING],
+            "requestBody": ndjson_or_json(
+                "Event",
+                "NDJSON or a JSON array of events, each payload at most max_event_bytes as JSON",
+            ),
+            "responses": {
+                "200": answer(schema("EventsResult"), "the accepted events are durable"),
+                **error_answers("BadRequest", "PayloadTooLarge", "Overloaded"),
+            },
+        },
+    )
+]

@@ -13,9 +13,10 @@ import asyncio
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from tracelake.api.context import context
+from tracelake.api.endpoints import ADMIN, Endpoint
+from tracelake.api.openapi import answer, error_answers
 from tracelake.api.responses import JSON
 
 
@@ -34,4 +35,30 @@ async def post_compact(request: Request) -> Response:
     return JSON(await asyncio.to_thread(run))
 
 
-routes = [Route("/api/v1/lake/compact", post_compact, methods=["POST"])]
+endpoints = [
+    Endpoint(
+        "/api/v1/lake/compact",
+        post_compact,
+        ("POST",),
+        ADMIN,
+        doc={
+            "operationId": "compact",
+            "summary": "Flush the memtable and compact every partition now",
+            "tags": ["lake"],
+            "responses": {
+                "200": answer(
+                    {
+                        "type": "object",
+                        "required": ["flushed_rows", "compacted_groups", "segments"],
+                        "properties": {
+                            "flushed_rows": {"type": "integer"},
+                            "compacted_groups": {"type": "integer"},
+                            "segments": {"type": "integer"},
+                        },
+                    }
+                ),
+                **error_answers("Overloaded"),
+            },
+        },
+    )
+]

@@ -7,9 +7,10 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from tracelake.api.context import context
+from tracelake.api.endpoints import INGEST, Endpoint
+from tracelake.api.openapi import CONTENT_ENCODING, answer, error_answers, ndjson_or_json, schema
 from tracelake.api.params import read_body
 from tracelake.api.responses import JSON
 from tracelake.ingest.decoders.ndjson import TOO_LONG
@@ -43,4 +44,26 @@ def _status(result: dict[str, Any]) -> int:
     return 400
 
 
-routes = [Route("/api/v1/logs", post_logs, methods=["POST"])]
+endpoints = [
+    Endpoint(
+        "/api/v1/logs",
+        post_logs,
+        ("POST",),
+        INGEST,
+        doc={
+            "operationId": "postLogs",
+            "summary": "Store log objects; bad lines are reported by line number (partial success)",
+            "tags": ["ingest"],
+            "parameters": [CONTENT_ENCODING],
+            "requestBody": ndjson_or_json(
+                "LogObject",
+                "NDJSON or a JSON array of log objects, at most max_body_bytes after"
+                " decompression, each line at most max_line_bytes",
+            ),
+            "responses": {
+                "200": answer(schema("IngestResult"), "the accepted lines are durable"),
+                **error_answers("BadRequest", "PayloadTooLarge", "Overloaded"),
+            },
+        },
+    )
+]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
 
 from tracelake.api.context import context
+from tracelake.api.endpoints import INGEST, Endpoint
 from tracelake.api.params import read_body
 from tracelake.ingest.decoders.otlp_logs import partial_success_message
 from tracelake.ingest.jobs import body_headers
@@ -26,4 +26,4 @@ async def push(request: Request) -> Response:
     return Response(status_code=204)
 
 
-routes = [Route("/loki/api/v1/push", push, methods=["POST"])]
+endpoints = [Endpoint("/loki/api/v1/push", push, ("POST",), INGEST)]

@@ -7,10 +7,11 @@ import time
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from tracelake import __version__
 from tracelake.api.context import context
+from tracelake.api.endpoints import PUBLIC, READ, Endpoint
+from tracelake.api.openapi import answer
 from tracelake.api.responses import JSON
 
 
@@ -40,8 +41,59 @@ async def metrics(request: Request) -> Response:
     )
 
 
-routes = [
-    Route("/-/ready", ready, methods=["GET"]),
-    Route("/-/health", health, methods=["GET"]),
-    Route("/metrics", metrics, methods=["GET"]),
+endpoints = [
+    Endpoint(
+        "/-/ready",
+        ready,
+        ("GET",),
+        PUBLIC,
+        doc={
+            "operationId": "ready",
+            "summary": "Readiness: 200 once the WAL is replayed and every listener is up",
+            "tags": ["server"],
+            "responses": {
+                "200": answer(
+                    {
+                        "type": "object",
+                        "properties": {"status": {"type": "string", "enum": ["ready"]}},
+                        "required": ["status"],
+                    }
+                ),
+                "503": answer(
+                    {"type": "object", "properties": {"status": {"type": "string"}}},
+                    "still starting",
+                ),
+            },
+        },
+    ),
+    Endpoint(
+        "/-/health",
+        health,
+        ("GET",),
+        PUBLIC,
+        doc={
+            "operationId": "health",
+            "summary": "Liveness, version and the listeners' addresses",
+            "tags": ["server"],
+            "responses": {
+                "200": answer(
+                    {
+                        "type": "object",
+                        "required": ["status", "version", "uptime_s", "listeners"],
+                        "properties": {
+                            "status": {"type": "string"},
+                            "version": {"type": "string"},
+                            "uptime_s": {"type": "number"},
+                            "listeners": {
+                                "type": "object",
+                                "additionalProperties": {"type": "string"},
+                            },
+                        },
+                    }
+                )
+            },
+        },
+    ),
+    # read, not public: it names services and listeners and counts their traffic
+    Endpoint("/metrics", metrics, ("GET",), READ),
 ]

@@ -15,9 +15,9 @@ from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from tracelake.api.context import context
+from tracelake.api.endpoints import INGEST, Endpoint
 from tracelake.api.params import read_body
 from tracelake.errors import DecodeError
 from tracelake.ingest.decoders import otlp_logs, otlp_metrics, otlp_traces
@@ -60,8 +60,8 @@ _spans = _endpoint(spans.otlp_job, "otlp_traces", otlp_traces.export_response)
 _metrics = _endpoint(samples.otlp_job, "otlp_metrics", otlp_metrics.export_response)
 
 
-routes = [
-    Route("/v1/logs", _logs, methods=["POST"]),
-    Route("/v1/traces", _spans, methods=["POST"]),
-    Route("/v1/metrics", _metrics, methods=["POST"]),
+endpoints = [
+    Endpoint("/v1/logs", _logs, ("POST",), INGEST),
+    Endpoint("/v1/traces", _spans, ("POST",), INGEST),
+    Endpoint("/v1/metrics", _metrics, ("POST",), INGEST),
 ]

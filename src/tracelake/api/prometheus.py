@@ -19,10 +19,10 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from tracelake import __version__
 from tracelake.api.context import AppContext, context
+from tracelake.api.endpoints import READ, Endpoint
 from tracelake.api.params import read_body, step_seconds, unix_time
 from tracelake.api.responses import JSON
 from tracelake.errors import BadRequest, Overloaded, QueryTimeout, TracelakeError
@@ -289,17 +289,18 @@ async def query_exemplars(request: Request, ctx: AppContext, params: Params) -> 
     return []  # the lake keeps no exemplars
 
 
-_BOTH = ["GET", "POST"]
+_BOTH = ("GET", "POST")  # Grafana's form POSTs are queries too: read
+_GET = ("GET",)
 _PREFIX = "/prometheus/api/v1"
 
-routes = [
-    Route(f"{_PREFIX}/query", endpoint(query), methods=_BOTH),
-    Route(f"{_PREFIX}/query_range", endpoint(query_range), methods=_BOTH),
-    Route(f"{_PREFIX}/labels", endpoint(labels), methods=_BOTH),
-    Route(f"{_PREFIX}/label/{{name}}/values", endpoint(label_values), methods=["GET"]),
-    Route(f"{_PREFIX}/series", endpoint(series), methods=_BOTH),
-    Route(f"{_PREFIX}/metadata", endpoint(metadata), methods=["GET"]),
-    Route(f"{_PREFIX}/status/buildinfo", endpoint(buildinfo), methods=["GET"]),
-    Route(f"{_PREFIX}/format_query", endpoint(format_query), methods=_BOTH),
-    Route(f"{_PREFIX}/query_exemplars", endpoint(query_exemplars), methods=_BOTH),
+endpoints = [
+    Endpoint(f"{_PREFIX}/query", endpoint(query), _BOTH, READ),
+    Endpoint(f"{_PREFIX}/query_range", endpoint(query_range), _BOTH, READ),
+    Endpoint(f"{_PREFIX}/labels", endpoint(labels), _BOTH, READ),
+    Endpoint(f"{_PREFIX}/label/{{name}}/values", endpoint(label_values), _GET, READ),
+    Endpoint(f"{_PREFIX}/series", endpoint(series), _BOTH, READ),
+    Endpoint(f"{_PREFIX}/metadata", endpoint(metadata), _GET, READ),
+    Endpoint(f"{_PREFIX}/status/buildinfo", endpoint(buildinfo), _GET, READ),
+    Endpoint(f"{_PREFIX}/format_query", endpoint(format_query), _BOTH, READ),
+    Endpoint(f"{_PREFIX}/query_exemplars", endpoint(query_exemplars), _BOTH, READ),
 ]

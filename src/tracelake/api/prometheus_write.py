@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from tracelake.api.context import context
+from tracelake.api.endpoints import INGEST, Endpoint
 from tracelake.api.params import read_body
 from tracelake.errors import BadRequest
 from tracelake.ingest.decoders.remote_write import protocol_of, rejection_message
@@ -50,4 +50,4 @@ async def post_write(request: Request) -> Response:
     )
 
 
-routes = [Route("/prometheus/api/v1/write", post_write, methods=["POST"])]
+endpoints = [Endpoint("/prometheus/api/v1/write", post_write, ("POST",), INGEST)]

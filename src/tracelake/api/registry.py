@@ -19,9 +19,17 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from tracelake.api.context import AppContext, context
+from tracelake.api.endpoints import INGEST, READ, Endpoint
+from tracelake.api.openapi import (
+    answer,
+    error_answers,
+    json_content,
+    path_param,
+    query_param,
+    schema,
+)
 from tracelake.api.params import read_body
 from tracelake.api.responses import JSON
 from tracelake.errors import BadRequest, NotFound
@@ -129,11 +137,152 @@ async def prometheus_sd(request: Request) -> Response:
 
 PREFIX = "/api/v1/registry"
 
-routes = [
-    Route(f"{PREFIX}/instances", register, methods=["POST"]),
-    Route(f"{PREFIX}/instances", list_instances, methods=["GET"]),
-    Route(f"{PREFIX}/instances/{{service}}/{{instance_id}}/heartbeat", heartbeat, methods=["PUT"]),
-    Route(f"{PREFIX}/instances/{{service}}/{{instance_id}}", deregister, methods=["DELETE"]),
-    Route(f"{PREFIX}/services", list_services, methods=["GET"]),
-    Route(f"{PREFIX}/prometheus-sd", prometheus_sd, methods=["GET"]),
+_INSTANCE_IN_PATH = [
+    path_param("service", "service name"),
+    path_param("instance_id", "instance id"),
+]
+_ONE_SERVICE = query_param("service", "only this service", {"type": "string"})
+
+# Services register themselves with the token they ship with (docs/security.md): the
+# calls that change an instance need ingest, the lists read.
+endpoints = [
+    Endpoint(
+        f"{PREFIX}/instances",
+        register,
+        ("POST",),
+        INGEST,
+        doc={
+            "operationId": "register",
+            "summary": "Register an instance (201 with its record, instance_id included)",
+            "tags": ["registry"],
+            "requestBody": {
+                "required": True,
+                "description": "at most 64 KiB",
+                "content": json_content(schema("Registration")),
+            },
+            "responses": {
+                "201": answer(schema("Instance"), "registered"),
+                **error_answers("BadRequest", "PayloadTooLarge"),
+            },
+        },
+    ),
+    Endpoint(
+        f"{PREFIX}/instances",
+        list_instances,
+        ("GET",),
+        READ,
+        doc={
+            "operationId": "listInstances",
+            "summary": "Registered instances, optionally of one service",
+            "tags": ["registry"],
+            "parameters": [_ONE_SERVICE],
+            "responses": {
+                "200": answer(
+                    {
+                        "type": "object",
+                        "required": ["instances"],
+                        "properties": {"instances": {"type": "array", "items": schema("Instance")}},
+                    }
+                ),
+                **error_answers("BadRequest"),
+            },
+        },
+    ),
+    Endpoint(
+        f"{PREFIX}/instances/{{service}}/{{instance_id}}/heartbeat",
+        heartbeat,
+        ("PUT",),
+        INGEST,
+        doc={
+            "operationId": "heartbeat",
+            "summary": "Renew an instance's lease; 404 means register again",
+            "tags": ["registry"],
+            "parameters": _INSTANCE_IN_PATH,
+            "responses": {
+                "200": answer(schema("Instance")),
+                **error_answers("BadRequest", "NotFound"),
+            },
+        },
+    ),
+    Endpoint(
+        f"{PREFIX}/instances/{{service}}/{{instance_id}}",
+        deregister,
+        ("DELETE",),
+        INGEST,
+        doc={
+            "operationId": "deregister",
+            "summary": "Remove an instance",
+            "tags": ["registry"],
+            "parameters": _INSTANCE_IN_PATH,
+            "responses": {
+                "204": {"description": "removed (or was not there)"},
+                **error_answers("BadRequest", "NotFound"),
+            },
+        },
+    ),
+    Endpoint(
+        f"{PREFIX}/services",
+        list_services,
+        ("GET",),
+        READ,
+        doc={
+            "operationId": "listServices",
+            "summary": "Services with their instance counts",
+            "tags": ["registry"],
+            "responses": {
+                "200": answer(
+                    {
+                        "type": "object",
+                        "required": ["services"],
+                        "properties": {
+                            "services": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["name", "instances", "up"],
+                                    "properties": {
+                                        "name": {"type": "string"},
+                                        "instances": {"type": "integer"},
+                                        "up": {"type": "integer"},
+                                    },
+                                },
+                            }
+                        },
+                    }
+                )
+            },
+        },
+    ),
+    Endpoint(
+        f"{PREFIX}/prometheus-sd",
+        prometheus_sd,
+        ("GET",),
+        READ,
+        doc={
+            "operationId": "prometheusSD",
+            "summary": "Prometheus HTTP service discovery: the instances that are up, and the"
+            " static targets",
+            "tags": ["registry"],
+            "parameters": [_ONE_SERVICE],
+            "responses": {
+                "200": answer(
+                    {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["targets", "labels"],
+                            "properties": {
+                                "targets": {"type": "array", "items": {"type": "string"}},
+                                "labels": {
+                                    "type": "object",
+                                    "additionalProperties": {"type": "string"},
+                                },
+                            },
+                        },
+                    }
+                ),
+                **error_answers("BadRequest"),
+            },
+        },
+    ),
 ]

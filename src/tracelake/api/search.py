@@ -17,10 +17,11 @@ import orjson
 import pyarrow as pa
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
 
 from tracelake.api.context import context
+from tracelake.api.endpoints import READ, Endpoint
 from tracelake.api.execute import run_query
+from tracelake.api.openapi import TIME, answer, error_answers, query_param, schema
 from tracelake.api.params import bounded_int, parse_time
 from tracelake.api.responses import JSON, dumps
 from tracelake.errors import BadRequest
@@ -138,7 +139,62 @@ def _offer(queue: asyncio.Queue[pa.RecordBatch], batch: pa.RecordBatch) -> None:
         queue.put_nowait(batch)
 
 
-routes = [
-    Route("/api/v1/search", search, methods=["GET"]),
-    Route("/api/v1/tail", tail, methods=["GET"]),
+endpoints = [
+    Endpoint(
+        "/api/v1/search",
+        search,
+        ("GET",),
+        READ,
+        doc={
+            "operationId": "search",
+            "summary": "Run the search language over logs (or events)",
+            "tags": ["query"],
+            "parameters": [
+                query_param(
+                    "q",
+                    "search language, e.g. service:orders level:error | stats count() by bin(5m)",
+                    {"type": "string"},
+                ),
+                query_param("from", "start of the time range", TIME),
+                query_param("to", "end of the time range", TIME),
+                query_param(
+                    "limit",
+                    "rows to return, 1 to query_max_rows",
+                    {"type": "integer", "minimum": 1},
+                ),
+                query_param(
+                    "table", "table searched", {"type": "string", "enum": ["logs", "events"]}
+                ),
+                query_param(
+                    "explain",
+                    "also return the SQL and its bound parameters",
+                    {"type": "string", "enum": ["1", "true", "0", "false"]},
+                ),
+            ],
+            "responses": {
+                "200": answer(schema("SearchResult")),
+                **error_answers("BadRequest", "AnswerTooLarge", "Overloaded", "QueryTimeout"),
+            },
+        },
+    ),
+    Endpoint(
+        "/api/v1/tail",
+        tail,
+        ("GET",),
+        READ,
+        doc={
+            "operationId": "tail",
+            "summary": "New matching log lines as server-sent events (data: {row}), until the"
+            " client leaves",
+            "tags": ["query"],
+            "parameters": [query_param("q", "search language filter", {"type": "string"})],
+            "responses": {
+                "200": {
+                    "description": "an endless text/event-stream",
+                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                },
+                **error_answers("BadRequest"),
+            },
+        },
+    ),
 ]

@@ -20,10 +20,11 @@ import duckdb
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from tracelake.api.context import context
+from tracelake.api.endpoints import READ, Endpoint
 from tracelake.api.execute import run_query
+from tracelake.api.openapi import answer, error_answers, json_content, schema
 from tracelake.api.params import read_body
 from tracelake.api.responses import dumps
 from tracelake.errors import BadRequest, QueryTimeout, SQLRejected
@@ -159,4 +160,34 @@ async def post_sql(request: Request) -> Response:
     return Response(encoded, media_type="application/json")
 
 
-routes = [Route("/api/v1/sql", post_sql, methods=["POST"])]
+endpoints = [
+    Endpoint(
+        "/api/v1/sql",
+        post_sql,
+        ("POST",),
+        READ,  # a query, even though it is a POST
+        doc={
+            "operationId": "sql",
+            "summary": "One read-only SELECT over the lake tables",
+            "tags": ["query"],
+            "requestBody": {
+                "required": True,
+                "description": "at most 64 KiB",
+                "content": json_content(
+                    {
+                        "type": "object",
+                        "required": ["sql"],
+                        "properties": {
+                            "sql": {"type": "string"},
+                            "params": {"type": "array", "items": {}},
+                        },
+                    }
+                ),
+            },
+            "responses": {
+                "200": answer(schema("SQLResult")),
+                **error_answers("BadRequest", "PayloadTooLarge", "Overloaded", "QueryTimeout"),
+            },
+        },
+    )
+]

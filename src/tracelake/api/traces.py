@@ -16,10 +16,11 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from tracelake.api.context import context
+from tracelake.api.endpoints import READ, Endpoint
 from tracelake.api.execute import run_query
+from tracelake.api.openapi import TIME, answer, error_answers, path_param, query_param
 from tracelake.api.params import bounded_int, parse_time
 from tracelake.api.responses import JSON
 from tracelake.api.search import rows_as_objects
@@ -116,7 +117,63 @@ async def trace_logs(request: Request) -> Response:
     )
 
 
-routes = [
-    Route("/api/v1/traces/red", red, methods=["GET"]),
-    Route("/api/v1/traces/{trace_id}/logs", trace_logs, methods=["GET"]),
+_QUERY_ERRORS = error_answers("BadRequest", "AnswerTooLarge", "Overloaded", "QueryTimeout")
+
+endpoints = [
+    Endpoint(
+        "/api/v1/traces/red",
+        red,
+        ("GET",),
+        READ,
+        doc={
+            "operationId": "red",
+            "summary": "Rate, errors and duration per service and operation",
+            "tags": ["traces"],
+            "parameters": [
+                query_param("from", "start (default: an hour before to)", TIME),
+                query_param("to", "end (default: now)", TIME),
+                query_param("service", "only this service", {"type": "string"}),
+                query_param(
+                    "kind",
+                    "entry: served requests; all: every span",
+                    {"type": "string", "enum": ["entry", "all"]},
+                ),
+            ],
+            "responses": {
+                "200": answer(
+                    {
+                        "type": "object",
+                        "required": ["from", "to", "kind", "rows"],
+                        "properties": {
+                            "from": {"type": "string"},
+                            "to": {"type": "string"},
+                            "kind": {"type": "string"},
+                            "rows": {"type": "array", "items": {"type": "object"}},
+                        },
+                    }
+                ),
+                **_QUERY_ERRORS,
+            },
+        },
+    ),
+    Endpoint(
+        "/api/v1/traces/{trace_id}/logs",
+        trace_logs,
+        ("GET",),
+        READ,
+        doc={
+            "operationId": "traceLogs",
+            "summary": "The log lines of one trace",
+            "tags": ["traces"],
+            "parameters": [
+                path_param("trace_id", "16 or 32 hex digits"),
+                query_param("from", "start", TIME),
+                query_param("to", "end", TIME),
+                query_param(
+                    "limit", "rows, 1 to query_max_rows", {"type": "integer", "minimum": 1}
+                ),
+            ],
+            "responses": {"200": answer({"type": "object"}), **_QUERY_ERRORS},
+        },
+    ),
 ]

@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route
 
 from tracelake.api.context import context
+from tracelake.api.endpoints import READ, Endpoint
 from tracelake.turbine.hub import PING, Subscription
 
 HEADERS = {
@@ -52,4 +52,4 @@ async def turbine_stream(request: Request) -> Response:
     )
 
 
-routes = [Route("/turbine.stream", turbine_stream, methods=["GET", "POST"])]
+endpoints = [Endpoint("/turbine.stream", turbine_stream, ("GET", "POST"), READ)]

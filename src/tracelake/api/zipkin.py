@@ -16,9 +16,9 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
 
 from tracelake.api.context import AppContext, context
+from tracelake.api.endpoints import INGEST, READ, Endpoint
 from tracelake.api.execute import run_query
 from tracelake.api.params import check_millis, read_body
 from tracelake.api.responses import JSON
@@ -229,15 +229,15 @@ _QUERY: list[tuple[str, Handler]] = [
     ("/autocompleteValues", autocomplete_values),
 ]
 
-routes = [
+endpoints = [
     *(
-        Route(prefix + path, _zipkin_errors(handler), methods=["GET"])
+        Endpoint(prefix + path, _zipkin_errors(handler), ("GET",), READ)
         for prefix in ("/api/v2", "/zipkin/api/v2")
         for path, handler in _QUERY
     ),
     *(
-        Route(prefix + "/spans", _zipkin_errors(post_spans), methods=["POST"])
+        Endpoint(prefix + "/spans", _zipkin_errors(post_spans), ("POST",), INGEST)
         for prefix in ("/api/v2", "/zipkin/api/v2")
     ),
-    Route("/zipkin/config.json", config_json, methods=["GET"]),
+    Endpoint("/zipkin/config.json", config_json, ("GET",), READ),
 ]

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import PathLike, StaticFiles
 from starlette.types import Scope
 
 from tracelake import __version__
+from tracelake.api.endpoints import PUBLIC, READ, Endpoint
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -72,7 +72,7 @@ class Assets(StaticFiles):
         return response
 
 
-routes: list[BaseRoute] = [
-    Route("/", index, methods=["GET"]),
-    Mount("/static", app=Assets(directory=STATIC_DIR), name="static"),
+endpoints = [
+    Endpoint("/", index, ("GET",), READ),
+    Endpoint("/static", Assets(directory=STATIC_DIR), ("GET",), PUBLIC, mount=True),
 ]

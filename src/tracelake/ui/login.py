@@ -11,18 +11,24 @@ UI, and shows only fixed messages: nothing a request sends is reflected into it.
 from __future__ import annotations
 
 from html import escape
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Route
 
 from tracelake import __version__
-from tracelake.api.access import LOGIN_PATH, Guard, same_origin
+from tracelake.api.endpoints import PUBLIC, Endpoint
 from tracelake.security.credentials import SESSION_COOKIE, session_from_cookie
+from tracelake.security.origins import same_origin
 from tracelake.security.tokens import Token
 from tracelake.ui import HERE, SECURITY_HEADERS
 
+if TYPE_CHECKING:  # access.py derives its rules from the table, which holds these routes
+    from tracelake.api.access import Guard
+
+#: Where ``api/access.py`` sends a browser without a session.
+LOGIN_PATH = "/login"
 LOGIN_HTML = HERE / "templates" / "login.html"
 #: A login form is one short field; anything bigger is not one.
 MAX_FORM_BYTES = 4096
@@ -117,8 +123,8 @@ async def logout(request: Request) -> Response:
     return response
 
 
-routes = [
-    Route(LOGIN_PATH, login_page, methods=["GET"]),
-    Route(LOGIN_PATH, login, methods=["POST"]),
-    Route("/logout", logout, methods=["POST"]),
+endpoints = [
+    Endpoint(LOGIN_PATH, login_page, ("GET",), PUBLIC),
+    Endpoint(LOGIN_PATH, login, ("POST",), PUBLIC),
+    Endpoint("/logout", logout, ("POST",), PUBLIC),
 ]

@@ -35,11 +35,12 @@ test: lint system-deps
 bench: $(TEST_STAMP)
 	$(PY) benchmarks/run.py
 
-## lint: ruff and mypy
+## lint: ruff, mypy and the layers of docs/internals/architecture.md (import-linter)
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 system-deps:
 	sh scripts/system-deps.sh

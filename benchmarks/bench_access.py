@@ -24,6 +24,7 @@ from tests.security.kit import INGEST, TOKENS_TOML
 
 from benchmarks.datagen import log_lines
 from tracelake.api.access import Guard
+from tracelake.app import RULES
 from tracelake.security.tokens import parse_tokens
 
 CLIENTS = 4
@@ -31,7 +32,8 @@ ROUNDS = 2
 
 
 def check_us(n: int = 200_000) -> float:
-    guard = Guard(parse_tokens([f"ingest:{INGEST}", "read:" + "r" * 40, "admin:" + "a" * 40]))
+    tokens = parse_tokens([f"ingest:{INGEST}", "read:" + "r" * 40, "admin:" + "a" * 40])
+    guard = Guard(tokens, rules=RULES)
     header = f"Bearer {INGEST}"
     t = time.perf_counter()
     for _ in range(n):

@@ -106,9 +106,7 @@ def measure(server: ServerProcess, load: Callable[[], None] | None, idle_s: floa
     stop.set()
     for t in threads:
         t.join()
-    return {
-        name: (statistics.median(seen), max(seen), len(seen)) for name, seen in results.items()
-    }
+    return {name: (statistics.median(seen), max(seen), len(seen)) for name, seen in results.items()}
 
 
 def main() -> int:
@@ -133,7 +131,9 @@ def main() -> int:
             for name, (path, (body, headers)) in bodies.items():
                 took: list[float] = []
 
-                def load(path: str = path, body: bytes = body, headers: dict = headers) -> None:
+                def load(
+                    path: str = path, body: bytes = body, headers: dict = headers, took=took
+                ) -> None:
                     t = time.perf_counter()
                     answer = httpx.post(
                         f"{server.url}{path}", content=body, headers=headers, timeout=300

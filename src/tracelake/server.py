@@ -21,9 +21,9 @@ import pyarrow as pa
 import uvicorn
 
 from tracelake.alerting import AlertManager
-from tracelake.api.app import build_app
 from tracelake.api.connections import bounded_protocol
 from tracelake.api.context import AppContext
+from tracelake.app import build_app
 from tracelake.errors import ConfigError
 from tracelake.ingest.listeners import Listeners
 from tracelake.ingest.submit import Ingest

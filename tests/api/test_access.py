@@ -1,7 +1,7 @@
 """Every route has exactly one access rule, and the rules hold against the real server.
 
 The first tests walk ``build_app(...).routes``: the rules are derived from the same
-endpoint table as the routes (``api/table.py``), and a route without a rule (or a rule
+endpoint table as the routes (``app.py``), and a route without a rule (or a rule
 without a route) fails here, which is what keeps that derivation honest.
 The rest start one server with an ingest, a read and an admin token and try every rule
 with no token, with each token that must be refused, and with one that must pass; then
@@ -26,9 +26,9 @@ from starlette.routing import Match, Mount, Route
 
 from tests.conftest import ServerProcess
 from tests.security.kit import ADMIN, INGEST, READ, TOKENS_TOML, bearer
-from tracelake.api.access import ANY, PUBLIC, RULES, Guard, RuleTable
-from tracelake.api.app import build_app
+from tracelake.api.access import ANY, PUBLIC, Guard, RuleTable
 from tracelake.api.context import AppContext
+from tracelake.app import RULES, build_app
 from tracelake.security.tokens import parse_tokens
 from tracelake.settings import Settings
 
@@ -105,11 +105,11 @@ def test_a_rule_declared_twice_is_refused() -> None:
 
 # -- the decision, without a server ---------------------------------------------------------
 
-GUARD = Guard(parse_tokens([f"read:{READ}", f"ingest:{INGEST}", f"admin:{ADMIN}"]))
+GUARD = Guard(parse_tokens([f"read:{READ}", f"ingest:{INGEST}", f"admin:{ADMIN}"]), rules=RULES)
 
 
 def test_no_tokens_configured_lets_everything_through() -> None:
-    open_guard = Guard(())
+    open_guard = Guard((), rules=RULES)
     assert not open_guard.enabled
     assert open_guard.check("POST", "/no/such/route").status == 0
 

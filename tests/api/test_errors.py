@@ -23,9 +23,9 @@ from starlette.routing import Route
 
 from tests.conftest import free_port
 from tests.security.fault_kit import eventually
-from tracelake.api.app import build_app
 from tracelake.api.connections import bounded_protocol
 from tracelake.api.context import AppContext
+from tracelake.app import build_app
 from tracelake.settings import Settings
 
 

@@ -2,8 +2,9 @@
 middleware that enforces them.
 
 Every route is declared once, in its own module's ``endpoints``, with the scope it needs
-(``public``, ``ingest``, ``read`` or ``admin``: see ``api/endpoints.py``). ``RULES`` is
-derived from the table of all of them (``api/table.py``), so a route cannot be served
+(``public``, ``ingest``, ``read`` or ``admin``: see ``api/endpoints.py``). The rules a
+``Guard`` enforces are derived from the table of all of them (``RULES`` in ``app.py``),
+so a route cannot be served
 without a rule; ``tests/api/test_access.py`` walks the app's routes and checks that each
 resolves to its own rule. Adding a route is one line in its module:
 ``Endpoint("/api/v1/things", post_things, ("POST",), INGEST),``.
@@ -32,17 +33,13 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tracelake.api.endpoints import ANY, PUBLIC
-from tracelake.api.table import ENDPOINTS
 from tracelake.security.credentials import Presented, presented
 from tracelake.security.origins import cross_site, same_origin
 from tracelake.security.sessions import Sessions
 from tracelake.security.tokens import Token, TokenSet
-from tracelake.ui.login import LOGIN_PATH
 
-#: (method, route path as declared in its module, scope), in the router's order.
-RULES: tuple[tuple[str, str, str], ...] = tuple(
-    rule for endpoint in ENDPOINTS for rule in endpoint.rules()
-)
+#: The page a browser without a session is sent to.
+LOGIN_PATH = "/login"
 
 #: Paths a browser navigates to: without a session they redirect to the login page.
 PAGES = frozenset({"/"})
@@ -110,7 +107,7 @@ class Guard:
         tokens: Sequence[Token],
         *,
         sessions: Sessions | None = None,
-        rules: Iterable[tuple[str, str, str]] = RULES,
+        rules: Iterable[tuple[str, str, str]],
     ) -> None:
         self.tokens = TokenSet(tokens)
         self.sessions = sessions if sessions is not None else Sessions()

@@ -1,9 +1,9 @@
 """``Endpoint``: one HTTP route declared once, with who may call it and how it is described.
 
-Each route module exports ``endpoints = [...]``; ``api/table.py`` lists them in the order
+Each route module exports ``endpoints = [...]``; ``app.py`` lists them in the order
 the router tries them, and everything else is derived from that one table: the Starlette
-routes (``api/app.py``), the access rules (``api/access.py``) and the OpenAPI document of
-the native API (``api/openapi.py``). A route cannot be served without a scope, and a
+routes, the access rules (enforced by ``api/access.py``) and the OpenAPI document of the
+native API (``api/openapi.py``). A route cannot be served without a scope, and a
 scope cannot name a route that does not exist.
 
 Scopes: ``public`` (anyone: readiness, liveness, the login page, static assets),

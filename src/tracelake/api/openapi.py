@@ -16,10 +16,8 @@ The route modules write their operations with the helpers below (``schema``,
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cache
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -335,22 +333,9 @@ def _operation(endpoint: Endpoint, doc: Operation) -> dict[str, Any]:
     return {**doc, **security, "responses": dict(sorted(responses.items()))}
 
 
-@cache
-def spec_bytes() -> bytes:
-    """The description as served (built once)."""
-    from tracelake.api.table import ENDPOINTS  # the table holds this module's own route
-
-    return orjson.dumps(document(ENDPOINTS))
-
-
-def spec() -> dict[str, Any]:
-    """The description, parsed."""
-    parsed: dict[str, Any] = orjson.loads(spec_bytes())
-    return parsed
-
-
 async def openapi(request: Request) -> Response:
-    return Response(spec_bytes(), media_type="application/json")
+    """The document ``app.py`` derived from every endpoint (built once, at start)."""
+    return Response(request.app.state.openapi, media_type="application/json")
 
 
 endpoints = [

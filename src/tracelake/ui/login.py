@@ -11,24 +11,19 @@ UI, and shows only fixed messages: nothing a request sends is reflected into it.
 from __future__ import annotations
 
 from html import escape
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from tracelake import __version__
+from tracelake.api.access import LOGIN_PATH, Guard
 from tracelake.api.endpoints import PUBLIC, Endpoint
 from tracelake.security.credentials import SESSION_COOKIE, session_from_cookie
 from tracelake.security.origins import same_origin
 from tracelake.security.tokens import Token
 from tracelake.ui import HERE, SECURITY_HEADERS
 
-if TYPE_CHECKING:  # access.py derives its rules from the table, which holds these routes
-    from tracelake.api.access import Guard
-
-#: Where ``api/access.py`` sends a browser without a session.
-LOGIN_PATH = "/login"
 LOGIN_HTML = HERE / "templates" / "login.html"
 #: A login form is one short field; anything bigger is not one.
 MAX_FORM_BYTES = 4096

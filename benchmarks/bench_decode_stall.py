@@ -32,40 +32,51 @@ from tests.conftest import ServerProcess
 BODY_BYTES = int(os.environ.get("BENCH_BODY_MB", 60)) << 20
 PROBE_EVERY_S = 0.02
 
-
-def _lines(now_ns: int) -> list[tuple[int, str]]:
-    """Log lines of about 200 bytes, enough of them for ``BODY_BYTES`` of JSON."""
-    line = "GET /api/orders/%d 200 12ms user=%d " + "x" * 140
-    n = BODY_BYTES // 230
-    return [(now_ns - i * 1000, line % (i, i % 977)) for i in range(n)]
+#: Makes a body of ``n`` lines stamped from ``now_ns``, and its headers.
+Make = Callable[[int, int], tuple[bytes, dict[str, str]]]
 
 
-def loki_body(now_ns: int) -> tuple[bytes, dict[str, str]]:
-    values = [[str(t), text] for t, text in _lines(now_ns)]
+LINE = "GET /api/orders/%d 200 12ms user=%d " + "x" * 140
+
+
+def _lines(now_ns: int, n: int) -> list[tuple[int, str]]:
+    """``n`` log lines of about 200 bytes."""
+    return [(now_ns - i * 1000, LINE % (i, i % 977)) for i in range(n)]
+
+
+def loki_body(now_ns: int, n: int) -> tuple[bytes, dict[str, str]]:
+    values = [[str(t), text] for t, text in _lines(now_ns, n)]
     body = {"streams": [{"stream": {"service": "bulky", "level": "info"}, "values": values}]}
     return orjson.dumps(body), {"content-type": "application/json"}
 
 
-def otlp_body(now_ns: int) -> tuple[bytes, dict[str, str]]:
+def otlp_body(now_ns: int, n: int) -> tuple[bytes, dict[str, str]]:
     records = [
         {"timeUnixNano": str(t), "severityText": "INFO", "body": {"stringValue": text}}
-        for t, text in _lines(now_ns)
+        for t, text in _lines(now_ns, n)
     ]
     resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "bulky"}}]}
     body = {"resourceLogs": [{"resource": resource, "scopeLogs": [{"logRecords": records}]}]}
     return orjson.dumps(body), {"content-type": "application/json"}
 
 
-def bulk_body(now_ns: int) -> tuple[bytes, dict[str, str]]:
+def bulk_body(now_ns: int, n: int) -> tuple[bytes, dict[str, str]]:
     action = b'{"index":{"_index":"bulky"}}\n'
     docs = [
         action + orjson.dumps({"@timestamp": t // 1000, "message": text}) + b"\n"
-        for t, text in _lines(now_ns)
+        for t, text in _lines(now_ns, n)
     ]
     return b"".join(docs), {"content-type": "application/x-ndjson"}
 
 
-BODIES: dict[str, tuple[str, Callable[[int], tuple[bytes, dict[str, str]]]]] = {
+def sized(make: Make, now_ns: int) -> tuple[bytes, dict[str, str]]:
+    """The body of ``make`` with as many lines as fit in ``BODY_BYTES``."""
+    n = 1000
+    body, _ = make(now_ns, n)
+    return make(now_ns, int(n * BODY_BYTES / len(body) * 0.99))
+
+
+BODIES: dict[str, tuple[str, Make]] = {
     "loki": ("/loki/api/v1/push", loki_body),
     "otlp_logs": ("/v1/logs", otlp_body),
     "es_bulk": ("/es/_bulk", bulk_body),
@@ -115,7 +126,7 @@ def main() -> int:
     args = parser.parse_args()
     env = {"PYTHONPATH": str(args.source.resolve() / "src")} if args.source else {}
     now_ns = time.time_ns()
-    bodies = {name: (path, make(now_ns)) for name, (path, make) in BODIES.items()}
+    bodies = {name: (path, sized(make, now_ns)) for name, (path, make) in BODIES.items()}
     with tempfile.TemporaryDirectory() as tmp:
         server = ServerProcess(Path(tmp) / "data", env=env).start()
         try:

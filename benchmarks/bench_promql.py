@@ -159,10 +159,10 @@ def main() -> int:
         day = [datetime.fromtimestamp(DAY0, UTC), datetime.fromtimestamp(end, UTC)]
 
         def scan() -> None:
-            store.engine.run(
+            store.query(
                 "SELECT count(*), sum(value) FROM metrics WHERE name = ? AND timestamp BETWEEN ? AND ?",
                 ["http_requests_total", *day],
-                store.sources(["metrics"]),
+                tables=["metrics"],
                 timeout_s=60,
                 max_rows=10,
             )

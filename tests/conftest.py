@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.registry import Collector
 
 
 def free_port() -> int:
@@ -164,3 +166,10 @@ def server_factory(tmp_path: Path) -> Iterator[type[ServerProcess]]:
 def server(server_factory: type[ServerProcess], tmp_path: Path) -> ServerProcess:
     """One running server with an empty data directory."""
     return server_factory(tmp_path / "data").start()
+
+
+def sample(part: Collector, name: str, **labels: str) -> float | None:
+    """The value ``part.collect()`` reports for one sample (``name`` as exposed), or None."""
+    registry = CollectorRegistry()
+    registry.register(part)
+    return registry.get_sample_value(name, labels)

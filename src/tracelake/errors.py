@@ -13,14 +13,15 @@ says, in one line, what went wrong and what to do.
     + QueryError                 400
       - QuerySyntaxError         400   carries the column of the mistake
     + SQLRejected                400   the SQL endpoint refused a statement
-  x Unauthorized                 401
-  x Forbidden                    403
+  x Forbidden                    403   e.g. another token's registered instance
   x NotFound                     404
   x PayloadTooLarge              413
   x Overloaded                   503   answered with Retry-After
   x QueryTimeout                 504
   x StoreError                   500
-    + WALCorruption              500
+
+No exception stands for a missing token or scope: the access middleware
+(``api/access.py``) answers those 401s and 403s before any route runs.
 """
 
 from __future__ import annotations
@@ -79,14 +80,8 @@ class SQLRejected(BadRequest):
     """The SQL endpoint accepts one read-only statement over the lake tables only."""
 
 
-class Unauthorized(TracelakeError):
-    """No valid token was presented."""
-
-    status = 401
-
-
 class Forbidden(TracelakeError):
-    """The token is valid but lacks the scope the route needs."""
+    """The token may use the route but not change this thing (another token's instance)."""
 
     status = 403
 
@@ -121,7 +116,3 @@ class QueryTimeout(TracelakeError):
 
 class StoreError(TracelakeError):
     """The store could not do what was asked of it."""
-
-
-class WALCorruption(StoreError):
-    """A WAL frame failed its checksum somewhere other than the torn tail."""

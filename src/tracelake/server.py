@@ -22,7 +22,7 @@ import uvicorn
 
 from tracelake.alerting import AlertManager
 from tracelake.api.connections import bounded_protocol
-from tracelake.api.context import AppContext
+from tracelake.api.context import AppContext, RunState
 from tracelake.app import build_app
 from tracelake.errors import ConfigError
 from tracelake.ingest.listeners import Listeners
@@ -113,6 +113,7 @@ class Server:
         self.lock = DataDirLock(settings.data_path)
         self.lock.acquire()
         self.metrics = ServerMetrics()
+        self.state = RunState()
         self.store = Store(settings)
         self.promql = PromQLEngine(self.store, settings)
         self.ingest = Ingest(self.store, settings, self.metrics)
@@ -132,74 +133,39 @@ class Server:
             FirstMatch(StaticClusterSource(settings.turbine_clusters), self.registered_clusters),
             recorder=lambda records: self.ingest.submit_objects(records, "turbine"),
         )
-        self.ctx = AppContext(settings, self.store, self.ingest, self.metrics)
-        self.ctx.turbine = self.turbine
-        self.ctx.promql = self.promql
         self.alerts = AlertManager(
             settings,
             self.store,
             promql=self.promql.vector,
-            external_url=lambda: self.ctx.listeners.get("http", ""),
+            external_url=lambda: self.state.listeners.get("http", ""),
         )
-        self.ctx.alerts = self.alerts
-        self.ctx.registry = self.registry
-        self.ctx.registry_keeper = self.registry_keeper
+        self.ctx = AppContext(
+            settings=settings,
+            store=self.store,
+            ingest=self.ingest,
+            metrics=self.metrics,
+            promql=self.promql,
+            alerts=self.alerts,
+            registry=self.registry,
+            registry_keeper=self.registry_keeper,
+            turbine=self.turbine,
+            state=self.state,
+        )
         self.app = build_app(self.ctx)
-        self.metrics.add_gauges(self._gauges)
-        self.metrics.add_gauges(self.alerts.gauges)
-        self.metrics.add_gauges(self.streams.gauges)
-        self.metrics.add_gauges(self.store.floor.gauges)
-        self.metrics.add_listener_stats(self.listeners.stats)
-
-    def _gauges(self) -> dict[str, tuple[str, float]]:
-        store = self.store
-        wal = store.wal
-        return {
-            "tracelake_memtable_rows": ("Rows held in the memtable", store.memtable.rows),
-            "tracelake_memtable_bytes": ("Arrow bytes held in the memtable", store.memtable.nbytes),
-            "tracelake_ingest_pending_bytes": ("Bytes waiting for the WAL", store.pending_bytes),
-            "tracelake_wal_bytes_written": (
-                "Bytes written to the WAL since start",
-                wal.bytes_written if wal else 0,
-            ),
-            "tracelake_wal_syncs": ("WAL group commits since start", wal.syncs if wal else 0),
-            "tracelake_segments": ("Segment files in the lake", store.segment_count()),
-            "tracelake_segments_flushed": (
-                "Segment files not yet compacted",
-                store.segment_count(compacted=False),
-            ),
-            "tracelake_segment_bytes": (
-                "Bytes of segment files in the lake",
-                store.segment_bytes(),
-            ),
-            "tracelake_flushes": ("Memtable flushes since start", store.stats.flushes),
-            "tracelake_compactions": ("Compactions since start", store.stats.compactions),
-            "tracelake_ingest_overloaded": (
-                "Appends refused with 503 since start",
-                store.stats.rejected_overload,
-            ),
-            "tracelake_wal_replayed_batches": (
-                "Batches replayed from the WAL at start",
-                store.replay.frames,
-            ),
-            "tracelake_wal_truncated_bytes": (
-                "Torn WAL bytes truncated at start",
-                store.replay.truncated_bytes,
-            ),
-            "tracelake_wal_corrupt_bytes": (
-                "Damaged WAL bytes skipped at start (frames after them were replayed)",
-                store.replay.corrupt_bytes,
-            ),
-            "tracelake_wal_corrupt_files": (
-                "WAL files with damaged frames at start (copies kept in wal/corrupt/)",
-                store.replay.corrupt_files,
-            ),
-        }
+        self.metrics.register(
+            self.store,
+            self.listeners,
+            self.dependencies,
+            self.streams,
+            self.scraper,
+            self.turbine,
+            self.alerts,
+        )
 
     async def run(self, on_ready: Callable[[Server], None] | None = None) -> None:
         """Serve until SIGINT/SIGTERM; then flush and close."""
         s = self.settings
-        self.ctx.started_at = time.time()
+        self.state.started_at = time.time()
         await asyncio.to_thread(self.store.open)
         await asyncio.to_thread(self.registry_keeper.load)
         self.dependencies.start()  # after the WAL replay: replayed spans were linked before
@@ -223,7 +189,7 @@ class Server:
             ssl_certfile=s.tls_cert_file if self.tls else None,
             ssl_keyfile=s.tls_key_file if self.tls else None,
         )
-        self.ctx.listeners.update(await self.listeners.start())
+        self.state.listeners.update(await self.listeners.start())
         http = _HTTPServer(config)
         loop = asyncio.get_running_loop()
 
@@ -235,7 +201,7 @@ class Server:
             loop.add_signal_handler(sig, request_exit)
         sock = bind_tcp(s.host, s.http_port, "--http-port")
         scheme = "https" if self.tls else "http"
-        self.ctx.listeners["http"] = f"{scheme}://{s.host}:{sock.getsockname()[1]}"
+        self.state.listeners["http"] = f"{scheme}://{s.host}:{sock.getsockname()[1]}"
         self.alerts.start()
         background = [
             asyncio.create_task(job)
@@ -252,7 +218,7 @@ class Server:
         while not http.started and not serving.done():
             await asyncio.sleep(0.02)
         if http.started:
-            self.ctx.ready = True
+            self.state.ready = True
             if not s.tokens:
                 log.warning(
                     "no tokens configured: listening on loopback only, and everything on this "
@@ -263,7 +229,7 @@ class Server:
         try:
             await serving
         finally:
-            self.ctx.ready = False
+            self.state.ready = False
             await self.listeners.stop()
             for task in background:  # all of them write to the store: stop before it closes
                 task.cancel()

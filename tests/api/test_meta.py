@@ -16,7 +16,7 @@ def test_metrics_count_accepted_and_rejected_records_and_store_sizes(server: Ser
     assert 'tracelake_queries_total{kind="search",outcome="ok"} 1.0' in text
     for name in (
         "tracelake_memtable_rows",
-        "tracelake_wal_bytes_written",
+        "tracelake_wal_bytes_written_total",
         "tracelake_segment_bytes",
     ):
         assert f"\n{name} " in text

@@ -107,10 +107,7 @@ def target(service: str, address: str, **labels: str) -> ScrapeTarget:
 
 
 def rows(store: Store, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    results = store.engine.run(
-        sql, list(params), store.sources(["metrics"]), timeout_s=10, max_rows=100_000
-    )
-    return results.rows
+    return store.query(sql, params, tables=["metrics"], timeout_s=10, max_rows=100_000).rows
 
 
 def up_series(store: Store) -> dict[str, list[float]]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.conftest import sample
 from tests.store.conftest import append, ipc_of, make_store, messages
 from tracelake.errors import Overloaded
 from tracelake.store import Store
@@ -109,12 +110,11 @@ def test_store_under_the_floor_flushes_but_does_not_compact(make_store: MakeStor
     assert messages(store) == ["m0", "m1", "m2"]
 
 
-def test_disk_refusals_are_published_as_gauges(make_store: MakeStore) -> None:
+def test_free_space_the_floor_and_refusals_are_published(make_store: MakeStore) -> None:
     store = make_store()
     store.floor = DiskFloor(100, FakeDisk(7), recheck_s=0)
     with pytest.raises(Overloaded):
         asyncio.run(store.append("logs", ipc_of("x")))
-    gauges = store.floor.gauges()
-    assert gauges["tracelake_disk_free_bytes"][1] == 7
-    assert gauges["tracelake_disk_floor_bytes"][1] == 100
-    assert gauges["tracelake_ingest_disk_refused"][1] == 1
+    assert sample(store, "tracelake_disk_free_bytes") == 7
+    assert sample(store, "tracelake_disk_floor_bytes") == 100
+    assert sample(store, "tracelake_ingest_disk_refused_total") == 1

@@ -52,10 +52,10 @@ def append(store: Store, ipc: bytes) -> None:
 
 
 def messages(store: Store) -> list[str]:
-    results = store.engine.run(
+    results = store.query(
         "SELECT message FROM logs ORDER BY timestamp, message",
         [],
-        store.sources(["logs"]),
+        tables=["logs"],
         timeout_s=10,
         max_rows=1_000_000,
     )

@@ -35,10 +35,10 @@ def events_ipc(*types: str, ts_us: int = T0) -> bytes:
 
 
 def count_by_type(store: Store) -> list[tuple[str, int]]:
-    results = store.engine.run(
+    results = store.query(
         "SELECT type, count(*) FROM events GROUP BY type ORDER BY type",
         [],
-        store.sources(["events"]),
+        tables=["events"],
         timeout_s=10,
         max_rows=100,
     )

@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import tracelake.store as store_module
+from tests.conftest import sample
 from tests.store.conftest import T0, append, ipc_of, messages
 from tracelake.store import Store
 
@@ -105,6 +106,17 @@ def test_retention_drops_whole_partitions_older_than_the_table_limit(make_store:
     store.flush()
     assert store.apply_retention(now_us=T0 + 3 * 86_400_000_000 + 10) == 1
     assert messages(store) == ["new"]
+
+
+def test_segments_written_and_expired_are_published_as_counters(make_store: MakeStore) -> None:
+    store = make_store(retention_days=1)
+    append(store, ipc_of("old", ts_us=T0))
+    append(store, ipc_of("new", ts_us=T0 + 3 * 86_400_000_000))
+    store.flush()
+    store.apply_retention(now_us=T0 + 3 * 86_400_000_000 + 10)
+    assert sample(store, "tracelake_segments_written_total") == 2
+    assert sample(store, "tracelake_segments_expired_total") == 1
+    assert sample(store, "tracelake_segments") == 1
 
 
 def test_sources_prune_segments_outside_the_time_range(make_store: MakeStore) -> None:

@@ -188,8 +188,8 @@ def test_a_flipped_byte_in_the_wal_of_a_killed_server_loses_only_that_frame(
     seqs = stored_seqs(restarted.url, "walflip")
     assert len(seqs) == len(set(seqs)), "a row came back twice"
     assert set(seqs) == set(range(1000)) - lost, "exactly the intact frames replay"
-    assert metric(restarted.url, "tracelake_wal_corrupt_bytes") == end - start
-    assert metric(restarted.url, "tracelake_wal_corrupt_files") == 1
+    assert metric(restarted.url, "tracelake_wal_corrupt_bytes_total") == end - start
+    assert metric(restarted.url, "tracelake_wal_corrupt_files_total") == 1
     assert (data / "wal" / CORRUPT_DIR / path.name).read_bytes() == bytes(content)
     errors = [line for line in restarted.output().splitlines() if " ERROR " in line]
     assert len(errors) == 1 and path.name in errors[0] and f"{start}-{end}" in errors[0]

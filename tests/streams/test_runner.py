@@ -79,10 +79,7 @@ class Lake:
         asyncio.run(self.store.append("events", to_ipc(batch)))
 
     def sql(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        results = self.store.engine.run(
-            sql, list(params), self.store.sources(), timeout_s=10, max_rows=10_000
-        )
-        return results.rows
+        return self.store.query(sql, params, timeout_s=10, max_rows=10_000).rows
 
     def derived(self) -> list[tuple[Any, ...]]:
         return self.sql(

@@ -63,12 +63,7 @@ class RuleEvaluator:
         return self._breaker_samples(tracker, now)
 
     def _run(self, sql: str, params: list[Any], start_us: int) -> list[tuple[Any, ...]]:
-        s = self.settings
-        sources = self.store.sources(["logs"], start_us, None)
-        results = self.store.engine.run(
-            sql, params, sources, timeout_s=s.query_timeout_s, max_rows=s.query_max_rows
-        )
-        return results.rows
+        return self.store.query(sql, params, tables=["logs"], start_us=start_us).rows
 
     def _log_samples(self, q: LogQuery, now: float) -> list[Sample]:
         start = datetime.fromtimestamp(now - q.window_s, UTC)

@@ -19,10 +19,12 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from tracelake.alerting.breakers import CircuitTracker
 from tracelake.alerting.evaluate import PromQLEvaluator, RuleEvaluator
@@ -293,33 +295,42 @@ class AlertManager:
         """The last ``limit`` state changes, newest first."""
         return list(reversed(self.history))[:limit]
 
-    def gauges(self) -> dict[str, tuple[str, float]]:
+    def collect(self) -> Iterator[Metric]:
         """For the server's /metrics: alerts by state and notification outcomes."""
         alerts = [a for _, a in self.active_alerts()]
         stats = [r.stats for r in self.notifier.receivers]
-        return {
-            "tracelake_alerts_firing": (
-                "Alerts firing now",
-                sum(1 for a in alerts if a.state == "firing"),
-            ),
-            "tracelake_alerts_pending": (
-                "Alerts pending now",
-                sum(1 for a in alerts if a.state == "pending"),
-            ),
-            "tracelake_alert_rule_errors": (
-                "Alert rules whose last evaluation failed",
-                sum(1 for rr in self.rule_runtimes() if rr.health == "err"),
-            ),
-            "tracelake_alert_notifications_delivered": (
-                "Alert notifications delivered since start",
-                sum(s.delivered for s in stats),
-            ),
-            "tracelake_alert_notifications_failed": (
-                "Alert notifications given up on since start",
-                sum(s.failed for s in stats),
-            ),
-            "tracelake_alert_notification_retries": (
-                "Alert notification retries since start",
-                sum(s.retries for s in stats),
-            ),
-        }
+        yield GaugeMetricFamily(
+            "tracelake_alerts_firing",
+            "Alerts firing now",
+            value=sum(1 for a in alerts if a.state == "firing"),
+        )
+        yield GaugeMetricFamily(
+            "tracelake_alerts_pending",
+            "Alerts pending now",
+            value=sum(1 for a in alerts if a.state == "pending"),
+        )
+        yield GaugeMetricFamily(
+            "tracelake_alert_rule_errors",
+            "Alert rules whose last evaluation failed",
+            value=sum(1 for rr in self.rule_runtimes() if rr.health == "err"),
+        )
+        yield CounterMetricFamily(
+            "tracelake_alert_notifications_delivered",
+            "Alert notifications delivered since start",
+            value=sum(s.delivered for s in stats),
+        )
+        yield CounterMetricFamily(
+            "tracelake_alert_notifications_failed",
+            "Alert notifications given up on since start",
+            value=sum(s.failed for s in stats),
+        )
+        yield CounterMetricFamily(
+            "tracelake_alert_notifications_dropped",
+            "Alert notifications dropped unsent because a receiver's queue was full",
+            value=sum(s.dropped for s in stats),
+        )
+        yield CounterMetricFamily(
+            "tracelake_alert_notification_retries",
+            "Alert notification retries since start",
+            value=sum(s.retries for s in stats),
+        )

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tracelake.alerting.manager import HISTORY_MAX, AlertManager, RuleRuntime
+from tracelake.alerting.manager import HISTORY_MAX, RuleRuntime
 from tracelake.alerting.numbers import go_exponent
 from tracelake.alerting.payloads import iso
 from tracelake.alerting.state import Alert
@@ -30,10 +30,6 @@ _RULE_TYPES = ("alert", "record")
 
 def _success(data: dict[str, Any]) -> Response:
     return JSON({"status": "success", "data": data})
-
-
-def _manager(request: Request) -> AlertManager | None:
-    return context(request).alerts
 
 
 def alert_json(alert: Alert) -> dict[str, Any]:
@@ -67,8 +63,7 @@ def rule_json(rr: RuleRuntime) -> dict[str, Any]:
 
 async def alerts(request: Request) -> Response:
     """Every pending and firing alert (Prometheus: ``GET /api/v1/alerts``)."""
-    manager = _manager(request)
-    active = manager.active_alerts() if manager is not None else []
+    active = context(request).alerts.active_alerts()
     return _success({"alerts": [alert_json(a) for _, a in active]})
 
 
@@ -78,13 +73,13 @@ async def rules(request: Request) -> Response:
     ``type=alert`` keeps alerting rules (all of them); ``type=record`` gives none, as
     tracelake has no recording rules. ``rule_name[]`` and ``rule_group[]`` filter.
     """
-    manager = _manager(request)
+    manager = context(request).alerts
     kind = request.query_params.get("type")
     if kind is not None and kind not in _RULE_TYPES:
         raise BadRequest(f"type={kind!r} is not a rule type: use alert or record")
     names = set(request.query_params.getlist("rule_name[]"))
     group_names = set(request.query_params.getlist("rule_group[]"))
-    if manager is None or kind == "record":  # tracelake has no recording rules
+    if kind == "record":  # tracelake has no recording rules
         return _success({"groups": []})
     groups = []
     for g in manager.groups:
@@ -109,9 +104,8 @@ async def rules(request: Request) -> Response:
 
 async def history(request: Request) -> Response:
     """State changes of alerts, newest first: ``limit`` (default 100) of the last 1000."""
-    manager = _manager(request)
     limit = bounded_int(request, "limit", DEFAULT_HISTORY, 1, HISTORY_MAX)
-    events = manager.recent_history(limit) if manager is not None else []
+    events = context(request).alerts.recent_history(limit)
     return _success({"events": [{**e, "time": iso(e["time"])} for e in events]})
 
 

@@ -18,19 +18,33 @@ from tracelake.turbine.hub import TurbineHub
 
 
 @dataclass(slots=True)
+class RunState:
+    """What changes while the server runs: ``Server.run`` sets it, the meta routes read it."""
+
+    ready: bool = False
+    started_at: float = 0.0
+    #: Every listener's address by name (``http``, ``jsonlines/tcp`` …), once it listens.
+    listeners: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class AppContext:
+    """Every part a route may use, each built before the app: none is missing.
+
+    A part that configuration can turn off (the scraper, alerting without rules) says so
+    itself; a route never has to ask whether a part is there.
+    """
+
     settings: Settings
     store: Store
     ingest: Ingest
     metrics: ServerMetrics
-    ready: bool = False
-    started_at: float = 0.0
-    listeners: dict[str, str] = field(default_factory=dict)
-    turbine: TurbineHub | None = None
-    promql: PromQLEngine | None = None
-    alerts: AlertManager | None = None
-    registry: Registry | None = None
-    registry_keeper: RegistryKeeper | None = None
+    promql: PromQLEngine
+    alerts: AlertManager
+    registry: Registry
+    registry_keeper: RegistryKeeper
+    turbine: TurbineHub
+    state: RunState
 
 
 def context(request: Request) -> AppContext:

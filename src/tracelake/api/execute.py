@@ -1,4 +1,4 @@
-"""Running a query for a route: sources from the store, DuckDB off the event loop, counted."""
+"""Running a query for a route: the store's ``query`` off the event loop, counted."""
 
 from __future__ import annotations
 
@@ -23,16 +23,15 @@ async def run_query(
     end_us: int | None = None,
 ) -> Results:
     """Execute ``sql`` over ``tables`` (all when None), pruned to [start, end)."""
-    sources = ctx.store.sources(tables, start_us, end_us)
     started = time.perf_counter()
     try:
         results = await asyncio.to_thread(
-            ctx.store.engine.run,
+            ctx.store.query,
             sql,
             params,
-            sources,
-            timeout_s=ctx.settings.query_timeout_s,
-            max_rows=ctx.settings.query_max_rows,
+            tables=tables,
+            start_us=start_us,
+            end_us=end_us,
             max_bytes=ctx.settings.query_max_answer_bytes,
         )
     except TracelakeError:

@@ -18,7 +18,7 @@ from tracelake.api.responses import JSON
 async def ready(request: Request) -> Response:
     """200 once the WAL is replayed and every listener is up; 503 before."""
     ctx = context(request)
-    if not ctx.ready:
+    if not ctx.state.ready:
         return JSON({"status": "starting"}, status_code=503)
     return JSON({"status": "ready"})
 
@@ -29,8 +29,8 @@ async def health(request: Request) -> Response:
         {
             "status": "ok",
             "version": __version__,
-            "uptime_s": round(time.time() - ctx.started_at, 3),
-            "listeners": ctx.listeners,
+            "uptime_s": round(time.time() - ctx.state.started_at, 3),
+            "listeners": ctx.state.listeners,
         }
     )
 

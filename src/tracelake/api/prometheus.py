@@ -27,7 +27,7 @@ from tracelake.api.params import read_body, step_seconds, unix_time
 from tracelake.api.responses import JSON
 from tracelake.errors import BadRequest, Overloaded, QueryTimeout, TracelakeError
 from tracelake.query.bounds import EARLIEST_S, LATEST_S
-from tracelake.query.promql import EvaluationError, PromQLEngine, QueryResult
+from tracelake.query.promql import EvaluationError, QueryResult
 from tracelake.query.promql.engine import parse
 from tracelake.query.promql.format import format_time, format_value
 from tracelake.query.promql.values import (
@@ -97,13 +97,6 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         return JSON({"status": "success", "data": data})
 
     return route
-
-
-def _engine(ctx: AppContext) -> PromQLEngine:
-    engine = ctx.promql
-    if engine is None:
-        raise TracelakeError("the PromQL engine is not wired into this server")
-    return engine
 
 
 async def _evaluate(ctx: AppContext, fn: Callable[[], QueryResult]) -> QueryResult:
@@ -179,8 +172,7 @@ def range_json(result: QueryResult) -> dict[str, Any]:
 async def query(request: Request, ctx: AppContext, params: Params) -> Any:
     text = _query_text(params)
     at = unix_time(_one(params, "time"), "time", time.time())
-    engine = _engine(ctx)
-    return instant_json(await _evaluate(ctx, lambda: engine.instant(text, at)))
+    return instant_json(await _evaluate(ctx, lambda: ctx.promql.instant(text, at)))
 
 
 async def query_range(request: Request, ctx: AppContext, params: Params) -> Any:
@@ -190,8 +182,7 @@ async def query_range(request: Request, ctx: AppContext, params: Params) -> Any:
     if math.isnan(start) or math.isnan(end):
         raise BadRequest('invalid parameter "start"/"end": both are required for a range query')
     step = step_seconds(_one(params, "step"), "step")
-    engine = _engine(ctx)
-    result = await _evaluate(ctx, lambda: engine.range(text, start, end, step))
+    result = await _evaluate(ctx, lambda: ctx.promql.range(text, start, end, step))
     return await asyncio.to_thread(range_json, result)
 
 
@@ -218,8 +209,7 @@ def _limited(values: list[Any], params: Params) -> list[Any]:
 
 async def labels(request: Request, ctx: AppContext, params: Params) -> Any:
     start, end = _span(params)
-    engine = _engine(ctx)
-    names = await asyncio.to_thread(engine.label_names, params.get("match[]", []), start, end)
+    names = await asyncio.to_thread(ctx.promql.label_names, params.get("match[]", []), start, end)
     return _limited(names, params)
 
 
@@ -231,9 +221,8 @@ async def label_values(request: Request, ctx: AppContext, params: Params) -> Any
             "not starting with a digit"
         )
     start, end = _span(params)
-    engine = _engine(ctx)
     values = await asyncio.to_thread(
-        engine.label_values, name, params.get("match[]", []), start, end
+        ctx.promql.label_values, name, params.get("match[]", []), start, end
     )
     return _limited(values, params)
 
@@ -243,8 +232,7 @@ async def series(request: Request, ctx: AppContext, params: Params) -> Any:
     if not selectors:
         raise BadRequest("no match[] parameter provided: give a series selector such as match[]=up")
     start, end = _span(params)
-    engine = _engine(ctx)
-    return _limited(await asyncio.to_thread(engine.series, selectors, start, end), params)
+    return _limited(await asyncio.to_thread(ctx.promql.series, selectors, start, end), params)
 
 
 def metric_type(name: str, names: set[str]) -> str:
@@ -258,8 +246,7 @@ def metric_type(name: str, names: set[str]) -> str:
 
 
 async def metadata(request: Request, ctx: AppContext, params: Params) -> Any:
-    engine = _engine(ctx)
-    names = await asyncio.to_thread(engine.label_values, "__name__", [], MIN_TIME, MAX_TIME)
+    names = await asyncio.to_thread(ctx.promql.label_values, "__name__", [], MIN_TIME, MAX_TIME)
     wanted = _one(params, "metric")
     known = set(names)
     chosen = [n for n in names if wanted in (None, "", n)]

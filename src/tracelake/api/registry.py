@@ -20,7 +20,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tracelake.api.context import AppContext, context
+from tracelake.api.context import context
 from tracelake.api.endpoints import INGEST, READ, Endpoint
 from tracelake.api.openapi import (
     answer,
@@ -32,25 +32,19 @@ from tracelake.api.openapi import (
 )
 from tracelake.api.params import read_body
 from tracelake.api.responses import JSON
-from tracelake.errors import BadRequest, NotFound
+from tracelake.errors import BadRequest
 from tracelake.registry.model import (
     InstanceRecord,
     check_instance_id,
     check_service,
     parse_registration,
 )
-from tracelake.registry.state import Caller, Registry
+from tracelake.registry.state import Caller
 from tracelake.registry.targets import sd_group
 from tracelake.security.tokens import Token
 
 #: A registration is a few hundred bytes; metadata is capped well below this.
 MAX_REGISTRATION_BYTES = 64 * 1024
-
-
-def _registry(ctx: AppContext) -> Registry:
-    if ctx.registry is None:
-        raise NotFound("the service registry is not running in this server")
-    return ctx.registry
 
 
 def _time(epoch_s: float) -> datetime:
@@ -75,11 +69,6 @@ def _caller(request: Request) -> Caller | None:
     return Caller(token.name, admin="admin" in token.scopes)
 
 
-async def _save(ctx: AppContext) -> None:
-    if ctx.registry_keeper is not None:
-        await ctx.registry_keeper.save()
-
-
 def _path_ids(request: Request) -> tuple[str, str]:
     service = check_service(request.path_params["service"])
     instance_id = check_instance_id(request.path_params["instance_id"])
@@ -88,27 +77,27 @@ def _path_ids(request: Request) -> tuple[str, str]:
 
 async def register(request: Request) -> Response:
     ctx = context(request)
-    registry = _registry(ctx)
+    registry = ctx.registry
     body = await read_body(request, MAX_REGISTRATION_BYTES)
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as e:
         raise BadRequest(f"body is not JSON ({e}): send a JSON object") from e
     record = registry.register(parse_registration(payload), _caller(request))
-    await _save(ctx)
+    await ctx.registry_keeper.save()
     return JSON(instance_json(record), status_code=201)
 
 
 async def heartbeat(request: Request) -> Response:
     ctx = context(request)
-    record = _registry(ctx).heartbeat(*_path_ids(request), _caller(request))
+    record = ctx.registry.heartbeat(*_path_ids(request), _caller(request))
     return JSON(instance_json(record))
 
 
 async def deregister(request: Request) -> Response:
     ctx = context(request)
-    _registry(ctx).deregister(*_path_ids(request), _caller(request))
-    await _save(ctx)
+    ctx.registry.deregister(*_path_ids(request), _caller(request))
+    await ctx.registry_keeper.save()
     return Response(status_code=204)
 
 
@@ -118,12 +107,12 @@ def _service_param(request: Request) -> str | None:
 
 
 async def list_instances(request: Request) -> Response:
-    found = _registry(context(request)).instances(_service_param(request))
+    found = context(request).registry.instances(_service_param(request))
     return JSON({"instances": [instance_json(r) for r in found]})
 
 
 async def list_services(request: Request) -> Response:
-    summaries = _registry(context(request)).services()
+    summaries = context(request).registry.services()
     return JSON(
         {"services": [{"name": s.name, "instances": s.instances, "up": s.up} for s in summaries]}
     )
@@ -131,7 +120,7 @@ async def list_services(request: Request) -> Response:
 
 async def prometheus_sd(request: Request) -> Response:
     """Prometheus HTTP SD: one target group per instance that is up, then the static ones."""
-    targets = _registry(context(request)).scrape_targets(_service_param(request))
+    targets = context(request).registry.scrape_targets(_service_param(request))
     return JSON([sd_group(t) for t in targets])
 
 

@@ -40,7 +40,7 @@ async def _frames(sub: Subscription, types: frozenset[str]) -> AsyncIterator[byt
 async def turbine_stream(request: Request) -> Response:
     hub = context(request).turbine
     cluster = request.query_params.get("cluster") or "default"
-    sub = None if hub is None else await hub.subscribe(cluster)
+    sub = await hub.subscribe(cluster)
     if sub is None:
         return PlainTextResponse("Cluster not found", status_code=404)
     raw = request.query_params.get("type", "")

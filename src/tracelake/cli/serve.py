@@ -52,14 +52,14 @@ def command(
     console = Console(stderr=True)
 
     def ready(server: Server) -> None:
-        url = server.ctx.listeners["http"]
+        url = server.state.listeners["http"]
         console.print(
             f"[bold green]tracelake[/] ready on [link={url}]{url}[/link]  (data in {settings.data_dir})"
         )
         console.print(
             f"  UI {url}/   search {url}/api/v1/search?q=   ingest POST {url}/api/v1/logs"
         )
-        streams = ", ".join(f"{k} {v}" for k, v in server.ctx.listeners.items() if k != "http")
+        streams = ", ".join(f"{k} {v}" for k, v in server.state.listeners.items() if k != "http")
         if streams:
             console.print(f"  streams: {streams}")
         if settings.host not in ("127.0.0.1", "::1", "localhost"):

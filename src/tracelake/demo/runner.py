@@ -136,7 +136,7 @@ class Demo:
             await asyncio.to_thread(_wait_ready, url)
             services = {} if self._stop.is_set() else await asyncio.to_thread(fleet.start)
             if not self._stop.is_set():
-                self._print_ready(url, services, server.ctx.listeners)
+                self._print_ready(url, services, server.state.listeners)
                 if self.options.traffic:
                     traffic = Traffic(
                         services["gateway"].url,
@@ -248,7 +248,7 @@ def what_to_look_at(url: str, orders_url: str) -> list[str]:
 
 
 def _port(server: Server) -> int:
-    return int(server.ctx.listeners["http"].rsplit(":", 1)[1])
+    return int(server.state.listeners["http"].rsplit(":", 1)[1])
 
 
 def _wait_ready(url: str, timeout: float = 30.0) -> None:

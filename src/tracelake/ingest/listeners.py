@@ -22,12 +22,14 @@ import ssl
 from collections.abc import Iterator, Sequence
 from typing import Literal
 
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
 from tracelake.errors import ConfigError
 from tracelake.ingest.jobs import Decoded
 from tracelake.ingest.sink import LogSink
 from tracelake.ingest.submit import Ingest
 from tracelake.ingest.tables import logs
-from tracelake.ingest.tcp import ListenerConfig, ListenerStats, TcpListener
+from tracelake.ingest.tcp import ListenerConfig, TcpListener
 from tracelake.ingest.udp import UdpListener
 from tracelake.model import IngestResult, LogObject
 from tracelake.pipeline.multiline import MultilineJoiner
@@ -110,9 +112,52 @@ class Listeners:
             await listener.stop()
         self.running.clear()
 
-    def stats(self) -> Iterator[tuple[str, ListenerStats]]:
+    def collect(self) -> Iterator[Metric]:
+        """Each running listener's ``ListenerStats``, for the server's /metrics."""
+        received = CounterMetricFamily(
+            "tracelake_listener_records",
+            "Records decoded by a stream listener",
+            labels=["listener"],
+        )
+        accepted = CounterMetricFamily(
+            "tracelake_listener_accepted_records",
+            "Records of a stream listener the sink accepted",
+            labels=["listener"],
+        )
+        rejected = CounterMetricFamily(
+            "tracelake_listener_rejects",
+            "Frames or records a stream listener refused, by reason",
+            labels=["listener", "reason"],
+        )
+        read = CounterMetricFamily(
+            "tracelake_listener_bytes", "Bytes a stream listener received", labels=["listener"]
+        )
+        opened = CounterMetricFamily(
+            "tracelake_listener_connections_opened",
+            "TCP connections made to a stream listener (refused ones included)",
+            labels=["listener"],
+        )
+        retries = CounterMetricFamily(
+            "tracelake_listener_overload_retries",
+            "Times a TCP listener waited for an overloaded sink and tried again",
+            labels=["listener"],
+        )
+        connections = GaugeMetricFamily(
+            "tracelake_listener_connections",
+            "Open connections of a stream listener",
+            labels=["listener"],
+        )
         for name, listener in self.running.items():
-            yield name, listener.stats
+            stats = listener.stats
+            received.add_metric([name], stats.received)
+            accepted.add_metric([name], stats.accepted)
+            read.add_metric([name], stats.bytes)
+            opened.add_metric([name], stats.connections_total)
+            retries.add_metric([name], stats.overloaded_retries)
+            connections.add_metric([name], stats.connections)
+            for reason, count in stats.rejected_by_reason.items():
+                rejected.add_metric([name, reason], count)
+        yield from (received, accepted, rejected, read, opened, retries, connections)
 
 
 class _FrameSink:

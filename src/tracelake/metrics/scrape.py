@@ -22,11 +22,12 @@ import contextlib
 import logging
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
+from prometheus_client.core import CounterMetricFamily, Metric
 
 from tracelake import __version__
 from tracelake.errors import DecodeError, Overloaded, PayloadTooLarge
@@ -84,7 +85,6 @@ class TargetHealth:
     last_duration_s: float = 0.0
     last_error: str = ""
     samples: int = 0
-    missed: int = 0  # ticks skipped because a scrape overran the interval
 
 
 class Scraper:
@@ -104,10 +104,20 @@ class Scraper:
         self._loops: dict[TargetKey, asyncio.Task[None]] = {}
         self._health: dict[TargetKey, TargetHealth] = {}
         self._client: httpx.AsyncClient | None = None
+        #: Ticks skipped, over every target, because a scrape overran the interval.
+        self.missed_ticks = 0
 
     def health(self) -> list[TargetHealth]:
         """Every current target's last outcome."""
         return list(self._health.values())
+
+    def collect(self) -> Iterator[Metric]:
+        """For the server's /metrics: the ticks skipped since start."""
+        yield CounterMetricFamily(
+            "tracelake_scrape_missed_ticks",
+            "Scrapes skipped because the target's previous scrape overran the interval",
+            value=self.missed_ticks,
+        )
 
     async def run(self) -> None:
         """Scrape until cancelled; the loops stop with it. An interval of 0 turns the
@@ -175,7 +185,7 @@ class Scraper:
             behind = loop.time() - next_at
             if behind > 0:
                 skipped = int(behind // self.interval_s) + 1
-                health.missed += skipped
+                self.missed_ticks += skipped
                 next_at += skipped * self.interval_s
                 log.warning("scrape of %s overran its interval; skipped %d", target.url, skipped)
 

@@ -2,8 +2,9 @@
 
 ``Store`` ties the pieces together: ``append`` puts a batch through the WAL (acked once
 fsync'd) into the memtable; ``maintain`` flushes the memtable to Parquet segments,
-compacts, applies retention and empties the trash; ``sources`` gives a query the
-segment files and in-memory rows it must read, pruned by time.
+compacts, applies retention and empties the trash; ``query`` runs SQL over the
+segment files and in-memory rows a query must read (``sources``), pruned by time;
+``collect`` reports the store's figures for /metrics.
 
 Directory layout under ``data_dir``::
 
@@ -24,18 +25,21 @@ import errno
 import logging
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from tracelake.errors import Overloaded
 from tracelake.schema import SCHEMAS, schema_of
 from tracelake.settings import Settings
 from tracelake.store.compaction import plan_compactions
 from tracelake.store.diskfloor import DiskFloor, free_space
-from tracelake.store.duck import QueryEngine, Source
+from tracelake.store.duck import QueryEngine, Results, Source
 from tracelake.store.ipc import from_ipc
 from tracelake.store.manifest import ORPHANS_DIR, Manifest, Segment, segment_files, set_aside
 from tracelake.store.memtable import Generation, Memtable
@@ -58,7 +62,7 @@ TRASH_GRACE_S = 120.0
 
 @dataclass(slots=True)
 class StoreStats:
-    """Counters the server publishes on /metrics."""
+    """Counts since start, published by ``Store.collect``."""
 
     flushes: int = 0
     compactions: int = 0
@@ -381,6 +385,37 @@ class Store:
             for table, (files, batches) in out.items()
         }
 
+    def query(
+        self,
+        sql: str,
+        params: Sequence[Any],
+        *,
+        tables: list[str] | None = None,
+        start_us: int | None = None,
+        end_us: int | None = None,
+        timeout_s: float | None = None,
+        max_rows: int | None = None,
+        max_bytes: int | None = None,
+        arrow: bool = False,
+    ) -> Results:
+        """Run ``sql`` over ``tables`` (all when None) as they are now, segments pruned to
+        ``[start_us, end_us)`` plus the memtable: the one way a query reads the lake.
+
+        Blocking (DuckDB): call it off the event loop. The time limit and the row cap are
+        the ``query_timeout_s`` and ``query_max_rows`` settings unless given;
+        ``max_bytes`` and ``arrow`` are ``QueryEngine.run``'s.
+        """
+        s = self.settings
+        return self.engine.run(
+            sql,
+            params,
+            self.sources(tables, start_us, end_us),
+            timeout_s=s.query_timeout_s if timeout_s is None else timeout_s,
+            max_rows=s.query_max_rows if max_rows is None else max_rows,
+            max_bytes=max_bytes,
+            arrow=arrow,
+        )
+
     def segment_bytes(self) -> int:
         with self._lock:
             return sum(s.bytes for s in self.manifest.segments())
@@ -392,3 +427,85 @@ class Store:
                 for s in self.manifest.state.segments
                 if compacted is None or s.compacted == compacted
             )
+
+    # -- telemetry -----------------------------------------------------------------
+
+    def collect(self) -> Iterator[Metric]:
+        """The store's figures for /metrics (a prometheus_client collector): memtable,
+        WAL, segments, what the last open replayed, and the disk floor's."""
+        wal = self.wal  # None before open() and after close()
+        stats, replay = self.stats, self.replay
+        yield GaugeMetricFamily(
+            "tracelake_memtable_rows", "Rows held in the memtable", value=self.memtable.rows
+        )
+        yield GaugeMetricFamily(
+            "tracelake_memtable_bytes",
+            "Arrow bytes held in the memtable",
+            value=self.memtable.nbytes,
+        )
+        yield GaugeMetricFamily(
+            "tracelake_ingest_pending_bytes", "Bytes waiting for the WAL", value=self.pending_bytes
+        )
+        yield GaugeMetricFamily(
+            "tracelake_segments", "Segment files in the lake", value=self.segment_count()
+        )
+        yield GaugeMetricFamily(
+            "tracelake_segments_flushed",
+            "Segment files not yet compacted",
+            value=self.segment_count(compacted=False),
+        )
+        yield GaugeMetricFamily(
+            "tracelake_segment_bytes",
+            "Bytes of segment files in the lake",
+            value=self.segment_bytes(),
+        )
+        yield CounterMetricFamily(
+            "tracelake_wal_bytes_written",
+            "Bytes written to the WAL since start",
+            value=wal.bytes_written if wal else 0,
+        )
+        yield CounterMetricFamily(
+            "tracelake_wal_syncs", "WAL group commits since start", value=wal.syncs if wal else 0
+        )
+        yield CounterMetricFamily(
+            "tracelake_flushes", "Memtable flushes since start", value=stats.flushes
+        )
+        yield CounterMetricFamily(
+            "tracelake_compactions", "Compactions since start", value=stats.compactions
+        )
+        yield CounterMetricFamily(
+            "tracelake_segments_written",
+            "Segment files written by memtable flushes since start",
+            value=stats.segments_written,
+        )
+        yield CounterMetricFamily(
+            "tracelake_segments_expired",
+            "Segment files dropped by retention since start",
+            value=stats.segments_expired,
+        )
+        yield CounterMetricFamily(
+            "tracelake_ingest_overloaded",
+            "Appends refused with 503 since start",
+            value=stats.rejected_overload,
+        )
+        yield CounterMetricFamily(
+            "tracelake_wal_replayed_batches",
+            "Batches replayed from the WAL at start",
+            value=replay.frames,
+        )
+        yield CounterMetricFamily(
+            "tracelake_wal_truncated_bytes",
+            "Torn WAL bytes truncated at start",
+            value=replay.truncated_bytes,
+        )
+        yield CounterMetricFamily(
+            "tracelake_wal_corrupt_bytes",
+            "Damaged WAL bytes skipped at start (frames after them were replayed)",
+            value=replay.corrupt_bytes,
+        )
+        yield CounterMetricFamily(
+            "tracelake_wal_corrupt_files",
+            "WAL files with damaged frames at start (copies kept in wal/corrupt/)",
+            value=replay.corrupt_files,
+        )
+        yield from self.floor.collect()

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from tracelake.errors import Overloaded
 
@@ -92,19 +94,20 @@ class DiskFloor:
             retry_after=RETRY_AFTER_S,
         )
 
-    def gauges(self) -> dict[str, tuple[str, float]]:
-        """For ``ServerMetrics.add_gauges``."""
-        return {
-            "tracelake_disk_free_bytes": (
-                "Free bytes on the data directory's filesystem",
-                self.free_bytes(),
-            ),
-            "tracelake_disk_floor_bytes": (
-                "Free bytes below which ingest is refused (disk_free_floor_bytes)",
-                self.floor_bytes,
-            ),
-            "tracelake_ingest_disk_refused": (
-                "Appends refused for lack of disk space since start",
-                self.refused,
-            ),
-        }
+    def collect(self) -> Iterator[Metric]:
+        """Free space, the floor and the refusals, for /metrics (through ``Store.collect``)."""
+        yield GaugeMetricFamily(
+            "tracelake_disk_free_bytes",
+            "Free bytes on the data directory's filesystem",
+            value=self.free_bytes(),
+        )
+        yield GaugeMetricFamily(
+            "tracelake_disk_floor_bytes",
+            "Free bytes below which ingest is refused (disk_free_floor_bytes)",
+            value=self.floor_bytes,
+        )
+        yield CounterMetricFamily(
+            "tracelake_ingest_disk_refused",
+            "Appends refused for lack of disk space since start",
+            value=self.refused,
+        )

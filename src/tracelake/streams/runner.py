@@ -20,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from tracelake.errors import TracelakeError
 from tracelake.settings import Settings
@@ -48,13 +50,13 @@ _RECOVERY_MAX_ROWS = 10_000_000
 
 @dataclass(slots=True)
 class StreamStats:
-    """Counters the server publishes on /metrics."""
+    """What ``StreamRunner.collect`` publishes on /metrics."""
 
     windows: int = 0
     failures: int = 0
     truncated_windows: int = 0
     last_delay_s: float = 0.0
-    recovered_metrics: int = 0
+    restored_samples: int = 0
 
 
 class StreamRunner:
@@ -128,7 +130,7 @@ class StreamRunner:
         if present:
             return
         await self.store.append("metrics", to_ipc(metrics_batch(q.metric_prefix, values)))
-        self.stats.recovered_metrics += len(values)
+        self.stats.restored_samples += len(values)
         log.warning(
             "continuous query %s: restored %d metric samples of windows committed before a crash",
             q.name,
@@ -204,12 +206,12 @@ class StreamRunner:
         self.stats.last_delay_s = (committed_at - end - q.lateness_us) / 1e6
 
     def _compute(self, q: ContinuousQuery, statement: WindowStatement, window: Window) -> Results:
-        sources = self.store.sources([q.source], window.start_us, window.end_us)
-        results = self.store.engine.run(
+        results = self.store.query(
             statement.sql,
             statement.params(window),
-            sources,
-            timeout_s=self.settings.query_timeout_s,
+            tables=[q.source],
+            start_us=window.start_us,
+            end_us=window.end_us,
             max_rows=self.settings.stream_max_groups,
         )
         if results.truncated:
@@ -228,14 +230,8 @@ class StreamRunner:
     async def _sql(
         self, sql: str, params: list[Any], *, tables: list[str]
     ) -> list[tuple[Any, ...]]:
-        sources = self.store.sources(tables)
         results = await asyncio.to_thread(
-            self.store.engine.run,
-            sql,
-            params,
-            sources,
-            timeout_s=self.settings.query_timeout_s,
-            max_rows=_RECOVERY_MAX_ROWS,
+            self.store.query, sql, params, tables=tables, max_rows=_RECOVERY_MAX_ROWS
         )
         return results.rows
 
@@ -243,23 +239,32 @@ class StreamRunner:
         rows = await self._sql(sql, params, tables=tables)
         return rows[0][0] if rows else None
 
-    def gauges(self) -> dict[str, tuple[str, float]]:
+    def collect(self) -> Iterator[Metric]:
+        """For the server's /metrics: windows committed, retried, truncated, restored."""
         s = self.stats
-        return {
-            "tracelake_streams_windows": ("Windows committed by continuous queries", s.windows),
-            "tracelake_streams_failures": (
-                "Window commits that failed and were retried",
-                s.failures,
-            ),
-            "tracelake_streams_truncated_windows": (
-                "Windows that had more groups than stream_max_groups",
-                s.truncated_windows,
-            ),
-            "tracelake_streams_window_delay_seconds": (
-                "Last commit's delay after its window's end + lateness",
-                s.last_delay_s,
-            ),
-        }
+        yield CounterMetricFamily(
+            "tracelake_streams_windows", "Windows committed by continuous queries", value=s.windows
+        )
+        yield CounterMetricFamily(
+            "tracelake_streams_failures",
+            "Window commits that failed and were retried",
+            value=s.failures,
+        )
+        yield CounterMetricFamily(
+            "tracelake_streams_truncated_windows",
+            "Windows that had more groups than stream_max_groups",
+            value=s.truncated_windows,
+        )
+        yield CounterMetricFamily(
+            "tracelake_streams_restored_samples",
+            "Metric samples of windows committed before a crash, written again at start",
+            value=s.restored_samples,
+        )
+        yield GaugeMetricFamily(
+            "tracelake_streams_window_delay_seconds",
+            "Last commit's delay after its window's end + lateness",
+            value=s.last_delay_s,
+        )
 
 
 def _iso(us: int) -> str:

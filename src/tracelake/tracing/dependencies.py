@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from prometheus_client.core import CounterMetricFamily, Metric
 
 from tracelake.errors import Overloaded
 from tracelake.schema import DEPENDENCIES
@@ -49,6 +50,14 @@ class DependencyAggregator:
         self._queue: collections.deque[pa.RecordBatch] = collections.deque()
         self._unsubscribe: Callable[[], None] | None = None
         self._unsaved: LinkCounts = {}
+
+    def collect(self) -> Iterator[Metric]:
+        """For the server's /metrics: span batches the linker was too far behind to take."""
+        yield CounterMetricFamily(
+            "tracelake_dependencies_dropped_batches",
+            f"Span batches left out of dependency links, {MAX_QUEUED_BATCHES} being queued already",
+            value=self.dropped_batches,
+        )
 
     def start(self) -> None:
         """Begin watching new batches (after the WAL replay: see the module docstring)."""

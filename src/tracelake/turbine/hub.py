@@ -17,11 +17,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 import httpx
 import orjson
+from prometheus_client.core import CounterMetricFamily, Metric
 
 from tracelake.turbine.aggregate import BreakerFlip, ClusterAggregate
 from tracelake.turbine.client import READ_TIMEOUT_S, Event, follow
@@ -307,6 +308,17 @@ class TurbineHub:
             sub = await self.subscribe(cluster)
             if sub is not None:
                 self._recording[cluster] = sub
+
+    def collect(self) -> Iterator[Metric]:
+        """For the server's /metrics: stale events dropped, per watched cluster."""
+        stale = CounterMetricFamily(
+            "tracelake_turbine_stale_events",
+            "Hystrix events dropped as too old or skipped while a host caught up",
+            labels=["cluster"],
+        )
+        for name, feed in self.feeds.items():
+            stale.add_metric([name], feed.guard.discarded)
+        yield stale
 
     def _idle(self, feed: ClusterFeed) -> None:
         if self.feeds.get(feed.name) is feed:

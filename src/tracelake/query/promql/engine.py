@@ -87,11 +87,12 @@ class PromQLEngine:
     # -- reading the lake --------------------------------------------------------------
 
     def _run(self, sql: str, params: list[object], start_ms: int, end_ms: int) -> pa.Table:
-        sources = self.store.sources(["metrics"], start_ms * 1000, end_ms * 1000 + 1)
-        results = self.store.engine.run(
+        results = self.store.query(
             sql,
             params,
-            sources,
+            tables=["metrics"],
+            start_us=start_ms * 1000,
+            end_us=end_ms * 1000 + 1,
             timeout_s=self.settings.query_timeout_s,
             max_rows=self.settings.query_max_rows,
             arrow=True,

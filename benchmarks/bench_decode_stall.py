@@ -36,12 +36,13 @@ PROBE_EVERY_S = 0.02
 Make = Callable[[int, int], tuple[bytes, dict[str, str]]]
 
 
-LINE = "GET /api/orders/%d 200 12ms user=%d " + "x" * 140
+LINE = "GET /api/orders/%d 200 12ms user=%d "
 
 
-def _lines(now_ns: int, n: int) -> list[tuple[int, str]]:
-    """``n`` log lines of about 200 bytes."""
-    return [(now_ns - i * 1000, LINE % (i, i % 977)) for i in range(n)]
+def _lines(now_ns: int, n: int, pad: int = 140) -> list[tuple[int, str]]:
+    """``n`` log lines of about ``pad`` + 40 bytes."""
+    line = LINE + "x" * pad
+    return [(now_ns - i * 1000, line % (i, i % 977)) for i in range(n)]
 
 
 def loki_body(now_ns: int, n: int) -> tuple[bytes, dict[str, str]]:
@@ -64,7 +65,7 @@ def bulk_body(now_ns: int, n: int) -> tuple[bytes, dict[str, str]]:
     action = b'{"index":{"_index":"bulky"}}\n'
     docs = [
         action + orjson.dumps({"@timestamp": t // 1000, "message": text}) + b"\n"
-        for t, text in _lines(now_ns, n)
+        for t, text in _lines(now_ns, n, pad=600)  # _bulk takes at most 100,000 actions
     ]
     return b"".join(docs), {"content-type": "application/x-ndjson"}
 

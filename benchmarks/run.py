@@ -16,6 +16,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ORDER = (
     "bench_ingest",
+    "bench_decode_stall",
     "bench_access",
     "bench_lake",
     "bench_stream_decoders",

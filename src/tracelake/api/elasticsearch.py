@@ -19,7 +19,7 @@ from tracelake.api.endpoints import INGEST, Endpoint
 from tracelake.api.params import read_body
 from tracelake.api.responses import dumps
 from tracelake.errors import DecodeError, Overloaded, PayloadTooLarge
-from tracelake.ingest.decoders.es_bulk import bulk_response
+from tracelake.ingest.decoders.es_bulk import with_took
 from tracelake.ingest.decoders.es_handshake import RESPONSE_HEADERS, error_body, respond
 from tracelake.ingest.jobs import body_headers
 from tracelake.ingest.tables import logs
@@ -49,8 +49,7 @@ async def bulk(request: Request) -> Response:
             429, "es_rejected_execution_exception", e.message, **{"Retry-After": str(e.retry_after)}
         )
     took = int((time.perf_counter() - started) * 1000)
-    answer = bulk_response(decoded.answer, decoded.result, took_ms=took)
-    return Response(answer, headers=dict(RESPONSE_HEADERS))
+    return Response(with_took(decoded.answer, took), headers=dict(RESPONSE_HEADERS))
 
 
 async def handshake(request: Request) -> Response:

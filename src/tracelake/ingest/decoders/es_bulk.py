@@ -12,9 +12,11 @@ The lake is append-only: ``index`` and ``create`` store the source; ``update`` a
 line that is not a JSON object is a per-item 400, as in Elasticsearch; a malformed
 *action* line fails the request (the pairing of the lines after it is lost).
 
-Decoding and answering are two pure steps around the store: :func:`decode_bulk` gives the
-objects to store and the items to answer; once the store has acknowledged,
-:func:`bulk_response` turns the items and the store's :class:`IngestResult` into bytes.
+Decoding and answering are pure steps around the store: :func:`decode_bulk` gives the
+objects to store and the items to answer; :func:`bulk_response` turns the items and what
+the pipeline made of the objects (an :class:`IngestResult`) into bytes, before the
+append (a refused append answers the whole request 429 instead), and :func:`with_took`
+adds the time the request took.
 """
 
 from __future__ import annotations
@@ -199,6 +201,18 @@ def bulk_response(
             }
         items.append({item.action: body})
     return orjson.dumps({"took": took_ms, "errors": errors, "items": items})
+
+
+def with_took(response: bytes, took_ms: int) -> bytes:
+    """``response`` (from ``bulk_response`` with ``took_ms`` 0) with the request's time.
+
+    The response is built where the documents were decoded (a worker process: a
+    100,000-item answer is too much work for the server's event loop); only the time
+    the whole request took is known afterwards.
+    """
+    head = b'{"took":0,'
+    assert response.startswith(head), "not a bulk_response built with took_ms=0"
+    return b'{"took":%d,' % took_ms + response[len(head) :]
 
 
 def _parse_action(raw: bytes, line: int) -> tuple[str, dict[str, Any]]:

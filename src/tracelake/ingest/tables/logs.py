@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from tracelake.ingest.decoders import otlp_logs
 from tracelake.ingest.decoders.compression import inflate
-from tracelake.ingest.decoders.es_bulk import BulkRequest, decode_bulk
+from tracelake.ingest.decoders.es_bulk import bulk_response, decode_bulk
 from tracelake.ingest.decoders.jsonlines import PARSE_FAILURE_TAG, decode_json_lines
 from tracelake.ingest.decoders.loki import decode_push
 from tracelake.ingest.decoders.ndjson import decode_ndjson
@@ -147,10 +147,11 @@ def loki_job(body: bytes, headers: Headers, env: JobEnv) -> Decoded:
 def bulk_job(
     body: bytes, headers: Headers, env: JobEnv, default_index: str | None = None
 ) -> Decoded:
-    """``_bulk``: the documents to store; ``answer`` is the request's items, for the reply.
+    """``_bulk``: the documents to store; ``answer`` is the reply's body, built here
+    (``bulk_response``) but for the time the request took (``with_took``).
 
-    The items' outcomes decided by the pipeline are in ``result.errors``, by 1-based
-    position among the documents (``bulk_response`` maps them back to items).
+    It holds every item's outcome, those the pipeline decided included, assuming the
+    batch is stored: when the sink refuses it the whole request answers 429 instead.
     """
     request = decode_bulk(
         body,
@@ -160,7 +161,7 @@ def bulk_job(
         max_doc_bytes=env.limits.max_line_bytes,
     )
     decoded = from_objects(request.objects, env)
-    decoded.answer = BulkRequest(items=request.items)  # the documents stay here
+    decoded.answer = bulk_response(request, decoded.result)
     return decoded
 
 

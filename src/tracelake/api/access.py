@@ -59,6 +59,22 @@ _ZIPKIN_QUERIES = (
 
 _PROMQL_BOTH = ("query", "query_range", "labels", "series", "format_query", "query_exemplars")
 _PROMQL_GET = ("label/{name}/values", "metadata", "status/buildinfo")
+_LOKI = ("/loki/api/v1/", "/loki/loki/api/v1/")  # Loki's paths, and under a /loki data source URL
+_LOKI_BOTH = (
+    "query",
+    "query_range",
+    "labels",
+    "series",
+    "index/stats",
+    "index/volume",
+    "index/volume_range",
+)
+_LOKI_GET = (
+    "label/{name}/values",
+    "detected_fields",
+    "status/buildinfo",
+    "tail",
+)  # tail: WebSocket
 
 #: (method, route path as declared in its module, scope). More specific paths first.
 RULES: tuple[tuple[str, str, str], ...] = (
@@ -95,6 +111,9 @@ RULES: tuple[tuple[str, str, str], ...] = (
     *(("GET", "/prometheus/api/v1/" + p, READ) for p in _PROMQL_GET),
     ("POST", "/v1/logs", INGEST),
     ("POST", "/loki/api/v1/push", INGEST),
+    *((m, p + q, READ) for p in _LOKI for q in _LOKI_BOTH for m in ("GET", "POST")),
+    *(("GET", p + q, READ) for p in _LOKI for q in _LOKI_GET),
+    ("GET", "/loki/ready", PUBLIC),
     ("POST", "/es/_bulk", INGEST),
     ("PUT", "/es/_bulk", INGEST),
     ("POST", "/es/{index}/_bulk", INGEST),

@@ -14,6 +14,7 @@ from tracelake.api import (
     lake,
     logs,
     loki,
+    loki_query,
     meta,
     openapi,
     otlp,
@@ -43,6 +44,7 @@ def build_app(ctx: AppContext) -> Starlette:
             *sql.routes,
             *events.routes,
             *lake.routes,
+            *loki_query.routes,  # Loki's query API: LogQL (docs/loki.md)
             *loki.routes,
             *elasticsearch.routes,
             *otlp.routes,

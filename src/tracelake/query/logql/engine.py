@@ -131,13 +131,6 @@ class LogQLEngine:
         if isinstance(value, Scalar):
             return Answer("scalar", scalar=value.values, steps=steps, stats=stats)
         series = {k: v for k, v in value.data.items() if not np.isnan(v).all()}
-        for labels in series:
-            error = dict(labels).get(ERROR)
-            if error:
-                raise LogQLError(
-                    f"pipeline error: '{error}' for series: '{_format_labels(labels)}'. "
-                    f'Use a label filter to intentionally skip this error. (e.g | __error__!="{error}")'
-                )
         if len(series) > MAX_SERIES:
             raise LogQLError(
                 f"maximum of series ({MAX_SERIES}) reached for a single query; consider "
@@ -344,6 +337,12 @@ class LogQLEngine:
             return Series({labels_of(matchers): np.where(present, np.nan, 1.0)})
         out: dict[Labels, np.ndarray] = {}
         for key, (ts, values) in samples.items():
+            error = dict(key).get(ERROR)
+            if error:  # Loki fails the range aggregation, before any sum by (...) hides it
+                raise LogQLError(
+                    f"pipeline error: '{error}' for series: '{_format_labels(key)}'. "
+                    f'Use a label filter to intentionally skip this error. (e.g | __error__!="{error}")'
+                )
             order = np.argsort(np.array(ts), kind="stable")
             out[key] = window_values(
                 node.func,

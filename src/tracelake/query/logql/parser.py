@@ -20,6 +20,7 @@ recursion, refused past ``bounds.MAX_DEPTH``.
 
 from __future__ import annotations
 
+import re
 from typing import cast
 
 from tracelake.query.bounds import MAX_DEPTH, too_deep
@@ -386,7 +387,7 @@ class _Parser:
                 break
             self.advance()
         self.expect_op("}")
-        if not matchers:
+        if not any(_selective(m) for m in matchers):
             raise LogQLSyntaxError(
                 "syntax error: queries require at least one regexp or equality matcher that "
                 "does not have an empty-compatible value",
@@ -492,7 +493,7 @@ class _Parser:
 
     def extraction_params(self) -> tuple[tuple[str, str], ...]:
         params: list[tuple[str, str]] = []
-        while self.tok.kind is Kind.IDENT and not self.is_word("or", "and"):
+        while self.tok.kind is Kind.IDENT and not self.is_word("or", "and", "offset"):
             name = self.advance().text
             if self.is_op("="):
                 self.advance()
@@ -606,6 +607,18 @@ class _Parser:
                 raise self.error("a size", tok)
             return ast.LabelCompare(name, op, sign * size, "bytes")
         raise self.error("a string, a number, a duration or a size", tok)
+
+
+def _selective(m: ast.Matcher) -> bool:
+    """Whether a matcher rules out streams without the label (Loki needs one such)."""
+    if m.op == "=":
+        return m.value != ""
+    if m.op == "=~":
+        try:
+            return re.fullmatch(m.value, "") is None
+        except re.error:
+            return True  # DuckDB words the error when the query runs
+    return False
 
 
 def _number(text: str) -> float:

@@ -32,7 +32,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from tracelake import __version__
 from tracelake.api.context import AppContext, context
 from tracelake.api.execute import run_query
-from tracelake.api.params import read_body, step_seconds
+from tracelake.api.params import read_body
 from tracelake.api.responses import JSON, dumps
 from tracelake.errors import BadRequest, Overloaded, TracelakeError
 from tracelake.query.bounds import LATEST_S, TIME_RANGE
@@ -49,6 +49,7 @@ from tracelake.query.logql.sql import (
     series_sql,
     where_sql,
 )
+from tracelake.query.logql.units import bytes_value, duration_ns
 from tracelake.query.logql.vectors import Labels, labels_of
 from tracelake.query.promql.format import format_time, format_value
 from tracelake.query.sql import Sql
@@ -130,8 +131,7 @@ def _bounds(params: Params) -> tuple[int, int]:
     since = _one(params, "since")
     default_start = end - DEFAULT_SINCE_NS
     if since:
-        seconds = step_seconds(since, "since")
-        default_start = end - round(seconds * 1e9)
+        default_start = end - loki_duration(since, "since")
     start = loki_time(_one(params, "start"), "start", max(default_start, 0))
     if end < start:
         raise BadRequest("end timestamp must not be before start time")
@@ -170,9 +170,31 @@ def _query(params: Params) -> str:
     return text
 
 
+def loki_duration(text: str, name: str) -> int:
+    """Nanoseconds of float seconds or a duration (Prometheus's ``1m30s`` or Go's
+    ``1.5s``/``1m0s``, which Grafana sends), as Loki reads ``step``/``since``/``interval``."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        ns = duration_ns(text)
+    else:
+        ns = round(seconds * 1e9) if math.isfinite(seconds) else None
+    if ns is None or abs(ns) > _LATEST_NS:
+        raise BadRequest(
+            f'invalid parameter "{name}": cannot parse "{text}" to a valid duration: '
+            "give seconds (15) or a duration (15s, 1m30s)"
+        )
+    return ns
+
+
 def _ns_param(params: Params, name: str) -> int:
     text = _one(params, name)
-    return 0 if not text else round(step_seconds(text, name) * 1e9)
+    return 0 if not text else loki_duration(text, name)
+
+
+def _default_step(start: int, end: int) -> int:
+    """Loki's default step: the range in 250 points, whole seconds, at least one."""
+    return max(math.floor((end - start) / 1e9 / 250), 1) * 10**9
 
 
 # --- running ------------------------------------------------------------------------
@@ -309,11 +331,7 @@ def _json(body: Any) -> Response:
 async def query_range(request: Request, ctx: AppContext, params: Params) -> Response:
     text = _query(params)
     start, end = _bounds(params)
-    step_text = _one(params, "step")
-    if step_text:
-        step = round(step_seconds(step_text, "step") * 1e9)
-    else:
-        step = max(math.floor((end - start) / 1e9 / 250), 1) * 10**9
+    step = _ns_param(params, "step") or _default_step(start, end)
     if step <= 0:
         raise BadRequest(
             "zero or negative query resolution step widths are not accepted. Try a positive integer"
@@ -454,12 +472,7 @@ async def _volume(request: Request, ctx: AppContext, params: Params, *, ranged: 
     matchers, targets = _volume_query(params)
     start, end = _bounds(params)
     if ranged:
-        step_text = _one(params, "step")
-        step = (
-            round(step_seconds(step_text, "step") * 1e9)
-            if step_text
-            else max(math.floor((end - start) / 1e9 / 250), 1) * 10**9
-        )
+        step = _ns_param(params, "step") or _default_step(start, end)
         range_ns, instant = step, False
     else:
         step, range_ns, instant = 0, max(end - start, 1), True
@@ -500,8 +513,6 @@ _FLOAT = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
 
 
 def _field_type(values: set[str]) -> str:
-    from tracelake.query.logql.units import bytes_value, duration_ns
-
     if all(_INT.fullmatch(v) for v in values):
         return "int"
     if all(_FLOAT.fullmatch(v) for v in values):

@@ -106,10 +106,12 @@ MIN = 60 * 10**9
         (
             'count_over_time({a="b"}[5m] | json offset 1h)',
             ast.RangeAggregation(
-                "count_over_time", ast.LogQuery((M("a", "=", "b"),), (ast.JsonParser(),)),
-                5 * MIN, 60 * MIN,
+                "count_over_time",
+                ast.LogQuery((M("a", "=", "b"),), (ast.JsonParser(),)),
+                5 * MIN,
+                60 * MIN,
             ),
-        ),  # fmt: skip
+        ),
         (
             'quantile_over_time(0.99, {a="b"} | logfmt | unwrap duration(took) | __error__="" [5m]) by (x)',
             ast.RangeAggregation(
@@ -130,7 +132,7 @@ MIN = 60 * 10**9
             ast.BinaryOp("+", ast.VectorLiteral(1.0), ast.VectorLiteral(1.0)),
         ),
         (
-            '1 + 2 * 3 ^ 2 ^ 0.5',
+            "1 + 2 * 3 ^ 2 ^ 0.5",
             ast.BinaryOp(
                 "+",
                 ast.NumberLiteral(1.0),
@@ -153,7 +155,9 @@ MIN = 60 * 10**9
                     "topk",
                     ast.VectorAggregation(
                         "sum",
-                        ast.RangeAggregation("count_over_time", ast.LogQuery((M("a", "=", "b"),)), MIN),
+                        ast.RangeAggregation(
+                            "count_over_time", ast.LogQuery((M("a", "=", "b"),)), MIN
+                        ),
                         ast.Grouping(True, ("host",)),
                     ),
                     param=2.0,

@@ -100,9 +100,7 @@ def test_logfmt_pattern_regexp_and_formatters(shop: Lake) -> None:
 
 def test_drop_removes_labels_and_unpack_replaces_the_line(lake: Lake) -> None:
     """drop takes names and matchers; unpack reads Promtail's packed JSON."""
-    lake.add(
-        [{"t": 0, "service": "p", "message": '{"_entry":"inner line","pod":"x","n":"1"}'}]
-    )
+    lake.add([{"t": 0, "service": "p", "message": '{"_entry":"inner line","pod":"x","n":"1"}'}])
     entry = lake.run('{service="p"} | unpack | drop n, pod="y"', -60, 60).entries[0]
     assert entry.line == "inner line"
     assert entry.parsed == {"pod": "x"}
@@ -122,7 +120,7 @@ def test_counts_agree_between_the_sql_and_python_paths(shop: Lake) -> None:
     """The same count with a Python-only stage gives the same numbers."""
     query = 'sum by (service) (count_over_time({service=~".+"}{stage} [30s]))'
     sql = shop.matrix(query.replace("{stage}", ""), -120, 0, step=15)
-    python = shop.matrix(query.replace("{stage}", ' | keep service'), -120, 0, step=15)
+    python = shop.matrix(query.replace("{stage}", " | keep service"), -120, 0, step=15)
     assert sql == python and sql
 
 
@@ -169,9 +167,7 @@ def test_vector_aggregations_binary_ops_and_offset(shop: Lake) -> None:
 
 def test_absent_over_time_is_one_where_nothing_matched(shop: Lake) -> None:
     """The series takes the selector's equality labels."""
-    assert shop.vector('absent_over_time({service="nope"}[1m])', 0) == {
-        (("service", "nope"),): 1.0
-    }
+    assert shop.vector('absent_over_time({service="nope"}[1m])', 0) == {(("service", "nope"),): 1.0}
     assert shop.vector('absent_over_time({service="api"}[1m])', 0) == {}
 
 

@@ -34,13 +34,14 @@ from tracelake.api.context import AppContext, context
 from tracelake.api.execute import run_query
 from tracelake.api.params import read_body
 from tracelake.api.responses import JSON, dumps
-from tracelake.errors import BadRequest, Overloaded, TracelakeError
+from tracelake.errors import BadRequest, Overloaded, PayloadTooLarge, TracelakeError
 from tracelake.query.bounds import LATEST_S, TIME_RANGE
 from tracelake.query.logql import ast
 from tracelake.query.logql.engine import Answer, LogQLEngine, Stats
 from tracelake.query.logql.errors import LogQLError
 from tracelake.query.logql.labels import STREAM_LABELS, Entry
 from tracelake.query.logql.parser import parse, parse_selector
+from tracelake.query.logql.pipeline import compile_pipeline, run_pipeline
 from tracelake.query.logql.sql import (
     attribute_keys_sql,
     index_stats_sql,
@@ -50,7 +51,7 @@ from tracelake.query.logql.sql import (
     where_sql,
 )
 from tracelake.query.logql.units import bytes_value, duration_ns
-from tracelake.query.logql.vectors import Labels, labels_of
+from tracelake.query.logql.vectors import Labels, Series, labels_of
 from tracelake.query.promql.format import format_time, format_value
 from tracelake.query.sql import Sql
 from tracelake.store.duck import Results, Source
@@ -379,8 +380,6 @@ async def _answer(ctx: AppContext, answer: Answer, categorize: bool) -> Response
     encoded = await asyncio.to_thread(dumps, body)
     budget = ctx.settings.query_max_answer_bytes
     if len(encoded) > budget:
-        from tracelake.errors import PayloadTooLarge
-
         raise PayloadTooLarge(
             f"the answer passed query_max_answer_bytes ({budget} bytes): lower the limit, "
             "narrow the selector or aggregate"
@@ -489,8 +488,8 @@ async def _volume(request: Request, ctx: AppContext, params: Params, *, ranged: 
         else np.arange(start, end + 1, step, dtype=np.int64)
     )
     value = await engine.evaluate(tree, steps, stats)
-    assert not isinstance(value, np.ndarray)
-    series = {k: v for k, v in getattr(value, "data", {}).items() if not np.isnan(v).all()}
+    assert isinstance(value, Series)  # a sum is a vector
+    series = {k: v for k, v in value.data.items() if not np.isnan(v).all()}
     limit = _limit(params, ctx)
     answer = Answer("vector" if instant else "matrix", series=series, steps=steps, stats=stats)
     data = answer_data(answer, False)
@@ -529,8 +528,6 @@ def _field_type(values: set[str]) -> str:
 async def detected_fields(request: Request, ctx: AppContext, params: Params) -> Response:
     """The fields of recent lines, as Grafana's Explore asks for them: structured
     metadata, and what ``| json`` or ``| logfmt`` would extract."""
-    from tracelake.query.logql.pipeline import compile_pipeline, run_pipeline
-
     text = _query(params)
     start, end = _bounds(params)
     tree = parse(text)

@@ -26,6 +26,7 @@ ORDER = (
     "bench_remote_write",
     "bench_scrape",
     "bench_promql",
+    "bench_logql",
     "bench_events",
     "bench_streams",
 )

@@ -24,6 +24,7 @@ from tracelake.api import (
     lake,
     logs,
     loki,
+    loki_query,
     meta,
     openapi,
     otlp,
@@ -50,6 +51,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *sql.endpoints,
     *events.endpoints,
     *lake.endpoints,
+    *loki_query.endpoints,  # Loki's query API: LogQL (docs/loki.md)
     *loki.endpoints,
     *elasticsearch.endpoints,
     *otlp.endpoints,

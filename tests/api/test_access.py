@@ -22,7 +22,7 @@ from typing import Any, cast
 
 import httpx
 import pytest
-from starlette.routing import Match, Mount, Route
+from starlette.routing import Match, Mount, Route, WebSocketRoute
 
 from tests.conftest import ServerProcess
 from tests.security.kit import ADMIN, INGEST, READ, TOKENS_TOML, bearer
@@ -46,6 +46,8 @@ def declared(route: Any) -> list[tuple[str, str]]:
     """(method, path template) pairs a route serves, as the rules name them."""
     if isinstance(route, Mount):
         return [("GET", route.path + "/{path:path}")]
+    if isinstance(route, WebSocketRoute):  # the upgrade is a GET, checked by the middleware
+        return [("GET", route.path)]
     assert isinstance(route, Route), f"unexpected route type {type(route).__name__}"
     return [(m, route.path) for m in sorted(route.methods or ()) if m != "HEAD"]
 
@@ -91,7 +93,8 @@ def test_the_middleware_resolves_each_route_to_its_own_rule() -> None:
     for route in routes:
         for method, template in declared(route):
             path = concrete(template)
-            scope = {"type": "http", "method": method, "path": path, "root_path": ""}
+            kind = "websocket" if isinstance(route, WebSocketRoute) else "http"
+            scope = {"type": kind, "method": method, "path": path, "root_path": ""}
             first = next(r for r in routes if r.matches(scope)[0] == Match.FULL)
             if first is not route:
                 continue  # shadowed by an earlier route: the router never reaches it

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from tracelake.api.endpoints import ANY, INGEST, PUBLIC, READ, Endpoint
 from tracelake.api.openapi import document
@@ -30,6 +30,12 @@ def test_a_mount_covers_everything_under_its_path() -> None:
     endpoint = Endpoint("/static", handler, ("GET",), PUBLIC, mount=True)
     assert list(endpoint.rules()) == [("GET", "/static/{path:path}", PUBLIC)]
     assert isinstance(endpoint.route(), Mount)
+
+
+def test_a_websocket_endpoint_is_checked_as_the_get_of_its_upgrade() -> None:
+    endpoint = Endpoint("/tail", handler, ("GET",), READ, websocket=True)
+    assert list(endpoint.rules()) == [("GET", "/tail", READ)]
+    assert isinstance(endpoint.route(), WebSocketRoute)
 
 
 def test_a_described_endpoint_serves_one_method() -> None:

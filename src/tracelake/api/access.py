@@ -192,7 +192,8 @@ class AccessMiddleware:
         self.guard = guard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.guard.enabled:
+        kind = scope["type"]
+        if kind not in ("http", "websocket") or not self.guard.enabled:
             await self.app(scope, receive, send)
             return
         found: dict[str, str] = {}
@@ -200,13 +201,20 @@ class AccessMiddleware:
             name = _HEADERS_WANTED.get(key)
             if name is not None and name not in found:
                 found[name] = value.decode("latin-1")
-        verdict = self.guard.check(scope["method"], scope["path"], scheme=scope["scheme"], **found)
+        if kind == "websocket":  # the upgrade is a GET; wss is https
+            method, scheme = "GET", "https" if scope["scheme"] == "wss" else "http"
+        else:
+            method, scheme = scope["method"], scope["scheme"]
+        verdict = self.guard.check(method, scope["path"], scheme=scheme, **found)
         if verdict.status == 0:
             if verdict.token is not None:
                 scope.setdefault("state", {})["token"] = verdict.token
             await self.app(scope, receive, send)
-            return
-        await _answer(verdict, send)
+        elif kind == "websocket":
+            # Closing before accepting refuses the upgrade: the client sees HTTP 403.
+            await send({"type": "websocket.close", "code": 1008, "reason": verdict.message[:120]})
+        else:
+            await _answer(verdict, send)
 
 
 async def _answer(verdict: Verdict, send: Send) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 Access = Literal["public", "ingest", "read", "admin"]
 PUBLIC: Final = "public"
@@ -39,7 +39,8 @@ class Endpoint:
     ``any_method``: the scope holds for every method of the path, so a method the route
     does not serve is answered 405 by the router rather than 403 by the guard (the
     Elasticsearch handshake, whose clients probe with several). ``mount``: ``handler`` is
-    an ASGI app serving everything under ``path`` (the static assets).
+    an ASGI app serving everything under ``path`` (the static assets). ``websocket``:
+    ``handler`` takes a WebSocket; its upgrade request is checked as a GET.
     """
 
     path: str
@@ -49,6 +50,7 @@ class Endpoint:
     doc: Operation | None = None
     any_method: bool = False
     mount: bool = False
+    websocket: bool = False
 
     def __post_init__(self) -> None:
         if self.doc is not None and len(self.methods) != 1:
@@ -59,6 +61,8 @@ class Endpoint:
         """The Starlette route serving this endpoint."""
         if self.mount:
             return Mount(self.path, app=self.handler)
+        if self.websocket:
+            return WebSocketRoute(self.path, self.handler)
         return Route(self.path, self.handler, methods=list(self.methods))
 
     def rules(self) -> Iterator[tuple[str, str, str]]:

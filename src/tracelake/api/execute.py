@@ -21,8 +21,14 @@ async def run_query(
     tables: list[str] | None = None,
     start_us: int | None = None,
     end_us: int | None = None,
+    max_rows: int | None = None,
+    arrow: bool = False,
 ) -> Results:
-    """Execute ``sql`` over ``tables`` (all when None), pruned to [start, end)."""
+    """Execute ``sql`` over ``tables`` (all when None), pruned to [start, end).
+
+    ``max_rows`` replaces the row cap for answers that are not rows (LogQL's time
+    buckets); ``arrow`` returns them as one Arrow table (no byte budget then: the caller
+    aggregates them)."""
     started = time.perf_counter()
     try:
         results = await asyncio.to_thread(
@@ -32,7 +38,9 @@ async def run_query(
             tables=tables,
             start_us=start_us,
             end_us=end_us,
-            max_bytes=ctx.settings.query_max_answer_bytes,
+            max_rows=max_rows,
+            max_bytes=None if arrow else ctx.settings.query_max_answer_bytes,
+            arrow=arrow,
         )
     except TracelakeError:
         ctx.metrics.queries.labels(kind, "error").inc()

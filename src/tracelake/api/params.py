@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.requests import Request
@@ -200,3 +201,26 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"body is over the limit of {limit} bytes: send smaller batches")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+#: Largest form body of a query API request (PromQL and LogQL send the query there).
+MAX_FORM_BYTES = 1024 * 1024
+
+#: Request parameters by name, every value given, in order.
+Params = dict[str, list[str]]
+
+
+async def form_params(request: Request) -> Params:
+    """Query-string and form-body parameters together (form first), as Go's ParseForm
+    reads them: what Prometheus's and Loki's query APIs take, so Grafana may send either."""
+    params: Params = {}
+    if request.method == "POST":
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind not in ("", "application/x-www-form-urlencoded"):
+            raise BadRequest(f"POST bodies must be application/x-www-form-urlencoded, not {kind!r}")
+        body = await read_body(request, MAX_FORM_BYTES)
+        for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+            params.setdefault(key, []).append(value)
+    for key, value in request.query_params.multi_items():
+        params.setdefault(key, []).append(value)
+    return params

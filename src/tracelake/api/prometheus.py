@@ -15,7 +15,6 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,7 +22,7 @@ from starlette.responses import Response
 from tracelake import __version__
 from tracelake.api.context import AppContext, context
 from tracelake.api.endpoints import READ, Endpoint
-from tracelake.api.params import read_body, step_seconds, unix_time
+from tracelake.api.params import Params, form_params, step_seconds, unix_time
 from tracelake.api.responses import JSON
 from tracelake.errors import BadRequest, Overloaded, QueryTimeout, TracelakeError
 from tracelake.query.bounds import EARLIEST_S, LATEST_S
@@ -41,30 +40,13 @@ from tracelake.query.promql.values import (
     Vector,
 )
 
-MAX_FORM_BYTES = 1024 * 1024
 #: The earliest and latest times a request may leave open: the accepted times' ends.
 MIN_TIME = EARLIEST_S
 MAX_TIME = LATEST_S
 #: The Prometheus version we answer as: Grafana picks its query features by it.
 PROMETHEUS_VERSION = "2.53.0"
 
-Params = dict[str, list[str]]
 Handler = Callable[[Request, AppContext, Params], Awaitable[Any]]
-
-
-async def _params(request: Request) -> Params:
-    """Query-string and form-body parameters together (form first, as Go's ParseForm)."""
-    params: Params = {}
-    if request.method == "POST":
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind not in ("", "application/x-www-form-urlencoded"):
-            raise BadRequest(f"POST bodies must be application/x-www-form-urlencoded, not {kind!r}")
-        body = await read_body(request, MAX_FORM_BYTES)
-        for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
-            params.setdefault(key, []).append(value)
-    for key, value in request.query_params.multi_items():
-        params.setdefault(key, []).append(value)
-    return params
 
 
 def _one(params: Params, name: str) -> str | None:
@@ -82,7 +64,7 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def route(request: Request) -> Response:
         ctx = context(request)
         try:
-            data = await handler(request, ctx, await _params(request))
+            data = await handler(request, ctx, await form_params(request))
         except EvaluationError as e:
             return _error("execution", e.message, 422)
         except QueryTimeout as e:

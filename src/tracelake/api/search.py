@@ -8,30 +8,26 @@ batch as the WAL applies it and streams matches as server-sent events.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import pyarrow as pa
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from tracelake.api.context import context
 from tracelake.api.endpoints import READ, Endpoint
 from tracelake.api.execute import run_query
+from tracelake.api.live import LiveLogs
 from tracelake.api.openapi import TIME, answer, error_answers, query_param, schema
 from tracelake.api.params import bounded_int, parse_time
 from tracelake.api.responses import JSON, dumps
 from tracelake.errors import BadRequest
 from tracelake.query import compile_query
-from tracelake.store.duck import Results, Source
+from tracelake.store.duck import Results
 
 DEFAULT_ROWS = 100
-#: New batches a slow tail client may fall behind by before batches are skipped.
-TAIL_BACKLOG = 256
-TAIL_HEARTBEAT_S = 15.0
 
 
 def _micros(moment: datetime | None) -> int | None:
@@ -95,48 +91,27 @@ async def tail(request: Request) -> Response:
     ctx = context(request)
     compiled = compile_query(request.query_params.get("q", ""), limit=ctx.settings.query_max_rows)
     sql = f"SELECT * FROM logs WHERE {compiled.where_sql} ORDER BY timestamp"  # noqa: S608 - compiler output, values are bound
-    loop = asyncio.get_running_loop()
-    batches: asyncio.Queue[pa.RecordBatch] = asyncio.Queue(TAIL_BACKLOG)
-
-    def on_batch(table: str, batch: pa.RecordBatch) -> None:
-        if table == "logs":
-            loop.call_soon_threadsafe(_offer, batches, batch)
-
-    unsubscribe = ctx.store.memtable.subscribe(on_batch)
+    live = LiveLogs(ctx)
 
     async def events() -> AsyncIterator[bytes]:
         try:
             yield b": tail started\n\n"
             while True:
-                try:
-                    batch = await asyncio.wait_for(batches.get(), TAIL_HEARTBEAT_S)
-                except TimeoutError:
+                batch = await live.next()
+                if batch is None:
                     yield b": ping\n\n"
                     continue
-                source = {"logs": Source([], pa.Table.from_batches([batch]))}
-                results = await asyncio.to_thread(
-                    ctx.store.engine.run,
-                    sql,
-                    compiled.where_params,
-                    source,
-                    timeout_s=ctx.settings.query_timeout_s,
-                    max_rows=ctx.settings.query_max_rows,
-                )
+                results = await live.query(batch, sql, compiled.where_params)
                 for row in rows_as_objects(results):
                     yield b"data: " + dumps(row) + b"\n\n"
         finally:
-            unsubscribe()
+            live.close()
 
     return StreamingResponse(
         events(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-
-
-def _offer(queue: asyncio.Queue[pa.RecordBatch], batch: pa.RecordBatch) -> None:
-    if not queue.full():
-        queue.put_nowait(batch)
 
 
 endpoints = [

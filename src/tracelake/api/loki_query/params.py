@@ -1,6 +1,6 @@
 """Loki's request parameters: times, durations, limits, direction and the query.
 
-Loki reads parameters as Go's ParseForm does (query string and form body together) and
+Loki reads parameters as Go's ParseForm does (``api/params.form_params``) and
 accepts several spellings of a time or a duration; every handler and the tail read them
 here, so each parameter is accepted, defaulted and refused the same way, with Loki's
 messages, wherever it appears.
@@ -11,39 +11,18 @@ from __future__ import annotations
 import math
 import time
 from datetime import datetime
-from urllib.parse import parse_qsl
-
-from starlette.requests import Request
 
 from tracelake.api.context import AppContext
-from tracelake.api.params import read_body
+from tracelake.api.params import Params
 from tracelake.errors import BadRequest
 from tracelake.query.bounds import LATEST_S, TIME_RANGE
 from tracelake.query.logql.units import duration_ns
 
-MAX_FORM_BYTES = 1024 * 1024
 #: Loki's defaults: a query reads the last hour and returns 100 lines.
 DEFAULT_SINCE_NS = 3600 * 10**9
 DEFAULT_LIMIT = 100
 #: The latest time (and longest duration) a parameter may give, in nanoseconds.
 LATEST_NS = int(LATEST_S) * 10**9
-
-Params = dict[str, list[str]]
-
-
-async def read_params(request: Request) -> Params:
-    """Query-string and form-body parameters together, as Go's ParseForm reads them."""
-    params: Params = {}
-    if request.method == "POST":
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind not in ("", "application/x-www-form-urlencoded"):
-            raise BadRequest(f"POST bodies must be application/x-www-form-urlencoded, not {kind!r}")
-        body = await read_body(request, MAX_FORM_BYTES)
-        for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
-            params.setdefault(key, []).append(value)
-    for key, value in request.query_params.multi_items():
-        params.setdefault(key, []).append(value)
-    return params
 
 
 def one(params: Params, name: str) -> str:

@@ -28,10 +28,10 @@ from tracelake.api.loki_query.params import (
     loki_time,
     one,
     query_text,
-    read_params,
 )
 from tracelake.api.loki_query.run import logql_engine, sql_rows
 from tracelake.api.loki_query.tail import tail
+from tracelake.api.params import form_params
 from tracelake.api.responses import JSON
 from tracelake.errors import BadRequest, Overloaded, TracelakeError
 from tracelake.query.logql import ast
@@ -66,7 +66,7 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def route(request: Request) -> Response:
         ctx = context(request)
         try:
-            return await handler(request, ctx, await read_params(request))
+            return await handler(request, ctx, await form_params(request))
         except Overloaded as e:
             return PlainTextResponse(
                 e.message, e.status, headers={"Retry-After": str(e.retry_after)}

@@ -1,7 +1,7 @@
 """Loki's live tail over a WebSocket: recent lines, then each new line as it is stored.
 
-A tail outlives any one query: it subscribes to the memtable and runs its LogQL over each
-new batch alone, so it is kept apart from the request-and-answer handlers.
+A tail outlives any one query: it follows the new ``logs`` batches (``api/live.py``) and
+runs its LogQL over each alone, so it is kept apart from the request-and-answer handlers.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pyarrow as pa
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tracelake.api.context import AppContext
+from tracelake.api.live import LiveLogs
 from tracelake.api.loki_query.answers import streams_json
 from tracelake.api.loki_query.params import (
     DEFAULT_SINCE_NS,
@@ -31,10 +32,7 @@ from tracelake.query.logql.engine import LogQLEngine, Stats
 from tracelake.query.logql.errors import LogQLError
 from tracelake.query.logql.parser import parse
 from tracelake.query.sql import Sql
-from tracelake.store.duck import Results, Source
-
-TAIL_BACKLOG = 256
-TAIL_HEARTBEAT_S = 15.0
+from tracelake.store.duck import Results
 
 
 async def tail(websocket: WebSocket) -> None:
@@ -54,14 +52,7 @@ async def tail(websocket: WebSocket) -> None:
         await websocket.send_text(e.message)
         await websocket.close(code=1008, reason=e.message[:120])
         return
-    loop = asyncio.get_running_loop()
-    batches: asyncio.Queue[pa.RecordBatch] = asyncio.Queue(TAIL_BACKLOG)
-
-    def on_batch(table: str, batch: pa.RecordBatch) -> None:
-        if table == "logs":
-            loop.call_soon_threadsafe(_offer, batches, batch)
-
-    unsubscribe = ctx.store.memtable.subscribe(on_batch)
+    live = LiveLogs(ctx)
     await websocket.accept()
     closed = asyncio.Event()
 
@@ -77,14 +68,13 @@ async def tail(websocket: WebSocket) -> None:
         backfill = await logql_engine(ctx).logs(tree, start, now, limit, False, Stats())
         if backfill:
             await websocket.send_bytes(dumps({"streams": streams_json(backfill[::-1], False)}))
-        live = _BatchEngine(ctx)
+        engine = _BatchEngine(live)
         while not closed.is_set():
-            try:
-                batch = await asyncio.wait_for(batches.get(), TAIL_HEARTBEAT_S)
-            except TimeoutError:
+            batch = await live.next()
+            if batch is None:
                 continue
-            live.batch = batch
-            entries = await live.engine.logs(
+            engine.batch = batch
+            entries = await engine.engine.logs(
                 tree, now, LATEST_NS, ctx.settings.query_max_rows, True, Stats()
             )
             if entries:
@@ -92,34 +82,22 @@ async def tail(websocket: WebSocket) -> None:
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
-        unsubscribe()
+        live.close()
         watcher.cancel()
 
 
 class _BatchEngine:
-    """An engine whose ``logs`` is one memtable batch: what the tail runs over."""
+    """A LogQL engine whose ``logs`` is one new batch: what the tail runs over."""
 
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, live: LiveLogs) -> None:
         self.batch: pa.RecordBatch | None = None
 
         async def runner(
             sql: Sql, *, start_ns: int | None, end_ns: int | None, max_rows: int, arrow: bool
         ) -> Results:
             assert self.batch is not None
-            source = {"logs": Source([], pa.Table.from_batches([self.batch]))}
-            return await asyncio.to_thread(
-                ctx.store.engine.run,
-                sql.text,
-                sql.params,
-                source,
-                timeout_s=ctx.settings.query_timeout_s,
-                max_rows=max_rows,
-                arrow=arrow,
+            return await live.query(
+                self.batch, sql.text, sql.params, max_rows=max_rows, arrow=arrow
             )
 
-        self.engine = LogQLEngine(runner, max_rows=ctx.settings.query_max_rows)
-
-
-def _offer(queue: asyncio.Queue[pa.RecordBatch], batch: pa.RecordBatch) -> None:
-    if not queue.full():
-        queue.put_nowait(batch)
+        self.engine = LogQLEngine(runner, max_rows=live.ctx.settings.query_max_rows)

@@ -212,17 +212,26 @@ def _json_path(expr: str) -> list[str | int]:
     return path
 
 
+def _json_object(e: Entry) -> dict[str, Any] | None:
+    """The line as a JSON object, or None with Loki's ``JSONParserErr`` set on the entry
+    (the entry is kept: a label filter on ``__error__`` decides)."""
+    try:
+        doc = orjson.loads(e.line)
+    except orjson.JSONDecodeError as exc:
+        e.set_error("JSONParserErr", str(exc))
+        return None
+    if not isinstance(doc, dict):
+        e.set_error("JSONParserErr", "the line is not a JSON object")
+        return None
+    return doc
+
+
 def _json(params: tuple[tuple[str, str], ...]) -> StageFn:
     paths = [(sanitize(name), _json_path(expr)) for name, expr in params]
 
     def parse(e: Entry) -> bool:
-        try:
-            doc = orjson.loads(e.line)
-        except orjson.JSONDecodeError as exc:
-            e.set_error("JSONParserErr", str(exc))
-            return True
-        if not isinstance(doc, dict):
-            e.set_error("JSONParserErr", "the line is not a JSON object")
+        doc = _json_object(e)
+        if doc is None:
             return True
         if not paths:
             for name, text in flatten(doc, {}).items():
@@ -289,13 +298,8 @@ def _logfmt(stage: ast.LogfmtParser) -> StageFn:
 
 
 def _unpack(e: Entry) -> bool:
-    try:
-        doc = orjson.loads(e.line)
-    except orjson.JSONDecodeError as exc:
-        e.set_error("JSONParserErr", str(exc))
-        return True
-    if not isinstance(doc, dict):
-        e.set_error("JSONParserErr", "the line is not a JSON object")
+    doc = _json_object(e)
+    if doc is None:
         return True
     for key, value in doc.items():
         if key == "_entry" and isinstance(value, str):

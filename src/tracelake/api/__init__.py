@@ -1,6 +1,7 @@
-"""The HTTP API: native JSON endpoints, and later the compatibility APIs.
+"""The HTTP API: the native JSON endpoints and the compatible ones (OTLP, Zipkin,
+Prometheus, Loki, Elasticsearch).
 
 Each module holds the endpoints of one concern, each with its scope and (native API) its
-OpenAPI operation (``endpoints``); ``table`` lists them all, ``app.build_app`` assembles
-them, and ``errors`` is the one place exceptions become responses.
+OpenAPI operation (``endpoints``); ``tracelake/app.py`` lists them all and assembles the
+application, and ``errors`` is the one place exceptions become responses.
 """

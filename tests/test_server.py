@@ -176,3 +176,18 @@ def test_a_server_killed_with_sigkill_leaves_no_stale_lock(
     assert second.proc is not None
     out = serve_once(tmp_path / "data")
     assert out.returncode == 2 and f"pid {second.proc.pid}" in out.stderr, out.stderr
+
+
+def test_serve_names_each_unknown_tracelake_variable_in_one_line(tmp_path: Path) -> None:
+    """A misspelt variable is not a setting and cannot be refused (clients share the
+    environment), but it is not ignored without a word either."""
+    env = {"TRACELAKE_SCRAPE_INTERVAL": "5", "TRACELAKE_TOKEN": "read-by-the-cli"}
+    server = ServerProcess(tmp_path / "data", env=env).start()
+    try:
+        lines = [line for line in server.output().splitlines() if "is not a setting" in line]
+    finally:
+        server.stop()
+    assert len(lines) == 1
+    assert lines[0].endswith(
+        "TRACELAKE_SCRAPE_INTERVAL is not a setting: did you mean TRACELAKE_SCRAPE_INTERVAL_S?"
+    )

@@ -7,6 +7,7 @@ nothing below ``server``/``cli`` reads the environment.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -292,6 +293,32 @@ class Settings:
                     values[name] = _from_env(name, raw)
         values.update({k: v for k, v in (overrides or {}).items() if v is not None})
         return cls(**{f.name: _coerce(f.name, values[f.name]) for f in fields(cls)})
+
+
+#: ``TRACELAKE_*`` variables that are not settings: what the CLI's client commands and the
+#: SDK read (the server's address, a token). They are never reported as unknown.
+CLIENT_VARIABLES = frozenset({"TRACELAKE_URL", "TRACELAKE_TOKEN", "TRACELAKE_ENDPOINT"})
+
+
+def unknown_variables(env: Mapping[str, str] | None = None) -> list[str]:
+    """One line per ``TRACELAKE_*`` variable that names no setting, with the closest name.
+
+    ``Settings.load`` cannot refuse them (the environment is shared with the CLI and the
+    SDK), but a misspelt variable must not be ignored without a word: ``serve`` says so.
+    """
+    lines = []
+    for key in sorted(os.environ if env is None else env):
+        name = key[len("TRACELAKE_") :].lower()
+        if not key.startswith("TRACELAKE_") or key in CLIENT_VARIABLES or name in _DEFAULTS:
+            continue
+        close = difflib.get_close_matches(name, list(_DEFAULTS), n=1, cutoff=0.6)
+        hint = (
+            f"did you mean TRACELAKE_{close[0].upper()}?"
+            if close
+            else "docs/configuration.md lists the names"
+        )
+        lines.append(f"{key} is not a setting: {hint}")
+    return lines
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 
 from tracelake.cli.options import listener_port_options
-from tracelake.settings import Settings
+from tracelake.settings import Settings, unknown_variables
 
 
 @click.command("serve")
@@ -49,6 +49,8 @@ def command(
             "forward_port": forward_port,
         },
     )
+    for line in unknown_variables():
+        logging.getLogger("tracelake.settings").warning(line)
     console = Console(stderr=True)
 
     def ready(server: Server) -> None:

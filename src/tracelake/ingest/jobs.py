@@ -14,10 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import pyarrow as pa
+
 from tracelake.ingest.decoders.sample_rows import SeriesLimits
 from tracelake.model import IngestResult
 from tracelake.pipeline.config import Pipeline
 from tracelake.settings import Settings
+from tracelake.store.ipc import to_ipc
 
 #: The request headers a job reads, by lower-case name (a plain, picklable dict).
 Headers = Mapping[str, str]
@@ -76,6 +79,13 @@ class Decoded:
     ipc: bytes | None
     result: IngestResult = field(default_factory=IngestResult)
     answer: Any = None
+
+    @classmethod
+    def of(
+        cls, table: str, batch: pa.RecordBatch, result: IngestResult, answer: Any = None
+    ) -> Decoded:
+        """``batch`` encoded for the sink; no payload at all when it has no rows."""
+        return cls(table, to_ipc(batch) if batch.num_rows else None, result, answer)
 
 
 class Job(Protocol):

@@ -16,7 +16,6 @@ from tracelake.ingest.jobs import Decoded, Headers, JobEnv
 from tracelake.model import IngestResult
 from tracelake.pipeline.timestamps import parse_timestamps
 from tracelake.schema import EVENTS
-from tracelake.store.ipc import to_ipc
 
 TABLE = "events"
 
@@ -58,4 +57,4 @@ def events_job(body: bytes, headers: Headers, env: JobEnv) -> Decoded:
         "errors": [e.as_dict() for e in errors[:MAX_ERRORS]],
     }
     result = IngestResult(accepted=batch.num_rows, rejected=len(errors))
-    return Decoded(TABLE, to_ipc(batch) if batch.num_rows else None, result, answer)
+    return Decoded.of(TABLE, batch, result, answer)

@@ -34,7 +34,6 @@ from tracelake.pipeline.normalise import normalise_logs
 from tracelake.pipeline.redact import Redactor
 from tracelake.pipeline.timestamps import parse_timestamps
 from tracelake.schema import LOGS
-from tracelake.store.ipc import to_ipc
 
 TABLE = "logs"
 FrameFormat = Literal["jsonlines", "syslog"]
@@ -109,7 +108,7 @@ def from_objects(
         redactor = env.pipeline.redactor
     batch = logs_batch(objects, lines, result, env.now_us, redactor)
     result.accepted += result.dropped  # taken, on purpose not stored: not an error
-    return Decoded(TABLE, to_ipc(batch) if batch.num_rows else None, result)
+    return Decoded.of(TABLE, batch, result)
 
 
 def ndjson_job(body: bytes, headers: Headers, env: JobEnv) -> Decoded:

@@ -17,7 +17,6 @@ from tracelake.ingest.decoders.scrape_report import report_rows
 from tracelake.ingest.jobs import Decoded, Headers, JobEnv
 from tracelake.model import IngestResult, RecordError
 from tracelake.schema import METRICS
-from tracelake.store.ipc import to_ipc
 
 TABLE = "metrics"
 
@@ -41,7 +40,7 @@ def decoded(rows: SampleRows, rejected: list[RecordError] | None = None) -> Deco
     """The good samples as one batch, the refused series or points as errors."""
     rejected = rejected or []
     result = IngestResult(accepted=len(rows), rejected=len(rejected), errors=rejected)
-    return Decoded(TABLE, to_ipc(samples_batch(rows)) if len(rows) else None, result)
+    return Decoded.of(TABLE, samples_batch(rows), result)
 
 
 def remote_write_job(body: bytes, headers: Headers, env: JobEnv) -> Decoded:

@@ -14,7 +14,6 @@ from tracelake.ingest.decoders.zipkin import decode_spans
 from tracelake.ingest.jobs import Decoded, Headers, JobEnv
 from tracelake.model import IngestResult, RecordError
 from tracelake.schema import SPANS
-from tracelake.store.ipc import to_ipc
 
 TABLE = "spans"
 _JSON_COLUMNS = frozenset({"attributes", "events", "resource", "details"})
@@ -34,7 +33,7 @@ def spans_batch(rows: SpanRows) -> pa.RecordBatch:
 def decoded(rows: SpanRows, rejected: list[RecordError]) -> Decoded:
     """The good spans as one batch, the refused ones as errors."""
     result = IngestResult(accepted=len(rows), rejected=len(rejected), errors=rejected)
-    return Decoded(TABLE, to_ipc(spans_batch(rows)) if len(rows) else None, result)
+    return Decoded.of(TABLE, spans_batch(rows), result)
 
 
 def otlp_job(body: bytes, headers: Headers, env: JobEnv) -> Decoded:

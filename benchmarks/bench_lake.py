@@ -27,6 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.conftest import ServerProcess
 
+from tracelake.schema import SCHEMAS
+from tracelake.store.delta import LakeTable, Segment
+
 LINES = int(os.environ.get("BENCH_LINES", 10_000_000))
 BATCH = 5000
 CLIENTS = 6
@@ -118,6 +121,18 @@ def _gauges(text: str) -> dict[str, float]:
     return out
 
 
+def live_segments(lake: Path) -> list[Segment]:
+    """The files of every table's newest Delta version: what the lake holds now, not the
+    files compaction or retention removed that vacuum has not deleted yet. Read beside
+    the running server, as any Delta reader may."""
+    segments: list[Segment] = []
+    for name in SCHEMAS:
+        table = LakeTable(lake, name)
+        table.open(create=False)
+        segments += table.snapshot().segments
+    return segments
+
+
 def median_ms(url: str, params: dict[str, str], runs: int = 15) -> float:
     times = []
     with httpx.Client(timeout=120) as http:
@@ -168,10 +183,10 @@ def run() -> dict[str, float]:
         print("ingesting ...", file=sys.stderr)
         started = time.perf_counter()
         threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
         elapsed = time.perf_counter() - started
         done.set()
         out["ingest_lines_per_s"] = LINES / elapsed
@@ -190,8 +205,9 @@ def run() -> dict[str, float]:
             f"{server.url}/api/v1/sql", json={"sql": "SELECT count(*) FROM logs"}
         ).json()
         out["rows_stored"] = stats["rows"][0][0]
-        manifest = orjson.loads((Path(tmp) / "data" / "lake" / "_manifest.json").read_bytes())
-        segment_bytes = sum(s["bytes"] for s in manifest["segments"])  # live files, not trash
+        lake = Path(tmp) / "data" / "lake"
+        segments = live_segments(lake)
+        segment_bytes = sum(s.bytes for s in segments)
         out["raw_ndjson_bytes_per_line"] = raw_bytes / LINES
         out["stored_bytes_per_line"] = segment_bytes / LINES
         out["stored_to_raw_ratio"] = segment_bytes / raw_bytes
@@ -207,7 +223,7 @@ def run() -> dict[str, float]:
         out["trace_id_lookup_ms"] = median_ms(
             server.url, {"q": f"trace_id:{probe_trace}", "from": "-25h"}
         )
-        files = [str(Path(tmp) / "data" / "lake" / s["path"]) for s in manifest["segments"]]
+        files = [str(lake / s.path) for s in segments]
         con = duckdb.connect()
         t = time.perf_counter()
         for _ in range(5):

@@ -4,7 +4,8 @@
    concurrent clients. Baseline: protobuf's own parse of the same bodies
    (``ExportTraceServiceRequest.FromString``), the floor any Python decoder sits on.
 2. ``GET /api/v2/trace/{id}`` over a lake of ``BENCH_SPANS`` spans (default 10
-   million, a day of compacted hourly segments written directly). Baseline: the same
+   million, a day of compacted hourly segments written directly and committed to the
+   table's Delta log as one version). Baseline: the same
    lookup by DuckDB in this process over the same Parquet files, no HTTP.
 3. ``GET /api/v2/dependencies`` for that day, from the per-minute links table.
    Baseline: deriving the links from the spans with SQL at query time (a self-join),
@@ -164,17 +165,17 @@ def build_lake(data_dir: Path, day_start_us: int) -> tuple[list[str], float]:
     """Write the day as compacted segments; the links too. Returns trace ids and the
     time SQL took to derive the links from the spans (the baseline of step 3)."""
     store = Store(Settings.load(overrides={"data_dir": str(data_dir)}))
-    store.manifest.load()
+    store.open()  # creates the tables' commit logs
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     sample: list[str] = []
+    spans = []
     for hour in range(24):
         table = hour_of_spans(con, day_start_us, hour)
         sample += random.sample(table.column("trace_id").to_pylist(), 3)
-        store.manifest.state.segments += write_segments(
-            store.lake, "spans", table, store.manifest.take_segment_number, compacted=True
-        )
-    files = [str(store.lake / s.path) for s in store.manifest.segments("spans")]
+        spans += write_segments(store.lake, "spans", table, store.writer, compacted=True)
+    store.tables["spans"].commit(spans, operation="bench")
+    files = [str(store.lake / s.path) for s in store.tables["spans"].snapshot().segments]
     started = time.perf_counter()
     links = con.sql(
         """
@@ -189,11 +190,11 @@ def build_lake(data_dir: Path, day_start_us: int) -> tuple[list[str], float]:
         params=[files, files],
     ).to_arrow_table()
     derive_s = time.perf_counter() - started
-    store.manifest.state.segments += write_segments(
-        store.lake, "dependencies", links.cast(DEPENDENCIES), store.manifest.take_segment_number,
-        compacted=True,
-    )  # fmt: skip
-    store.manifest.save()
+    links_written = write_segments(
+        store.lake, "dependencies", links.cast(DEPENDENCIES), store.writer, compacted=True
+    )
+    store.tables["dependencies"].commit(links_written, operation="bench")
+    store.close()
     return sample, derive_s
 
 

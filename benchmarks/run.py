@@ -3,7 +3,8 @@
 Each benchmark is a plain script that measures its own baseline in the same run and
 reports ratios against it, because this machine is shared and noisy: absolute numbers
 move from run to run, ratios much less. ``BENCH_LINES`` scales the lake benchmark down
-for a quick look (default: 10 million lines).
+for a quick look (default: 10 million lines); ``BENCH_DELTA_FLUSHES`` and
+``BENCH_DELTA_ROWS`` the Delta commit benchmark (default 100 flushes of 20,000 rows).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ ORDER = (
     "bench_decode_stall",
     "bench_access",
     "bench_lake",
+    "bench_delta",
     "bench_stream_decoders",
     "bench_breaker",
     "bench_sdk_logging",

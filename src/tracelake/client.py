@@ -48,8 +48,14 @@ class Client:
         ).json()
         return data
 
-    def sql(self, sql: str, params: list[Any] | None = None) -> dict[str, Any]:
-        body = orjson.dumps({"sql": sql, "params": params or []})
+    def sql(
+        self, sql: str, params: list[Any] | None = None, *, as_of: int | str | None = None
+    ) -> dict[str, Any]:
+        """``as_of``: a table version or an RFC 3339 time to read the lake as of."""
+        payload: dict[str, Any] = {"sql": sql, "params": params or []}
+        if as_of is not None:
+            payload["as_of"] = as_of
+        body = orjson.dumps(payload)
         data: dict[str, Any] = self._request(
             "POST", "/api/v1/sql", content=body, headers={"Content-Type": "application/json"}
         ).json()

@@ -7,7 +7,7 @@ says, in one line, what went wrong and what to do.
 * TracelakeError                 500
   x ConfigError                  (start-up; the CLI exits 2)
     + DataDirInUse                 another process holds the data directory's lock
-    + LakeNeedsRepair              the manifest is missing or unreadable
+    + LakeNeedsRepair              a table's commit log is missing or unreadable
   x BadRequest                   400
     + DecodeError                400   a payload could not be decoded
     + QueryError                 400
@@ -46,7 +46,7 @@ class DataDirInUse(ConfigError):
 
 
 class LakeNeedsRepair(ConfigError):
-    """The manifest is missing or unreadable; ``tracelake lake repair`` rebuilds it."""
+    """A table's commit log is missing or unreadable; ``tracelake lake repair`` rebuilds it."""
 
 
 class BadRequest(TracelakeError):

@@ -30,7 +30,12 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("data_dir", "data", "Directory holding the WAL, the lake's Parquet segments and state"),
+    Setting("data_dir", "data", "Directory holding the WAL, the lake (unless lake_dir) and state"),
+    Setting(
+        "lake_dir",
+        "",
+        "Directory of the lake's Delta tables; several writers may share one (default: DATA/lake)",
+    ),
     Setting(
         "host", "127.0.0.1", "Address every listener binds; loopback unless you mean otherwise"
     ),
@@ -115,6 +120,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("memtable_max_rows", 200_000, "Rows in the memtable that trigger a segment flush"),
     Setting("compaction_interval_s", 60.0, "How often small segments of a partition are merged"),
     Setting("compaction_min_segments", 4, "Segments in a partition that make it worth compacting"),
+    Setting(
+        "lake_vacuum_hours",
+        24,
+        "Hours files compaction or retention removed stay on disk (running queries, time travel)",
+    ),
     Setting(
         "retention_days",
         30,
@@ -208,6 +218,7 @@ class Settings:
     """The resolved, validated settings of one server."""
 
     data_dir: str
+    lake_dir: str
     host: str
     http_port: int
     tcp_port: int
@@ -236,6 +247,7 @@ class Settings:
     memtable_max_rows: int
     compaction_interval_s: float
     compaction_min_segments: int
+    lake_vacuum_hours: int
     retention_days: int
     retention_days_by_table: dict[str, int]
     query_timeout_s: float
@@ -271,6 +283,10 @@ class Settings:
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir)
+
+    @property
+    def lake_path(self) -> Path:
+        return Path(self.lake_dir) if self.lake_dir else self.data_path / "lake"
 
     def retention_for(self, table: str) -> int:
         return int(self.retention_days_by_table.get(table, self.retention_days))

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import orjson
 
 from tests.conftest import ServerProcess
@@ -66,6 +67,23 @@ def test_sql_prints_a_table_and_refuses_writes_in_one_line(server: ServerProcess
     assert bad.stderr.count("\n") == 1 and "only SELECT" in bad.stderr
 
 
+def test_sql_as_of_reads_the_lake_as_it_was_and_refuses_a_bad_point(
+    server: ServerProcess,
+) -> None:
+    """``--as-of`` takes a table version (digits) or an RFC 3339 time; version 0 is the
+    empty table, now is every committed row, and anything else is one line saying what
+    is accepted."""
+    tl("send", "-", "--url", server.url, input=b'{"message":"x"}\n')
+    httpx.post(f"{server.url}/api/v1/lake/compact").raise_for_status()  # commits the row
+    count = ["sql", "SELECT count(*) AS n FROM logs", "--format", "csv", "--url", server.url]
+    assert tl(*count, "--as-of", "0").stdout.splitlines() == ["n", "0"]
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
+    assert tl(*count, "--as-of", now).stdout.splitlines() == ["n", "1"]
+    bad = tl(*count, "--as-of", "yesterday")
+    assert bad.returncode == 1
+    assert bad.stderr.count("\n") == 1 and "RFC 3339" in bad.stderr
+
+
 def test_explain_shows_sql_with_parameters_without_a_server() -> None:
     out = tl("query", "--explain", "service:orders latency_ms:>500")
     assert out.returncode == 0
@@ -96,7 +114,7 @@ def test_tail_prints_new_matching_lines(server: ServerProcess) -> None:
         time.sleep(1.5)
     finally:
         proc.terminate()
-        stdout, _ = proc.communicate(10)
+        stdout, _ = proc.communicate(timeout=10)
     assert "fresh line" in stdout
 
 

@@ -1,4 +1,4 @@
-"""A lake with known events in it, written by the real server and flushed to Parquet."""
+"""A lake with known events in it, written by the real server and committed to Delta."""
 
 from __future__ import annotations
 
@@ -26,9 +26,13 @@ EVENTS = [
 ]
 
 
-def start_lake_server(factory: type[ServerProcess], data_dir: Path) -> ServerProcess:
-    """A running server whose events are all in segments (flushed and compacted)."""
-    server = factory(data_dir).start()
+def start_lake_server(
+    factory: type[ServerProcess], data_dir: Path, env: dict[str, str] | None = None
+) -> ServerProcess:
+    """A running server whose events are all committed to the ``events`` Delta table:
+    flushed (one version per flush) then compacted (one more version, whose files
+    replace the flushed ones; those stay on disk until vacuum)."""
+    server = factory(data_dir, env=env or {}).start()
     body = b"\n".join(
         orjson.dumps(
             {

@@ -49,12 +49,12 @@ def test_a_flush_writes_one_directory_per_type_before_the_date(make_store) -> No
     store = make_store()
     asyncio.run(store.append("events", events_ipc("order_placed", "refund", "order_placed")))
     store.flush()
-    partitions = sorted(s.partition for s in store.manifest.segments("events"))
+    partitions = sorted(s.partition for s in store.tables["events"].snapshot().segments)
     assert partitions == [
         "type=order_placed/date=2026-01-01/hour=00",
         "type=refund/date=2026-01-01/hour=00",
     ]
-    for segment in store.manifest.segments("events"):
+    for segment in store.tables["events"].snapshot().segments:
         assert (store.lake / segment.path).is_file()
         assert segment.path.startswith(f"events/{segment.partition}/")
     assert count_by_type(store) == [("order_placed", 2), ("refund", 1)]
@@ -66,7 +66,7 @@ def test_compaction_merges_within_a_type_and_never_across_types(make_store) -> N
         asyncio.run(store.append("events", events_ipc("order_placed", "refund")))
         store.flush()
     assert store.compact() == 2
-    segments = store.manifest.segments("events")
+    segments = store.tables["events"].snapshot().segments
     assert sorted((s.partition.split("/")[0], s.rows, s.compacted) for s in segments) == [
         ("type=order_placed", 2, True),
         ("type=refund", 2, True),
@@ -80,7 +80,7 @@ def test_compaction_on_demand_rewrites_a_lone_flushed_segment(make_store) -> Non
     store.flush()
     assert store.compact(now_us=T0) == 0
     assert store.compact(now_us=T0, min_segments=1) == 1
-    assert [s.compacted for s in store.manifest.segments("events")] == [True]
+    assert [s.compacted for s in store.tables["events"].snapshot().segments] == [True]
 
 
 @pytest.mark.parametrize("bad", ["../escape", "a/b", "..", "", "x=y"])

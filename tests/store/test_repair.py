@@ -1,9 +1,10 @@
-"""Rebuilding the manifest from the segment files: every row back exactly once, even
+"""Rebuilding a lost commit log from the segment files: every row back exactly once, even
 where a crash left rows both in a segment and in the WAL, or both in a compacted segment
 and in the segments it merged; nothing deleted; refused while the directory is held."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +27,11 @@ def _crash(store: Store) -> None:
     store.wal = None
 
 
-def test_a_lost_manifest_is_rebuilt_as_it_was_and_compaction_leftovers_are_set_aside(
+def _lose_log(store: Store) -> None:
+    shutil.rmtree(store.lake / "logs" / "_delta_log")
+
+
+def test_a_lost_commit_log_is_rebuilt_as_it_was_and_compaction_leftovers_are_set_aside(
     make_store: MakeStore,
 ) -> None:
     """Table, partition, rows, time range, bytes and compacted flag come from the files;
@@ -41,20 +46,18 @@ def test_a_lost_manifest_is_rebuilt_as_it_was_and_compaction_leftovers_are_set_a
     store.flush()
     merged = store.compact(now_us=T0 + 10 * HOUR_US, min_segments=1)
     assert merged == 2
-    before = sorted(store.manifest.segments(), key=lambda s: s.path)
-    next_segment = store.manifest.state.next_segment
+    before = sorted(store.segments(), key=lambda s: s.path)
     _crash(store)
-    (store.lake / "_manifest.json").unlink()
+    _lose_log(store)
     with pytest.raises(LakeNeedsRepair):
         make_store()
 
     report = repair_lake(store.root)
-    assert report.segments == 2 and report.rows == 4
+    assert report.tables == ["logs"] and report.segments == 2 and report.rows == 4
     assert len([why for _, why in report.set_aside if "compacted" in why]) == 3
     assert all((store.root / path).exists() for path, _ in report.set_aside), "moved, kept"
     again = make_store()
-    assert sorted(again.manifest.segments(), key=lambda s: s.path) == before
-    assert again.manifest.state.next_segment >= next_segment
+    assert sorted(again.segments(), key=lambda s: s.path) == before
     assert messages(again) == ["a", "b", "c", "d"]
 
 
@@ -70,7 +73,7 @@ def test_a_flush_cut_short_before_its_wal_was_cleared_counts_its_rows_once(
     for path, content in wal.items():  # the crash came before the WAL files were removed
         path.write_bytes(content)
     _crash(store)
-    (store.lake / "_manifest.json").unlink()
+    _lose_log(store)
 
     report = repair_lake(store.root)
     assert report.segments == 0 and report.wal_checkpoint == 0
@@ -94,7 +97,7 @@ def test_a_wal_file_left_by_a_committed_flush_is_set_aside_not_replayed(
     store.flush()  # one generation: WAL files 1 and 2
     last.write_bytes(content)  # the crash came between deleting file 1 and file 2
     _crash(store)
-    (store.lake / "_manifest.json").unlink()
+    _lose_log(store)
 
     report = repair_lake(store.root)
     assert report.wal_checkpoint == int(last.stem)
@@ -102,16 +105,17 @@ def test_a_wal_file_left_by_a_committed_flush_is_set_aside_not_replayed(
     assert messages(make_store()) == ["a", "b"]
 
 
-def test_repair_keeps_an_unreadable_manifest_aside(make_store: MakeStore) -> None:
+def test_repair_keeps_an_unreadable_commit_log_aside(make_store: MakeStore) -> None:
     store = make_store()
     append(store, ipc_of("a"))
     store.flush()
     _crash(store)
-    manifest = store.lake / "_manifest.json"
-    broken = manifest.read_bytes()[:40]
-    manifest.write_bytes(broken)
+    newest = max((store.lake / "logs" / "_delta_log").glob("*.json"))
+    broken = newest.read_bytes()[:40]
+    newest.write_bytes(broken)
     report = repair_lake(store.root)
-    assert report.old_manifest is not None and report.old_manifest.read_bytes() == broken
+    (old,) = report.old_logs
+    assert (old / newest.name).read_bytes() == broken, "kept aside as it was"
     assert messages(make_store()) == ["a"]
 
 
@@ -121,4 +125,4 @@ def test_repair_refuses_while_the_data_directory_is_held(tmp_path: Path) -> None
     with DataDirLock(tmp_path / "data"), pytest.raises(DataDirInUse) as refused:
         repair_lake(tmp_path / "data")
     assert "stop it" in refused.value.message
-    assert not (tmp_path / "data" / "lake" / "_manifest.json").exists()
+    assert not list((tmp_path / "data" / "lake").rglob("_delta_log"))

@@ -1,4 +1,5 @@
-"""The store: replay, flush to Parquet segments, compaction, retention, orphans, pruning."""
+"""The store: replay, flush to Parquet segments committed to Delta tables, compaction,
+retention, vacuum, orphans, pruning."""
 
 from __future__ import annotations
 
@@ -11,6 +12,18 @@ import tracelake.store as store_module
 from tests.conftest import sample
 from tests.store.conftest import T0, append, ipc_of, messages
 from tracelake.store import Store
+
+
+def pq_bytes(ipc: bytes) -> bytes:
+    """A real Parquet file of the rows of an IPC batch."""
+    import io
+
+    import pyarrow as pa
+
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_batches([pa.ipc.open_stream(ipc).read_next_batch()]), buffer)
+    return buffer.getvalue()
+
 
 MakeStore = Callable[..., Store]
 
@@ -37,7 +50,7 @@ def test_flush_writes_hourly_hive_partitions_and_empties_the_wal(make_store: Mak
     append(store, ipc_of("early2", "early3", ts_us=T0 + 1_000))
     append(store, ipc_of("early1", ts_us=T0))
     assert store.flush() == 4
-    paths = sorted(s.path for s in store.manifest.segments())
+    paths = sorted(s.path for s in store.segments())
     assert [p.rsplit("/", 1)[0] for p in paths] == [
         "logs/date=2026-01-01/hour=00",
         "logs/date=2026-01-01/hour=01",
@@ -68,34 +81,36 @@ def test_compaction_merges_small_segments_of_a_partition_into_one(make_store: Ma
     for i in (3, 1, 0, 2):
         append(store, ipc_of(f"m{i}", ts_us=T0 + i * 1_000_000))
         store.flush()
-    assert len(store.manifest.segments()) == 4
+    assert len(store.segments()) == 4
     assert store.compact() == 1
-    segments = store.manifest.segments()
+    segments = store.segments()
     assert len(segments) == 1 and segments[0].rows == 4 and segments[0].compacted
     assert messages(store) == ["m0", "m1", "m2", "m3"]
     merged = pq.read_table(store.lake / segments[0].path)
     assert merged.column("message").to_pylist() == ["m0", "m1", "m2", "m3"], "sorted by time"
 
 
-def test_orphan_segment_files_are_set_aside_on_open_never_deleted_and_temp_files_go(
+def test_a_segment_file_no_commit_names_is_never_read_and_vacuum_deletes_it(
     make_store: MakeStore,
 ) -> None:
-    """A .parquet the manifest does not name may be all that is left of some rows:
-    it moves to _orphans/ (out of the tables, so nothing counts it), bytes intact; only
-    the store's own temp names are deleted."""
+    """A .parquet a flush renamed but never committed (a crash between the two) is in no
+    version: no query or outside reader counts it, and vacuum deletes it once it is
+    older than the grace period; this writer's own temp files go at the next open."""
     store = make_store()
     append(store, ipc_of("a"))
     store.flush()
     hour = store.lake / "logs" / "date=2026-01-01" / "hour=00"
-    orphan = hour / "999999999999.parquet"
-    orphan.write_bytes(b"half written")
-    (hour / "999999999998.parquet.tmp").write_bytes(b"never renamed")
+    orphan = hour / f"f-{store.writer}-0000000000000000.parquet"
+    orphan.write_bytes(pq_bytes(ipc_of("ghost")))
+    tmp = hour / f"f-{store.writer}-0000000000000001.parquet.tmp"
+    tmp.write_bytes(b"never renamed")
     store.wal.close()  # type: ignore[union-attr]
     store.wal = None
     again = make_store()
-    assert not orphan.exists() and not (hour / "999999999998.parquet.tmp").exists()
-    kept = store.lake / "_orphans" / "logs" / "date=2026-01-01" / "hour=00" / orphan.name
-    assert kept.read_bytes() == b"half written"
+    assert not tmp.exists()
+    assert messages(again) == ["a"]
+    assert again.vacuum(retention_hours=1) == 0 and orphan.exists(), "within the grace period"
+    assert again.vacuum(retention_hours=0) == 1 and not orphan.exists()
     assert messages(again) == ["a"]
 
 
@@ -147,7 +162,7 @@ def test_a_closed_hour_is_compacted_even_with_one_segment_and_an_open_one_waits(
     append(store, ipc_of("open", ts_us=T0 + 5 * 3_600_000_000))
     store.flush()
     assert store.compact(now_us=T0 + 5 * 3_600_000_000 + 60_000_000) == 1
-    compacted = {s.partition: s.compacted for s in store.manifest.segments()}
+    compacted = {s.partition: s.compacted for s in store.segments()}
     assert compacted == {"date=2026-01-01/hour=00": True, "date=2026-01-01/hour=05": False}
 
 
@@ -156,7 +171,7 @@ def test_compacted_segments_carry_a_trace_id_bloom_filter(make_store: MakeStore)
     append(store, ipc_of("a"))
     store.flush()
     store.compact()
-    (segment,) = store.manifest.segments()
+    (segment,) = store.segments()
     meta = pq.ParquetFile(store.lake / segment.path).metadata
     trace_col = meta.schema.names.index("trace_id")
     assert segment.compacted
@@ -165,7 +180,7 @@ def test_compacted_segments_carry_a_trace_id_bloom_filter(make_store: MakeStore)
 
 def test_compaction_of_a_large_partition_merges_in_bounded_groups() -> None:
     from tracelake.store.compaction import MAX_MERGE_ROWS, plan_compactions
-    from tracelake.store.manifest import Segment
+    from tracelake.store.delta import Segment
 
     segments = [
         Segment(

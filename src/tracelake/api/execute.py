@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from tracelake.api.context import AppContext
@@ -23,12 +24,14 @@ async def run_query(
     end_us: int | None = None,
     max_rows: int | None = None,
     arrow: bool = False,
+    as_of: int | datetime | None = None,
 ) -> Results:
     """Execute ``sql`` over ``tables`` (all when None), pruned to [start, end).
 
     ``max_rows`` replaces the row cap for answers that are not rows (LogQL's time
     buckets); ``arrow`` returns them as one Arrow table (no byte budget then: the caller
-    aggregates them)."""
+    aggregates them); ``as_of`` (a table version or a time) reads the tables as their
+    commit logs had them then (``Store.sources``)."""
     started = time.perf_counter()
     try:
         results = await asyncio.to_thread(
@@ -41,6 +44,7 @@ async def run_query(
             max_rows=max_rows,
             max_bytes=None if arrow else ctx.settings.query_max_answer_bytes,
             arrow=arrow,
+            as_of=as_of,
         )
     except TracelakeError:
         ctx.metrics.queries.labels(kind, "error").inc()

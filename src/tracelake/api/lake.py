@@ -1,7 +1,8 @@
 """``POST /api/v1/lake/compact``: flush the memtable and compact every partition now.
 
-The running server is the lake's only writer (its manifest, its WAL checkpoint), so
-``tracelake lake compact`` asks it rather than rewriting files behind its back. Normal
+The running server flushes its own memtable (only it knows its WAL), so ``tracelake
+lake compact`` asks it; the compaction itself is a Delta commit, safe beside other
+writers of the lake (they take turns on the lake's maintenance lock). Normal
 compaction waits for a partition to gather ``compaction_min_segments`` segments or for
 its hour to close; this rewrites every flushed segment at once, e.g. before copying
 the lake elsewhere or reading it from Spark.

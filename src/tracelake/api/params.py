@@ -84,6 +84,34 @@ def _in_range(moment: datetime, name: str, value: str) -> datetime:
     return utc
 
 
+#: What an ``as_of`` may be, as its 400 says.
+AS_OF_FORMS = (
+    "an RFC 3339 time with a zone (2026-12-01T10:00:00Z) or a table version (an integer >= 0)"
+)
+
+
+def as_of_value(value: object, name: str = "as_of") -> int | datetime | None:
+    """A time-travel point from a JSON body: a table version (integer) or an RFC 3339 time
+    in UTC; None when absent. A time needs a zone for the same reason ``unix_time``'s does;
+    a version must be a JSON integer, since a numeric string is ambiguous with epoch times."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise BadRequest(f"{name}={value} is not a version: give {AS_OF_FORMS}")
+        return value
+    moment = None
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+    if moment is None or moment.tzinfo is None:
+        shown = orjson.dumps(value).decode()[:80]
+        raise BadRequest(f"{name}={shown} is not a time or a version: give {AS_OF_FORMS}")
+    return _in_range(moment, name, str(value))
+
+
 # -- Prometheus's dialect ----------------------------------------------------------------
 
 

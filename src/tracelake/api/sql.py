@@ -6,6 +6,11 @@ sandbox has one hole DuckDB will not close — its spill directory is always rea
 server paths show in its settings and view definitions, so the parsed statement is also
 walked: it may name only the lake's tables (and its own CTEs), a few row-generating table
 functions, and no function that reads files or settings.
+
+``as_of`` (a table version or an RFC 3339 time) runs the statement over the tables as
+their Delta commit logs had them then, memtable excluded. Only the tables the statement
+names are read then: each costs a load of its log at that point, and a version number is
+one table's (versions are counted per table).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from tracelake.api.context import context
 from tracelake.api.endpoints import READ, Endpoint
 from tracelake.api.execute import run_query
 from tracelake.api.openapi import answer, error_answers, json_content, schema
-from tracelake.api.params import read_body
+from tracelake.api.params import AS_OF_FORMS, as_of_value, read_body
 from tracelake.api.responses import dumps
 from tracelake.errors import BadRequest, QueryTimeout, SQLRejected
 from tracelake.schema import SCHEMAS
@@ -50,9 +55,10 @@ _parser = duckdb.connect(config={"enable_external_access": False})
 _parser_lock = threading.Lock()
 
 
-def check_statement(sql: str, tables: Collection[str] = tuple(SCHEMAS)) -> None:
+def check_statement(sql: str, tables: Collection[str] = tuple(SCHEMAS)) -> list[str]:
     """Refuse anything but exactly one SELECT over ``tables``, with a message saying what
-    was sent and what to do."""
+    was sent and what to do; returns those of ``tables`` it names (a CTE shadowing one
+    counts: reading a table too many is harmless)."""
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as e:
@@ -73,20 +79,22 @@ def check_statement(sql: str, tables: Collection[str] = tuple(SCHEMAS)) -> None:
             f"{tree.get('error_message', 'it does not parse')}"
         )
     allowed = {t.lower() for t in tables} | set(_cte_names(tree))
-    for node in _nodes(tree):
-        _check_node(node, allowed)
+    named = {name for node in _nodes(tree) if (name := _check_node(node, allowed))}
+    return [t for t in tables if t.lower() in named]
 
 
-def _check_node(node: dict[str, Any], allowed: set[str]) -> None:
+def _check_node(node: dict[str, Any], allowed: set[str]) -> str | None:
+    """Raise SQLRejected for a node the statement may not hold; the table's name when the
+    node reads a lake table (or a CTE)."""
     kind = node.get("type")
     if kind == "BASE_TABLE":
         name = str(node.get("table_name", "")).lower()
         schema = str(node.get("schema_name", "")).lower()
         catalog = str(node.get("catalog_name", "")).lower()
         if f"{schema}.{name}" in CATALOG_VIEWS and catalog in ("", "memory"):
-            return
+            return None
         if name in allowed and schema in ("", "main") and catalog in ("", "memory"):
-            return
+            return name
         raise SQLRejected(
             f"unknown table {node.get('table_name')!r}: query the lake tables "
             f"({LAKE_TABLES}); files and DuckDB's catalog are not readable over SQL"
@@ -106,6 +114,7 @@ def _check_node(node: dict[str, Any], allowed: set[str]) -> None:
                 f"{name}() is not available over SQL: it reads server settings, files or "
                 "SQL text; ask the server's operator for what you need"
             )
+    return None
 
 
 def _nodes(value: Any) -> Iterator[dict[str, Any]]:
@@ -140,8 +149,17 @@ async def post_sql(request: Request) -> Response:
     params = payload.get("params", [])
     if not isinstance(params, list):
         raise BadRequest('"params" must be a JSON array of values for the ? placeholders')
-    check_statement(payload["sql"])
-    results = await run_query(ctx, payload["sql"], params, kind="sql")
+    as_of = as_of_value(payload.get("as_of"))
+    named = check_statement(payload["sql"])
+    results = await run_query(
+        ctx,
+        payload["sql"],
+        params,
+        kind="sql",
+        # as of a past point, only the tables named (see the module's docstring)
+        tables=(named or None) if as_of is not None else None,
+        as_of=as_of,
+    )
     answer = {
         "columns": results.columns,
         "rows": [list(r) for r in results.rows],
@@ -180,13 +198,24 @@ endpoints = [
                         "properties": {
                             "sql": {"type": "string"},
                             "params": {"type": "array", "items": {}},
+                            "as_of": {
+                                "oneOf": [
+                                    {"type": "string", "format": "date-time"},
+                                    {"type": "integer", "minimum": 0},
+                                ],
+                                "description": "read the tables as their commit logs had "
+                                f"them then (time travel, memtable excluded): {AS_OF_FORMS}; "
+                                "a version reads a statement over one table",
+                            },
                         },
                     }
                 ),
             },
             "responses": {
                 "200": answer(schema("SQLResult")),
-                **error_answers("BadRequest", "PayloadTooLarge", "Overloaded", "QueryTimeout"),
+                **error_answers(
+                    "BadRequest", "NotFound", "PayloadTooLarge", "Overloaded", "QueryTimeout"
+                ),
             },
         },
     )

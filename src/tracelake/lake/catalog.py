@@ -1,4 +1,11 @@
-"""What the lake holds, from its manifest: per table and per partition."""
+"""What the lake holds, from its Delta commit logs: per table and per partition.
+
+Each table's ``_delta_log/`` is the truth about which files make up its current
+version, so everything here reads the log and never lists directories (a directory
+also holds files compaction has replaced, and files of writes that never committed).
+Nothing here writes: a table whose log does not exist yet is shown empty, never
+created, so the catalog is safe beside a running server or on a read-only copy.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +15,16 @@ from pathlib import Path
 
 from tracelake.errors import NotFound
 from tracelake.schema import SCHEMAS
-from tracelake.store.manifest import Manifest, Segment
+from tracelake.store.delta import LOG_DIR, OPERATION_KEY, LakeTable, Segment, Snapshot
+
+#: The catalog of the lake before Delta; a server start moves it onto Delta tables.
+OLD_MANIFEST = "_manifest.json"
 
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """Segments, rows, bytes and time range of a table or a partition."""
+    """Segments, rows, bytes and time range of a table or a partition, with the Delta
+    version they were read at (None: the table has no commit log yet)."""
 
     name: str
     segments: int
@@ -22,9 +33,10 @@ class Summary:
     min_ts: int | None  # µs since the epoch
     max_ts: int | None
     compacted: int
+    version: int | None
 
     @staticmethod
-    def of(name: str, segments: list[Segment]) -> Summary:
+    def of(name: str, segments: list[Segment], version: int | None) -> Summary:
         return Summary(
             name,
             len(segments),
@@ -33,35 +45,106 @@ class Summary:
             min((s.min_ts for s in segments), default=None),
             max((s.max_ts for s in segments), default=None),
             sum(1 for s in segments if s.compacted),
+            version,
         )
 
 
-def load_manifest(data_dir: Path) -> Manifest:
-    """The manifest of ``data_dir``; NotFound when the directory holds no lake."""
-    path = data_dir / "lake" / "_manifest.json"
-    if not path.is_file():
-        raise NotFound(f"no lake at {data_dir}: pass the --data-dir that tracelake serve uses")
-    manifest = Manifest(path)
-    manifest.load()
-    return manifest
+@dataclass(frozen=True, slots=True)
+class TableSummary:
+    """A table's summary and its last commit: when (ms since the epoch) and what it
+    did: tracelake's own name for it (flush, compact, retention, migrate, repair), else
+    Delta's (``CREATE TABLE`` for the empty version 0, or another writer's operation)."""
+
+    summary: Summary
+    committed_ms: int | None
+    operation: str | None
 
 
-def tables(manifest: Manifest) -> list[Summary]:
-    """Every table of the lake, with or without segments yet."""
-    return [Summary.of(table, manifest.segments(table)) for table in SCHEMAS]
+class Lake:
+    """The Delta tables under one lake directory, opened read-only and on demand."""
+
+    def __init__(self, root: Path, repair_hint: str = "run `tracelake lake repair`") -> None:
+        """NotFound when ``root`` holds no table's commit log: the user most likely
+        pointed at the wrong directory (or at a lake still on the old manifest)."""
+        self.root = root
+        self._hint = repair_hint
+        self._tables: dict[str, LakeTable | None] = {}
+        if not any((root / table / LOG_DIR).is_dir() for table in SCHEMAS):
+            if (root / OLD_MANIFEST).is_file():
+                raise NotFound(
+                    f"the lake at {root} is still on {OLD_MANIFEST}, the catalog before "
+                    "Delta Lake: start the server on it once (tracelake serve) to move it"
+                )
+            raise NotFound(
+                f"no lake at {root}: pass the --data-dir (or --lake-dir) that tracelake serve uses"
+            )
+
+    def table(self, name: str) -> LakeTable | None:
+        """The open table, or None when it has no commit log yet (never created here)."""
+        if name not in SCHEMAS:
+            raise NotFound(f"no table {name!r}: tables are {', '.join(SCHEMAS)}")
+        if name not in self._tables:
+            table = LakeTable(self.root, name, self._hint)
+            try:
+                table.open(create=False)
+            except NotFound:
+                self._tables[name] = None
+            else:
+                self._tables[name] = table
+        return self._tables[name]
+
+    def snapshot(self, name: str) -> Snapshot | None:
+        """The table's current version, or None without a commit log."""
+        table = self.table(name)
+        return None if table is None else table.snapshot()
 
 
-def partitions(manifest: Manifest, table: str) -> list[Summary]:
-    """The partitions of ``table`` that have segments, in path order."""
-    if table not in SCHEMAS:
-        raise NotFound(f"no table {table!r}: tables are {', '.join(SCHEMAS)}")
+def open_lake(lake: Path, data_dir: Path | None = None) -> Lake:
+    """The lake at ``lake``; the repair hint names ``data_dir`` when known."""
+    hint = (
+        f"run `tracelake lake repair --data-dir {data_dir}`"
+        if data_dir is not None
+        else "run `tracelake lake repair`"
+    )
+    return Lake(lake, hint)
+
+
+def tables(lake: Lake) -> list[TableSummary]:
+    """Every table of the lake, with or without a commit log yet, and its last commit."""
+    out = []
+    for name in SCHEMAS:
+        table = lake.table(name)
+        if table is None:
+            out.append(TableSummary(Summary.of(name, [], None), None, None))
+            continue
+        snapshot = table.snapshot()
+        # One commit's info: the newest version's file only, not the whole log.
+        last = table.history(1)
+        info = last[0] if last else {}
+        when = info.get("timestamp")
+        operation = info.get(OPERATION_KEY) or info.get("operation")
+        out.append(
+            TableSummary(
+                Summary.of(name, list(snapshot.segments), snapshot.version),
+                when if isinstance(when, int) else None,
+                operation if isinstance(operation, str) else None,
+            )
+        )
+    return out
+
+
+def partitions(lake: Lake, table: str) -> list[Summary]:
+    """The partitions of ``table`` that have files in its current version, in path order."""
+    snapshot = lake.snapshot(table)
+    if snapshot is None:
+        return []
     groups: dict[str, list[Segment]] = defaultdict(list)
-    for segment in manifest.segments(table):
+    for segment in snapshot.segments:
         groups[segment.partition].append(segment)
-    return [Summary.of(name, groups[name]) for name in sorted(groups)]
+    return [Summary.of(name, groups[name], snapshot.version) for name in sorted(groups)]
 
 
-def files(data_dir: Path, manifest: Manifest, table: str) -> list[str]:
-    """Paths of the live segment files of ``table`` (the manifest's, never a glob's)."""
-    lake = data_dir / "lake"
-    return [str(lake / s.path) for s in manifest.segments(table)]
+def files(lake: Lake, table: str) -> list[str]:
+    """Paths of the files of ``table``'s current version (the log's, never a glob's)."""
+    snapshot = lake.snapshot(table)
+    return [] if snapshot is None else [str(lake.root / s.path) for s in snapshot.segments]

@@ -1,7 +1,9 @@
 """``tracelake lake export``: a table's rows, in a time range and filter, to one file.
 
-It runs on the user's machine with its own DuckDB over the manifest's files, so the
-server's SQL sandbox (no file writes, nothing outside the lake) stays as it is. The
+It runs on the user's machine with its own DuckDB over the files of the table's current
+Delta version (its commit log's, read once at the start: compaction committing meanwhile
+changes nothing for the export, whose files vacuum keeps for ``lake_vacuum_hours``), so
+the server's SQL sandbox (no file writes, nothing outside the lake) stays as it is. The
 time range is bound as parameters; ``where`` is the user's own SQL on their own
 files, run on a connection that can read only the lake and write only the output.
 """
@@ -14,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from tracelake.errors import BadRequest
-from tracelake.lake.catalog import files, load_manifest
+from tracelake.lake.catalog import files, open_lake
 from tracelake.schema import SCHEMAS, schema_of
 
 #: Output formats and the DuckDB COPY options that write them.
@@ -26,7 +28,7 @@ FORMATS: dict[str, str] = {
 
 
 def export_table(
-    data_dir: Path,
+    lake: Path,
     table: str,
     out: Path,
     fmt: str,
@@ -34,24 +36,26 @@ def export_table(
     start: datetime | None = None,
     end: datetime | None = None,
     where: str | None = None,
+    data_dir: Path | None = None,
 ) -> int:
     """Write the rows of ``table`` in [start, end) matching ``where`` to ``out``.
 
+    ``lake`` is the lake directory (``<data_dir>/lake`` unless ``lake_dir`` moved it);
+    ``data_dir``, when known, goes into the hint of a lake that needs repair.
     Returns the number of rows written (0 writes an empty file with the header/schema).
     """
     if table not in SCHEMAS:
         raise BadRequest(f"no table {table!r}: tables are {', '.join(SCHEMAS)}")
     if fmt not in FORMATS:
         raise BadRequest(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
-    manifest = load_manifest(data_dir)
-    paths = files(data_dir, manifest, table)
+    paths = files(open_lake(lake, data_dir), table)
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute(
         "SET allowed_directories = ?",
-        [[str((data_dir / "lake").resolve()) + "/", str(out.parent) + "/"]],
+        [[str(lake.resolve()) + "/", str(out.parent) + "/"]],
     )
     con.execute("SET enable_external_access = false")
     if paths:

@@ -2,18 +2,19 @@
 (``metrics``: by name, labels, time; see ``segments.SORT_KEYS``).
 
 Flushes write a segment every few seconds; queries are faster over few large files.
-The merged file is written first, then the manifest swaps old for new in one atomic
-rewrite, then the old files are deleted after a grace period (a running query may
-still read them). A crash at any point leaves either the old files or the new one
-named in the manifest; the other is an orphan the next open sets aside (``_orphans/``).
-Each merged file names the segments it replaces in its metadata, for ``store/repair.py``.
+The merged file is written first, then one Delta commit removes the old files and adds
+the new (``store/delta.py``); vacuum deletes the old files after ``lake_vacuum_hours``
+(running queries and time travel still read them). A crash at any point leaves either
+the old files or the new one committed; the other is in no commit, so no reader sees
+it, and vacuum deletes it. Each merged file names the segments it replaces in its
+metadata, for ``store/repair.py``.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from tracelake.store.manifest import Segment
+from tracelake.store.delta import Segment
 
 #: An hour is "closed" this long after it ends; its flushed segments are then compacted
 #: even if there are few of them, so every row ends up in a compacted file.
@@ -41,7 +42,7 @@ def plan_compactions(
     plans = []
     for _, group in sorted(groups.items(), key=lambda kv: kv[0][1]):
         if len(group) >= min_segments or _hour_end(group[0]) + CLOSE_AFTER_US <= now_us:
-            plans += _bounded(sorted(group, key=lambda s: s.path))
+            plans += _bounded(sorted(group, key=lambda s: (s.min_ts, s.path)))
     return plans
 
 

@@ -1,7 +1,8 @@
-"""The data directory's lock: one process writes a data directory at a time.
+"""Locks: one process writes a data directory at a time (``DataDirLock``, a ``flock``
+on ``<data_dir>/.lock``), and one writer of a lake maintains it at a time (``exclusive``).
 
 Two servers on one directory would each replay, flush and delete the other's WAL files
-and rewrite the manifest over the other's, so acknowledged rows vanish. The holder keeps
+and commit each other's batches, so acknowledged rows vanish or double. The holder keeps
 an exclusive ``flock`` on ``<data_dir>/.lock`` (which holds its pid, for the message the
 next one prints) for as long as it runs. The kernel drops the lock with the process,
 ``kill -9`` included, so a crash never leaves a stale lock to clean up by hand.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from tracelake.errors import DataDirInUse
@@ -80,3 +82,28 @@ def _read_pid(fd: int) -> int | None:
         return int(text) if text else None
     except (OSError, ValueError):
         return None
+
+
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[bool]:
+    """Try an exclusive ``flock`` on ``path`` without waiting; yield whether it is held.
+
+    The lake's maintenance lock: writers on one lake each compact, drop expired
+    partitions and vacuum, but one at a time, since two compactions of the same files
+    would both commit their merged copy (delta-rs merges concurrent removes of one file
+    without a conflict). A holder that dies drops it with the process.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

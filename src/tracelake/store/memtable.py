@@ -2,7 +2,7 @@
 
 Batches are searchable the moment the WAL applies them. ``freeze`` (called by the WAL
 at a seal) moves the active batches into a frozen generation that stays visible to
-queries until the flusher has written it to segments and the manifest says so.
+queries until the flusher has committed it to the lake, table by table.
 """
 
 from __future__ import annotations
@@ -60,8 +60,14 @@ class Memtable:
         with self._lock:
             return self._frozen[0] if self._frozen else None
 
+    def drop_table(self, generation: Generation, table: str) -> None:
+        """Forget one table's batches of a generation once they are committed (under the
+        store lock, with the commit, so a query sees them in one place or the other)."""
+        with self._lock:
+            generation.batches.pop(table, None)
+
     def drop(self, generation: Generation) -> None:
-        """Forget a generation once its rows are in segments (call under the store lock)."""
+        """Forget a generation once its rows are committed (call under the store lock)."""
         with self._lock:
             self._frozen.remove(generation)
 

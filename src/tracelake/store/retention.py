@@ -1,12 +1,12 @@
 """Retention: whole hourly partitions older than a table's limit leave the lake.
 
 Dropping whole partitions (never rewriting files) keeps retention cheap and
-crash-safe: the manifest forgets the segments first, the files go after.
+crash-safe: one commit removes the segments, vacuum deletes the files later.
 """
 
 from __future__ import annotations
 
-from tracelake.store.manifest import Segment
+from tracelake.store.delta import Segment
 
 HOUR_US = 3_600_000_000
 

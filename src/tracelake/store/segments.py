@@ -1,11 +1,12 @@
 """Parquet segments: how rows leave memory for the lake.
 
 A segment holds the rows of one table and one hour, zstd-compressed,
-at ``<table>/date=YYYY-MM-DD/hour=HH/<number>.parquet`` (Hive layout, so Spark and
-DuckDB read the partitions as columns). Tables listed in ``PARTITIONED_BY`` get one
+at ``<table>/date=YYYY-MM-DD/hour=HH/<name>.parquet`` (Hive layout, as Delta Lake
+writers lay out partitions). Tables listed in ``PARTITIONED_BY`` get one
 more level before the date, named for a column: ``events/type=order_placed/date=…``,
 so a reader of one event type opens that type's files only. Files are written under a temp name, fsync'd
-and renamed; only the manifest makes them part of the lake. Compacted segments carry a
+and renamed; only a Delta commit (``store/delta.py``) makes them part of the lake. A name
+says who wrote it and how: ``f-<writer>-<random>`` for a flush, ``c-…`` for a compaction. Compacted segments carry a
 Parquet Bloom filter on ``trace_id``, so a lookup by trace id skips row groups unread.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,22 +24,20 @@ import pyarrow.parquet as pq
 
 from tracelake.errors import StoreError
 from tracelake.files import fsync_dir
-from tracelake.store.manifest import Segment
+from tracelake.store.delta import FLUSHED_PREFIX, PARTITIONED_BY, Segment
 
 HOUR_US = 3_600_000_000
 ROW_GROUP_ROWS = 128 * 1024
 BLOOM_COLUMNS = ("trace_id",)
-#: Tables with a partition level before the date, and the column that names it.
-PARTITIONED_BY: dict[str, str] = {"events": "type"}
 #: What a value of such a column may be, since it becomes a directory name: a letter,
 #: then letters, digits, ``_``, ``.`` and ``-`` (no ``/``, no ``..``, no ``=``), 1-128
 #: characters. Ingest rejects other values; the check here guards the lake itself.
 PARTITION_VALUE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
 #: Provenance written into each segment's Parquet key-value metadata, so the lake can be
-#: rebuilt without its manifest and without counting a row twice (``store/repair.py``):
+#: rebuilt without its commit log and without counting a row twice (``store/repair.py``):
 #: a flushed segment holds the batches of WAL files ``wal_from``…``wal_to``; a compacted
-#: one the rows of the segments numbered in ``replaces``, and was written when every WAL
-#: file up to its ``wal_to`` was in segments.
+#: one the rows of the segments named in ``replaces``, and was written when every WAL
+#: file up to its ``wal_to`` was committed.
 META_WAL_FROM = b"tracelake.wal_from"
 META_WAL_TO = b"tracelake.wal_to"
 META_REPLACES = b"tracelake.replaces"
@@ -48,9 +47,9 @@ META_REPLACES = b"tracelake.replaces"
 SORT_KEYS: dict[str, tuple[str, ...]] = {"metrics": ("name", "labels", "timestamp")}
 
 
-def segment_number(path: str | Path) -> int:
-    """The number a segment file is named for (``…/000000000042.parquet`` → 42)."""
-    return int(Path(path).name.split(".", 1)[0])
+def segment_name(writer: str, *, compacted: bool) -> str:
+    """A new segment's file name (no suffix), unique across the writers of one lake."""
+    return f"{'c-' if compacted else FLUSHED_PREFIX}{writer}-{uuid.uuid4().hex[:16]}"
 
 
 def partition_of(hour: int) -> str:
@@ -93,19 +92,19 @@ def write_segment(
     table: str,
     hour: int,
     rows: pa.Table,
-    number: int,
+    name: str,
     *,
     compacted: bool,
     prefix: str = "",
     provenance: dict[bytes, bytes] | None = None,
 ) -> Segment:
-    """Write one sorted hour of rows as a Parquet file; return its manifest entry.
+    """Write one sorted hour of rows as a Parquet file, not yet committed.
 
     ``prefix`` is the partition level before the date (``type=order_placed/``), if any;
     ``provenance`` goes into the file's key-value metadata (``META_*``).
     """
     partition = prefix + partition_of(hour)
-    relative = f"{table}/{partition}/{number:012d}.parquet"
+    relative = f"{table}/{partition}/{name}.parquet"
     path = root / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -156,7 +155,7 @@ def write_segments(
     root: Path,
     table: str,
     data: pa.Table,
-    number: Callable[[], int],
+    writer: str,
     *,
     compacted: bool = False,
     provenance: dict[bytes, bytes] | None = None,
@@ -175,7 +174,7 @@ def write_segments(
             table,
             hour,
             rows,
-            number(),
+            segment_name(writer, compacted=compacted),
             compacted=compacted,
             prefix=f"{column}={value}/" if column else "",
             provenance=provenance,

@@ -47,7 +47,7 @@ def test_flushed_metrics_segments_are_sorted_by_name_labels_then_time(tmp_path: 
     )
     asyncio.run(store.append("metrics", to_ipc(samples_batch(rows))))
     store.flush()
-    (segment,) = store.manifest.segments("metrics")
+    (segment,) = store.tables["metrics"].snapshot().segments
     path = store.lake / segment.path
     store.close()
     table = pq.read_table(path)

@@ -6,7 +6,7 @@ PYTHON ?= python3
 RUN_STAMP  := $(VENV)/.installed-server
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install run test bench lint system-deps clean
+.PHONY: install run test bench lint system-deps node-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ run: install
 	$(VENV)/bin/tracelake demo
 
 ## test: lint, install (incl. system packages the tests drive) and run the whole suite
-test: lint system-deps
+test: lint system-deps node-deps
 	$(PY) -m pytest -q
 
 ## bench: the performance figures of docs/performance.md
@@ -44,6 +44,12 @@ lint: $(TEST_STAMP)
 
 system-deps:
 	sh scripts/system-deps.sh
+
+## node-deps: the Node.js clients the tests drive (loggers, tracers, breakers; tests/clients/node)
+node-deps: tests/clients/node/node_modules/.package-lock.json
+
+tests/clients/node/node_modules/.package-lock.json: tests/clients/node/package-lock.json
+	cd tests/clients/node && npm ci --no-audit --no-fund --loglevel=error
 
 clean:
 	rm -rf $(VENV) data data-demo .pytest_cache .mypy_cache .ruff_cache

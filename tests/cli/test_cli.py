@@ -101,7 +101,9 @@ def test_unreachable_server_is_one_line_with_what_to_do() -> None:
     assert out.stderr.count("\n") == 1 and "tracelake serve" in out.stderr
 
 
-def test_tail_prints_new_matching_lines(server: ServerProcess) -> None:
+def test_tail_prints_new_matching_lines_whole_to_a_pipe(server: ServerProcess) -> None:
+    """Piped, a 300-character message is one line, never wrapped at 80 columns."""
+    long = "fresh line " + "x" * 300
     proc = subprocess.Popen(
         [sys.executable, "-m", "tracelake", "tail", "service:live", "--url", server.url],
         stdout=subprocess.PIPE,
@@ -110,12 +112,14 @@ def test_tail_prints_new_matching_lines(server: ServerProcess) -> None:
     )
     try:
         time.sleep(2)  # the tail connects
-        tl("send", "-", "--url", server.url, input=b'{"service":"live","message":"fresh line"}\n')
+        line = orjson.dumps({"service": "live", "message": long}) + b"\n"
+        tl("send", "-", "--url", server.url, input=line)
         time.sleep(1.5)
     finally:
         proc.terminate()
         stdout, _ = proc.communicate(timeout=10)
-    assert "fresh line" in stdout
+    (printed,) = [x for x in stdout.splitlines() if "fresh line" in x]
+    assert printed.endswith(long) and " live " in printed
 
 
 def test_missing_file_is_a_clear_error() -> None:

@@ -1,4 +1,8 @@
-"""``tracelake tail``: follow matching log lines live."""
+"""``tracelake tail``: follow matching log lines live.
+
+On a terminal each record is one line, its message cut where the line ends; to a pipe or
+a file every line is written whole (never wrapped), so grep sees whole records.
+"""
 
 from __future__ import annotations
 
@@ -37,5 +41,9 @@ def command(query: str, url: str, token: str | None) -> None:
             " ",
             str(row.get("message") or ""),
         )
-        console.print(line)
+        if console.is_terminal:  # one record, one line: the message cut where the line ends
+            line.no_wrap, line.overflow = True, "ellipsis"
+            console.print(line)
+        else:  # a pipe or a file gets every line whole
+            console.print(line, soft_wrap=True)
         console.file.flush()  # a pipe reader sees each line as it comes

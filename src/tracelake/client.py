@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip as gzip_module
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,7 +25,7 @@ class Client:
         self, url: str = DEFAULT_URL, *, timeout: float = 60.0, token: str | None = None
     ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.url = url.rstrip("/")
+        self.url = with_scheme(url).rstrip("/")
         self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
 
     def close(self) -> None:
@@ -34,9 +35,7 @@ class Client:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as e:
-            raise ClientError(
-                f"cannot reach tracelake at {self.url} ({e}): is `tracelake serve` running? pass --url"
-            ) from e
+            raise ClientError(_unreachable(self.url, e)) from e
         if response.status_code >= 400 and response.status_code != 503:
             raise ClientError(_error_text(response))
         return response
@@ -61,6 +60,42 @@ class Client:
         ).json()
         return data
 
+    def ping(self) -> None:
+        """Raise ClientError (one line, what to do) unless the server answers."""
+        self._request("GET", "/-/health", timeout=10)
+
+    def lake_tables(self) -> list[dict[str, Any]]:
+        """What ``GET /api/v1/lake/tables`` answers: a summary per table."""
+        tables: list[dict[str, Any]] = self._request("GET", "/api/v1/lake/tables").json()["tables"]
+        return tables
+
+    def lake_partitions(self, table: str) -> list[dict[str, Any]]:
+        path = f"/api/v1/lake/tables/{table}/partitions"
+        found: list[dict[str, Any]] = self._request("GET", path).json()["partitions"]
+        return found
+
+    def lake_export(self, table: str, out: Path, **params: str | None) -> int:
+        """Stream ``table``'s export (``format``, ``from``, ``to``, ``where``) into ``out``;
+        returns its rows. Written beside ``out`` first, so a failure leaves no half file."""
+        clean = {k: v for k, v in params.items() if v is not None}
+        partial = out.with_name(out.name + ".part")
+        try:
+            with self._http.stream(
+                "GET", f"/api/v1/lake/tables/{table}/export", params=clean, timeout=None
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise ClientError(_error_text(response))
+                with open(partial, "wb") as f:
+                    for chunk in response.iter_bytes():
+                        f.write(chunk)
+                rows = int(response.headers.get("X-Tracelake-Rows", "0"))
+        except httpx.TransportError as e:
+            partial.unlink(missing_ok=True)
+            raise ClientError(_unreachable(self.url, e)) from e
+        partial.replace(out)
+        return rows
+
     def compact(self) -> dict[str, Any]:
         """Flush the memtable and compact every partition (an ``admin`` token's work)."""
         data: dict[str, Any] = self._request("POST", "/api/v1/lake/compact", timeout=600).json()
@@ -82,10 +117,12 @@ class Client:
 
     def tail(self, query: str) -> Iterator[dict[str, Any]]:
         """Yield matching new log rows as they arrive, until interrupted."""
+        connected = False
         try:
             with self._http.stream(
                 "GET", "/api/v1/tail", params={"q": query}, timeout=None
             ) as response:
+                connected = True
                 if response.status_code >= 400:
                     response.read()
                     raise ClientError(_error_text(response))
@@ -93,10 +130,22 @@ class Client:
                     if line.startswith("data: "):
                         yield orjson.loads(line[6:])
         except httpx.TransportError as e:
+            if not connected:
+                raise ClientError(_unreachable(self.url, e)) from e
             raise ClientError(f"lost the tail stream from {self.url}: {e}") from e
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
         return self._request("GET", path, params=params)
+
+
+def with_scheme(url: str) -> str:
+    """``127.0.0.1:7700`` as ``http://127.0.0.1:7700``: a bare host and port is what
+    users type, and what the server prints as its address."""
+    return url if "://" in url else f"http://{url}"
+
+
+def _unreachable(url: str, error: Exception) -> str:
+    return f"cannot reach tracelake at {url} ({error}): is `tracelake serve` running? pass --url"
 
 
 def _error_text(response: httpx.Response) -> str:

@@ -117,19 +117,43 @@ def test_partitions_of_events_are_by_type_then_date_and_hour(lake_server: Server
     assert replaced, "vacuum keeps the flushed files for lake_vacuum_hours"
 
 
+def test_tables_and_partitions_ask_the_running_server_by_default(
+    lake_server: ServerProcess,
+) -> None:
+    """Without --data-dir the commands talk to the server (--url), as ``sql`` does, and
+    print what reading the files prints."""
+    for args in (["tables"], ["partitions", "events"]):
+        served = lake(*args, "--url", lake_server.url, "--format", "json")
+        assert served.returncode == 0, served.stderr
+        read = lake(*args, "--data-dir", str(lake_server.data_dir), "--format", "json")
+        assert json_rows(served.stdout) == json_rows(read.stdout)
+    unknown = lake("partitions", "nope", "--url", lake_server.url)
+    assert unknown.returncode == 1 and "tables are" in unknown.stderr
+
+
+def test_lake_commands_without_a_server_say_how_to_read_the_files(tmp_path: Path) -> None:
+    out = lake("tables", "--url", "127.0.0.1:9")
+    assert out.returncode == 1 and out.stderr.count("\n") == 1
+    assert "tracelake serve" in out.stderr
+
+
+@pytest.mark.parametrize("via", ["files", "server"])
 @pytest.mark.parametrize("suffix", ["parquet", "csv", "jsonl"])
 def test_export_writes_the_filtered_time_range_in_the_format_of_the_suffix(
-    lake_server: ServerProcess, tmp_path: Path, suffix: str
+    lake_server: ServerProcess, tmp_path: Path, suffix: str, via: str
 ) -> None:
     """Only the current version's files are read: the flushed files compaction replaced
-    lie beside the compacted ones, and would double every row of a glob."""
+    lie beside the compacted ones, and would double every row of a glob. Through the
+    server (the default) or from the files (--data-dir), the same rows."""
     target = tmp_path / "out" / f"orders.{suffix}"
+    where = (
+        ["--data-dir", str(lake_server.data_dir)] if via == "files" else ["--url", lake_server.url]
+    )
     out = lake(
         "export",
         "events",
         str(target),
-        "--data-dir",
-        str(lake_server.data_dir),
+        *where,
         "--from",
         f"{DAY1}T00:00:00Z",
         "--to",
@@ -145,6 +169,28 @@ def test_export_writes_the_filtered_time_range_in_the_format_of_the_suffix(
         [str(target)],
     ).fetchall()
     assert rows == [("order_placed", 80.0), ("order_placed", 120.5)]
+    assert not list(target.parent.glob("*.part")), "the partial download was renamed"
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "1 = 1; SELECT 1",
+        "true) TO '/tmp/x.csv' (FORMAT csv); SELECT (1",
+        "type = 'x' -- comment",
+        "type = 'x') UNION ALL (SELECT * FROM spans",
+    ],
+)
+def test_export_through_the_server_takes_one_condition_only(
+    lake_server: ServerProcess, tmp_path: Path, where: str
+) -> None:
+    """The condition is the user's SQL run on the server: a second statement, a comment
+    or another table is refused in one line before anything runs."""
+    target = tmp_path / "x.csv"
+    out = lake("export", "events", str(target), "--url", lake_server.url, "--where", where)
+    assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
+    assert "server answered 400" in out.stderr
+    assert not target.exists()
 
 
 def test_export_with_a_bad_filter_says_so_in_one_line(

@@ -1,12 +1,13 @@
 """``tracelake lake``: what the lake holds, compaction now, exports, and repair.
 
-``tables``, ``partitions`` and ``export`` read the lake (each table's Delta commit log
-and the Parquet files of its current version) and never write to it, so they work
-with the server running or stopped, and on a lake ``lake_dir`` keeps apart from the
-data directory (``--lake-dir``). ``compact`` asks the running server to flush its
-memtable (only it knows its WAL) and compact every partition now. ``repair`` rebuilds a
-lost or unreadable commit log from the segment files (``store/repair.py``), and only
-with the server stopped.
+``tables``, ``partitions`` and ``export`` ask the running server (``--url``), as
+``sql`` does, so they work wherever the lake is. Given ``--data-dir`` or ``--lake-dir``
+(flag or environment) they read the lake's files themselves instead — each table's
+Delta commit log and the Parquet files of its current version — and never write to
+it, so they also work with the server stopped. ``compact`` asks the running server to
+flush its memtable (only it knows its WAL) and compact every partition now. ``repair``
+rebuilds a lost or unreadable commit log from the segment files (``store/repair.py``),
+on the data directory itself, and only with the server stopped.
 """
 
 from __future__ import annotations
@@ -24,45 +25,35 @@ from tracelake.cli.output import FORMATS, print_rows
 _data_dir = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=lambda: os.environ.get("TRACELAKE_DATA_DIR", "data"),
-    show_default="data",
-    help="The server's data directory (env TRACELAKE_DATA_DIR).",
+    default=lambda: os.environ.get("TRACELAKE_DATA_DIR") or None,
+    help="Read the lake of this data directory from its files instead of asking the "
+    "server (env TRACELAKE_DATA_DIR).",
 )
 _lake_dir = click.option(
     "--lake-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=lambda: os.environ.get("TRACELAKE_LAKE_DIR") or None,
-    help="The lake's directory when lake_dir puts it elsewhere (env TRACELAKE_LAKE_DIR; "
-    "default DATA_DIR/lake).",
+    help="Read this lake directory from its files instead of asking the server "
+    "(env TRACELAKE_LAKE_DIR; default DATA_DIR/lake).",
 )
 _format = click.option(
     "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
 )
 
 
-def _lake(data_dir: Path, lake_dir: Path | None) -> Path:
-    """The lake as the server sees it: ``lake_dir``, else ``<data_dir>/lake``."""
-    return lake_dir if lake_dir is not None else data_dir / "lake"
-
-
-def _iso(us: int | None) -> str | None:
-    return None if us is None else datetime.fromtimestamp(us / 1e6, UTC).isoformat()
-
-
-def _summary_row(i: Any) -> list[Any]:
-    return [
-        i.name,
-        i.version,
-        i.segments,
-        i.compacted,
-        i.rows,
-        i.bytes,
-        _iso(i.min_ts),
-        _iso(i.max_ts),
-    ]
+def _lake(data_dir: Path | None, lake_dir: Path | None) -> Path | None:
+    """The lake directory to read from its files (``lake_dir``, else ``<data_dir>/lake``),
+    or None: ask the server."""
+    if lake_dir is not None:
+        return lake_dir
+    return None if data_dir is None else data_dir / "lake"
 
 
 _COLUMNS = ["name", "version", "segments", "compacted", "rows", "bytes", "oldest", "newest"]
+
+
+def _print(columns: list[str], found: list[dict[str, Any]], fmt: str) -> None:
+    print_rows(columns, [[d.get(c) for c in columns] for d in found], fmt)
 
 
 @click.group("lake")
@@ -73,35 +64,47 @@ def command() -> None:
 @command.command("tables")
 @_data_dir
 @_lake_dir
+@url_option
+@token_option
 @_format
-def tables(data_dir: Path, lake_dir: Path | None, fmt: str) -> None:
+def tables(
+    data_dir: Path | None, lake_dir: Path | None, url: str, token: str | None, fmt: str
+) -> None:
     """Each table's Delta version, segments, rows, bytes, time range and last commit."""
+    columns = [*_COLUMNS, "committed", "operation"]
+    lake = _lake(data_dir, lake_dir)
+    if lake is None:
+        from tracelake.client import Client
+
+        _print(columns, Client(url, token=token).lake_tables(), fmt)
+        return
     from tracelake.lake.catalog import open_lake
     from tracelake.lake.catalog import tables as summarise
 
-    rows = [
-        [
-            *_summary_row(t.summary),
-            _iso(None if t.committed_ms is None else t.committed_ms * 1000),
-            t.operation,
-        ]
-        for t in summarise(open_lake(_lake(data_dir, lake_dir), data_dir))
-    ]
-    print_rows([*_COLUMNS, "committed", "operation"], rows, fmt)
+    _print(columns, [t.as_dict() for t in summarise(open_lake(lake, data_dir))], fmt)
 
 
 @command.command("partitions")
 @click.argument("table")
 @_data_dir
 @_lake_dir
+@url_option
+@token_option
 @_format
-def partitions(table: str, data_dir: Path, lake_dir: Path | None, fmt: str) -> None:
+def partitions(
+    table: str, data_dir: Path | None, lake_dir: Path | None, url: str, token: str | None, fmt: str
+) -> None:
     """The Hive partitions of TABLE's current version (events: type, then date and hour)."""
+    lake = _lake(data_dir, lake_dir)
+    if lake is None:
+        from tracelake.client import Client
+
+        _print(_COLUMNS, Client(url, token=token).lake_partitions(table), fmt)
+        return
     from tracelake.lake.catalog import open_lake
     from tracelake.lake.catalog import partitions as summarise
 
-    lake = open_lake(_lake(data_dir, lake_dir), data_dir)
-    print_rows(_COLUMNS, [_summary_row(p) for p in summarise(lake, table)], fmt)
+    _print(_COLUMNS, [p.as_dict() for p in summarise(open_lake(lake, data_dir), table)], fmt)
 
 
 @command.command("compact")
@@ -133,6 +136,8 @@ def compact(url: str, token: str | None) -> None:
 @click.option("--where", help="A SQL condition on the table's columns, e.g. \"type = 'refund'\".")
 @_data_dir
 @_lake_dir
+@url_option
+@token_option
 def export(
     table: str,
     out: Path,
@@ -140,18 +145,30 @@ def export(
     start: str | None,
     end: str | None,
     where: str | None,
-    data_dir: Path,
+    data_dir: Path | None,
     lake_dir: Path | None,
+    url: str,
+    token: str | None,
 ) -> None:
     """Write the rows of TABLE's current version (in a time range, optionally filtered) to OUT."""
+    suffix = out.suffix.lstrip(".").lower()
+    chosen = fmt or {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl"}.get(suffix, "parquet")
+    lake = _lake(data_dir, lake_dir)
+    if lake is None:
+        from tracelake.client import Client
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        rows = Client(url, token=token).lake_export(
+            table, out, format=chosen, where=where, **{"from": start, "to": end}
+        )
+        click.echo(f"wrote {rows} rows of {table} to {out} ({chosen})")
+        return
     from tracelake.api.params import parse_time
     from tracelake.lake.export import export_table
 
     now = datetime.now(UTC)
-    suffix = out.suffix.lstrip(".").lower()
-    chosen = fmt or {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl"}.get(suffix, "parquet")
     rows = export_table(
-        _lake(data_dir, lake_dir),
+        lake,
         table,
         out,
         chosen,
@@ -164,7 +181,13 @@ def export(
 
 
 @command.command("repair")
-@_data_dir
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: os.environ.get("TRACELAKE_DATA_DIR", "data"),
+    show_default="data",
+    help="The stopped server's data directory (env TRACELAKE_DATA_DIR).",
+)
 def repair(data_dir: Path) -> None:
     """Rebuild a table's missing or unreadable commit log from its files (stop the server first)."""
     from tracelake.store.repair import repair_lake

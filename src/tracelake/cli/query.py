@@ -41,6 +41,11 @@ def command(
 
     client = Client(url, token=token)
     data = client.search(query, **{"from": start or f"-{since}", "to": end, "limit": limit})
+    if not data["rows"]:
+        window = f"between {start} and {end or 'now'}" if start else f"in the last {since}"
+        what = f"matched {query!r}" if query else "arrived"
+        click.echo(f"no logs {what} {window}: widen --since or loosen the query", err=True)
+        return
     columns = data["columns"]
     print_rows(columns, [[r.get(c) for c in columns] for r in data["rows"]], fmt)
     if data.get("truncated"):

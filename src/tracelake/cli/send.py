@@ -43,7 +43,16 @@ def command(files: tuple[str, ...], url: str, token: str | None) -> None:
     """Ship FILES (NDJSON or plain text; - for stdin), with a progress bar."""
     from tracelake.client import Client, ClientError
 
+    for name in files:  # every problem said before anything is sent
+        if name != "-" and os.path.isdir(name):
+            raise ClientError(
+                f"{name!r} is a directory: pass the log files in it (e.g. {name}/*.log) "
+                "or - for stdin"
+            )
+        if name != "-" and not os.path.isfile(name):
+            raise ClientError(f"no such file {name!r}: pass log files or - for stdin")
     client = Client(url, token=token)
+    client.ping()
     accepted = rejected = 0
     with Progress(
         TextColumn("{task.description}"),
@@ -54,8 +63,6 @@ def command(files: tuple[str, ...], url: str, token: str | None) -> None:
         transient=False,
     ) as progress:
         for name in files:
-            if name != "-" and not os.path.isfile(name):
-                raise ClientError(f"no such file {name!r}: pass log files or - for stdin")
             total = None if name == "-" else os.path.getsize(name)
             task = progress.add_task(name, total=total, lines=0)
             with sys.stdin.buffer if name == "-" else open(name, "rb") as stream:

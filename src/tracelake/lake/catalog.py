@@ -10,8 +10,11 @@ created, so the catalog is safe beside a running server or on a read-only copy.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from tracelake.errors import NotFound
 from tracelake.schema import SCHEMAS
@@ -34,6 +37,19 @@ class Summary:
     max_ts: int | None
     compacted: int
     version: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """As ``tracelake lake tables | partitions`` print it and the lake API answers."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "segments": self.segments,
+            "compacted": self.compacted,
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "oldest": iso(self.min_ts),
+            "newest": iso(self.max_ts),
+        }
 
     @staticmethod
     def of(name: str, segments: list[Segment], version: int | None) -> Summary:
@@ -59,6 +75,15 @@ class TableSummary:
     committed_ms: int | None
     operation: str | None
 
+    def as_dict(self) -> dict[str, Any]:
+        committed = None if self.committed_ms is None else self.committed_ms * 1000
+        return {**self.summary.as_dict(), "committed": iso(committed), "operation": self.operation}
+
+
+def iso(us: int | None) -> str | None:
+    """Microseconds since the epoch as ISO 8601 (UTC)."""
+    return None if us is None else datetime.fromtimestamp(us / 1e6, UTC).isoformat()
+
 
 class Lake:
     """The Delta tables under one lake directory, opened read-only and on demand."""
@@ -78,6 +103,14 @@ class Lake:
             raise NotFound(
                 f"no lake at {root}: pass the --data-dir (or --lake-dir) that tracelake serve uses"
             )
+
+    @classmethod
+    def over(cls, root: Path, open_tables: Mapping[str, LakeTable]) -> Lake:
+        """The lake a running store has open: its tables and their cached snapshots."""
+        lake = cls.__new__(cls)
+        lake.root, lake._hint = root, "run `tracelake lake repair`"
+        lake._tables = dict(open_tables)
+        return lake
 
     def table(self, name: str) -> LakeTable | None:
         """The open table, or None when it has no commit log yet (never created here)."""

@@ -125,3 +125,38 @@ def test_tail_prints_new_matching_lines_whole_to_a_pipe(server: ServerProcess) -
 def test_missing_file_is_a_clear_error() -> None:
     out = tl("send", "/nonexistent/file.log")
     assert out.returncode == 1 and "no such file" in out.stderr
+
+
+def test_a_url_without_a_scheme_is_taken_as_http(server: ServerProcess) -> None:
+    tl("send", "-", "--url", server.url, input=b'{"message":"bare url"}\n')
+    bare = server.url.removeprefix("http://")
+    out = tl("query", "bare url", "--format", "json", "--url", bare)
+    assert out.returncode == 0, out.stderr
+    assert orjson.loads(out.stdout.splitlines()[0])["message"] == "bare url"
+
+
+def test_a_query_without_rows_says_so_instead_of_an_empty_frame(server: ServerProcess) -> None:
+    out = tl("query", "nothing-like-this", "--since", "15m", "--url", server.url)
+    assert out.returncode == 0 and out.stdout == ""
+    assert (
+        out.stderr
+        == "no logs matched 'nothing-like-this' in the last 15m: widen --since or loosen the query\n"
+    )
+
+
+def test_tail_to_a_dead_server_says_it_cannot_reach_it() -> None:
+    out = tl("tail", "--url", "http://127.0.0.1:9")
+    assert out.returncode == 1 and out.stderr.count("\n") == 1
+    assert "cannot reach tracelake" in out.stderr and "lost" not in out.stderr
+
+
+def test_send_checks_its_files_and_the_server_before_sending(tmp_path: Path) -> None:
+    """A directory is named as one, and a dead server is said before any progress bar."""
+    directory = tl("send", str(tmp_path))
+    assert directory.returncode == 1 and "is a directory" in directory.stderr
+    log = tmp_path / "app.log"
+    log.write_text("a line\n")
+    dead = tl("send", str(log), "--url", "http://127.0.0.1:9")
+    assert dead.returncode == 1
+    assert dead.stderr.count("\n") == 1 and "cannot reach tracelake" in dead.stderr
+    assert dead.stdout == ""

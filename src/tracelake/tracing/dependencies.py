@@ -10,7 +10,9 @@ batches to the linker off the loop and appends the counts every ``flush_interval
 Links of spans that were acknowledged but whose counts had not been appended when the
 process died are not recounted at restart (the WAL replay runs before the aggregator
 subscribes): at most the last ``flush_interval_s`` of links can be missing, never
-double-counted.
+double-counted. At start the linker is told the spans the memtable holds (those since
+the last flush to segments) as already counted, so a reporter that retries after the
+restart, its first answer lost, adds nothing either.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ class DependencyAggregator:
 
     def start(self) -> None:
         """Begin watching new batches (after the WAL replay: see the module docstring)."""
+        for batch in self.store.memtable.batches("spans"):
+            self.linker.remember(link_spans(batch))
         self._unsubscribe = self.store.memtable.subscribe(self.on_batch)
 
     def on_batch(self, table: str, batch: pa.RecordBatch) -> None:

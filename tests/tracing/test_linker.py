@@ -106,10 +106,3 @@ def test_messaging_links_through_the_broker_not_from_producer_to_consumer() -> N
         (MINUTE, "kafka", "backend"): [1, 1],
     }
 
-
-def test_spans_remembered_at_start_up_are_not_counted_again_when_retried() -> None:
-    linker = DependencyLinker()
-    client, server = span("m1", None, "web", "CLIENT"), span("m2", "m1", "api", "SERVER")
-    linker.remember([client, server])
-    linker.add([client, server])
-    assert linker.take() == {}

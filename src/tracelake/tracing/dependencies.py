@@ -10,9 +10,9 @@ batches to the linker off the loop and appends the counts every ``flush_interval
 Links of spans that were acknowledged but whose counts had not been appended when the
 process died are not recounted at restart (the WAL replay runs before the aggregator
 subscribes): at most the last ``flush_interval_s`` of links can be missing, never
-double-counted. At start the linker is told the spans the memtable holds (those since
-the last flush to segments) as already counted, so a reporter that retries after the
-restart, its first answer lost, adds nothing either.
+double-counted. That is also what makes a reporter's retry after a ``kill -9`` between
+the WAL write and the answer count once: the first copy's links were never appended,
+the retry's are.
 """
 
 from __future__ import annotations
@@ -63,8 +63,6 @@ class DependencyAggregator:
 
     def start(self) -> None:
         """Begin watching new batches (after the WAL replay: see the module docstring)."""
-        for batch in self.store.memtable.batches("spans"):
-            self.linker.remember(link_spans(batch))
         self._unsubscribe = self.store.memtable.subscribe(self.on_batch)
 
     def on_batch(self, table: str, batch: pa.RecordBatch) -> None:

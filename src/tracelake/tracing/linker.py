@@ -127,13 +127,6 @@ class DependencyLinker:
                 else:
                     self._add_entry([trace + span_id], entry)
 
-    def remember(self, spans: Iterable[LinkSpan]) -> None:
-        """Know these spans as counted without counting them (the store's recent spans
-        at start-up), so a reporter's retry after a restart adds nothing."""
-        for trace_id, span_id, _, service, kind, *_rest in spans:
-            if service:
-                self._current.seen.add((trace_id[-16:], span_id, kind, service.lower()))
-
     def _seen_before(self, identity: tuple[str, str, str, str]) -> bool:
         """Whether this span was counted already (a retry or a second piece)."""
         if identity in self._current.seen or identity in self._previous.seen:

@@ -105,4 +105,3 @@ def test_messaging_links_through_the_broker_not_from_producer_to_consumer() -> N
         (MINUTE, "frontend", "kafka"): [1, 0],
         (MINUTE, "kafka", "backend"): [1, 1],
     }
-

@@ -344,3 +344,31 @@ def test_autocomplete_and_lens_config(zipkin: ServerProcess) -> None:
     assert values == ["prod"]
     config = httpx.get(f"{zipkin.url}/zipkin/config.json").json()
     assert config["dependency"]["enabled"] is True and config["queryLimit"] == 10
+
+
+def test_spans_resent_after_a_kill_9_are_answered_and_linked_once(
+    server_factory: type[ServerProcess], tmp_path: Path
+) -> None:
+    """The answer was lost with the process: the reporter re-sends to the restarted server."""
+    trace_id = "9e" * 8
+    spans = [
+        span(trace_id, "1a" * 8, "Crash-Web", "call", kind="CLIENT"),
+        span(trace_id, "2b" * 8, "Crash-Api", "serve", kind="SERVER", parentId="1a" * 8),
+    ]
+    first = server_factory(tmp_path / "data").start()
+    assert post(first, spans).status_code == 202
+    first.kill()
+    second = server_factory(tmp_path / "data").start()
+    try:
+        assert post(second, spans).status_code == 202
+        assert post(second, spans).status_code == 202
+        time.sleep(2.5)  # past the linker's flushes
+        assert len(wait_for_trace(second, trace_id, 2)) == 2
+        links = httpx.get(
+            f"{second.url}/api/v2/dependencies", params={"endTs": int(time.time() * 1000) + 60_000}
+        ).json()
+        assert [link for link in links if link["parent"] == "crash-web"] == [
+            {"parent": "crash-web", "child": "crash-api", "callCount": 1}
+        ]
+    finally:
+        second.stop()

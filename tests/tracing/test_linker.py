@@ -17,8 +17,12 @@ def span(
     error: bool = False,
     remote: str | None = None,
     shared: bool = False,
+    trace: str = T,
 ) -> LinkSpan:
-    return (T, span_id, parent, service, kind, error, TS, remote, shared)
+    return (trace, span_id, parent, service, kind, error, TS, remote, shared)
+
+
+MINUTE = TS - TS % MINUTE_US
 
 
 def test_client_to_server_links_the_two_services_whichever_arrives_first() -> None:
@@ -53,3 +57,51 @@ def test_calls_within_one_service_are_not_links() -> None:
     linker = DependencyLinker()
     linker.add([span("e1", None, "api", "CLIENT"), span("e2", "e1", "api", "SERVER")])
     assert linker.take() == {}
+
+
+def test_a_retried_span_counts_once() -> None:
+    linker = DependencyLinker()
+    client, server = span("f1", None, "web", "CLIENT"), span("f2", "f1", "api", "SERVER")
+    linker.add([client, server, server, client])
+    linker.add([server])
+    assert linker.take() == {(MINUTE, "web", "api"): [1, 0]}
+
+
+def test_a_server_with_its_clients_id_but_no_shared_flag_links_at_once_with_its_error() -> None:
+    for order in (1, -1):
+        linker = DependencyLinker()
+        spans = [
+            span("g1", "g0", "web", "CLIENT", remote="api"),
+            span("g1", "g0", "api", "SERVER", error=True),
+        ]
+        linker.add(spans[::order])
+        assert linker.take() == {(MINUTE, "web", "api"): [1, 1]}
+        linker.tick(force=True)
+        linker.tick(force=True)
+        assert linker.take() == {}  # no late leaf link to the client's remote service
+
+
+def test_a_128_bit_client_and_a_64_bit_server_of_one_trace_link() -> None:
+    high, low = "463ac35c9f6413ad", "48485a3953bb6124"
+    linker = DependencyLinker()
+    linker.add(
+        [
+            span("h1", None, "web", "CLIENT", trace=high + low),
+            span("h2", "h1", "api", "SERVER", trace="0" * 16 + low),
+        ]
+    )
+    assert linker.take() == {(MINUTE, "web", "api"): [1, 0]}
+
+
+def test_messaging_links_through_the_broker_not_from_producer_to_consumer() -> None:
+    linker = DependencyLinker()
+    linker.add(
+        [
+            span("k1", None, "frontend", "PRODUCER", remote="kafka"),
+            span("k2", "k1", "backend", "CONSUMER", remote="kafka", error=True),
+        ]
+    )
+    assert linker.take() == {
+        (MINUTE, "frontend", "kafka"): [1, 0],
+        (MINUTE, "kafka", "backend"): [1, 1],
+    }

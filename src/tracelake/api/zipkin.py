@@ -6,6 +6,10 @@ Lens, under ``/zipkin/api/v2`` too, with ``/zipkin/config.json``. Errors are pla
 text with Zipkin's status codes (400 bad parameters, 404 unknown trace), because
 Grafana relays non-2xx bodies as text. Ingest answers 202 with an empty body; spans
 it refuses are named in a 400 text while the good spans of the request are kept.
+
+Every answer made of traces goes through ``merge_trace`` (Zipkin's ``Trace.merge``):
+a span a reporter sent twice is stored twice and answered once, and a trace is its id's
+low 64 bits, so a 128-bit client and a 64-bit server read back as one trace.
 """
 
 from __future__ import annotations
@@ -25,11 +29,13 @@ from tracelake.api.responses import JSON
 from tracelake.errors import BadRequest, NotFound
 from tracelake.ingest.jobs import body_headers
 from tracelake.ingest.tables import spans
+from tracelake.tracing.trace_merge import merge_trace
 from tracelake.tracing.zipkin_model import zipkin_span
 from tracelake.tracing.zipkin_query import (
     AUTOCOMPLETE_LOOKBACK_MS,
     DAY_MS,
     NAMES_LOOKBACK_MS,
+    ZERO_HIGH,
     Compiled,
     Window,
     autocomplete_keys_sql,
@@ -38,6 +44,7 @@ from tracelake.tracing.zipkin_query import (
     names_sql,
     positive_int,
     required_name,
+    trace_high_sql,
     trace_id_param,
     trace_ids_param,
     trace_sql,
@@ -81,11 +88,26 @@ async def _rows(ctx: AppContext, query: Compiled, table: str, **window: int) -> 
 
 
 def _traces(rows: list[Any]) -> list[list[dict[str, Any]]]:
-    """Rows ordered by trace as lists of spans, in the order the traces first appear."""
+    """Rows as merged traces (by the low 64 bits of their id), in the order the traces
+    first appear."""
     grouped: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        grouped.setdefault(row[0], []).append(zipkin_span(row))
-    return list(grouped.values())
+        grouped.setdefault(row[0][16:], []).append(zipkin_span(row))
+    return [merge_trace(spans) for spans in grouped.values()]
+
+
+async def _trace_rows(ctx: AppContext, trace_ids: list[str]) -> list[Any]:
+    """The rows of ``trace_ids`` in either width: first by exact id (Bloom-pruned), then,
+    for 64-bit ids, the 128-bit fragments sharing their low half near the rows found
+    (anywhere when none were)."""
+    rows = await _rows(ctx, trace_sql(trace_ids), "spans")
+    short = [t for t in trace_ids if t.startswith(ZERO_HIGH)]
+    if short:
+        times = [r[5] for r in rows if r[5] is not None]
+        around = (min(times), max(times)) if times else None
+        rows += await _rows(ctx, trace_high_sql(short, around), "spans")
+    rows.sort(key=lambda r: (r[0][16:], r[5] or 0, r[2]))  # time order across both forms
+    return rows
 
 
 # -- ingest -------------------------------------------------------------------------
@@ -152,15 +174,15 @@ async def traces(request: Request) -> Response:
 async def trace(request: Request) -> Response:
     raw = request.path_params["trace_id"]
     trace_id = trace_id_param(raw)
-    rows = await _rows(context(request), trace_sql([trace_id]), "spans")
+    rows = await _trace_rows(context(request), [trace_id])
     if not rows:
         raise NotFound(f"{raw.lower()} not found")
-    return JSON([zipkin_span(r) for r in rows])
+    return JSON(_traces(rows)[0])
 
 
 async def trace_many(request: Request) -> Response:
     ids = trace_ids_param(request.query_params.get("traceIds"))
-    rows = await _rows(context(request), trace_sql(ids), "spans")
+    rows = await _trace_rows(context(request), ids)
     return JSON(_traces(rows))
 
 

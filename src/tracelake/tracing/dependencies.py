@@ -10,7 +10,9 @@ batches to the linker off the loop and appends the counts every ``flush_interval
 Links of spans that were acknowledged but whose counts had not been appended when the
 process died are not recounted at restart (the WAL replay runs before the aggregator
 subscribes): at most the last ``flush_interval_s`` of links can be missing, never
-double-counted.
+double-counted. That is also what makes a reporter's retry after a ``kill -9`` between
+the WAL write and the answer count once: the first copy's links were never appended,
+the retry's are.
 """
 
 from __future__ import annotations

@@ -7,7 +7,10 @@ contract of the Zipkin API, and tests exercise it on its own.
 The field order is Zipkin's writer order; names and service names are lower-cased as
 Zipkin's builder does; a 128-bit trace id whose high half is zero is written as 16 hex
 digits; an OTLP span's status becomes the ``otel.status_code`` and ``error`` tags, as
-OpenTelemetry's Zipkin exporter writes them.
+OpenTelemetry's Zipkin exporter writes them. Tags come back sorted by key, as Zipkin
+keeps them (a ``TreeMap``). A span stored without a timestamp (``details.no_timestamp``:
+its row's ``timestamp`` is only where the lake files it) is answered without one, as
+Zipkin answers it.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ def zipkin_span(row: tuple[Any, ...]) -> dict[str, Any]:
         span["kind"] = kind
     if name:
         span["name"] = name.lower()
-    if ts_us:
+    if ts_us and not extra.get("no_timestamp"):
         span["timestamp"] = ts_us
     if duration_us:
         span["duration"] = duration_us
@@ -78,7 +81,7 @@ def zipkin_span(row: tuple[Any, ...]) -> dict[str, Any]:
     if status == "error":
         tags.setdefault("error", status_message or "")
     if tags:
-        span["tags"] = tags
+        span["tags"] = dict(sorted(tags.items()))
     if extra.get("debug"):
         span["debug"] = True
     if extra.get("shared"):

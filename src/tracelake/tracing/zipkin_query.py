@@ -99,16 +99,49 @@ def names_sql(column: str, service: str | None, win: Window) -> Compiled:
     return Compiled(_ts(sql), params)
 
 
+#: The high half of a 64-bit trace id in its stored (32-digit) form.
+ZERO_HIGH = "0" * 16
+#: ``details`` of a span stored without a timestamp (see ``ingest/decoders/zipkin.py``).
+UNTIMED = "contains(coalesce(details, ''), '\"no_timestamp\":true')"
+
+
 def trace_sql(trace_ids: list[str]) -> Compiled:
-    marks = ", ".join("?" for _ in trace_ids)
-    where = "trace_id = ?" if len(trace_ids) == 1 else f"trace_id IN ({marks})"
-    sql = f"SELECT {COLUMNS_SQL} FROM spans WHERE {where} ORDER BY trace_id, timestamp, span_id"  # noqa: S608 - placeholders only
-    return Compiled(sql, list(trace_ids))
+    """The rows stored under ``trace_ids`` exactly, and under the 64-bit form of each
+    128-bit one (a server that propagated only the low half): equality, so the
+    segments' Bloom filter on ``trace_id`` prunes."""
+    forms: list[str] = []
+    for trace_id in trace_ids:
+        forms.append(trace_id)
+        if not trace_id.startswith(ZERO_HIGH):
+            forms.append(ZERO_HIGH + trace_id[16:])
+    marks = ", ".join("?" for _ in forms)
+    sql = f"SELECT {COLUMNS_SQL} FROM spans WHERE trace_id IN ({marks}) ORDER BY trace_id, timestamp, span_id"  # noqa: S608 - placeholders only
+    return Compiled(sql, forms)
+
+
+def trace_high_sql(trace_ids: list[str], around_us: tuple[int, int] | None) -> Compiled:
+    """The 128-bit fragments of 64-bit ``trace_ids`` (same low half, Zipkin's rule when
+    trace ids are not strict). ``around_us``: the time range of the trace's spans found
+    already, widened by ``TRACE_MARGIN_US`` (time partitions prune); None: anywhere."""
+    lows = [trace_id[16:] for trace_id in trace_ids]
+    marks = ", ".join("?" for _ in lows)
+    where = [f"right(trace_id, 16) IN ({marks})", "NOT starts_with(trace_id, ?)"]
+    params: list[Any] = [*lows, ZERO_HIGH]
+    if around_us is not None:
+        where += ["timestamp >= epoch_us_to_ts(?)", "timestamp <= epoch_us_to_ts(?)"]
+        params += [around_us[0] - TRACE_MARGIN_US, around_us[1] + TRACE_MARGIN_US]
+    sql = f"SELECT {COLUMNS_SQL} FROM spans WHERE {' AND '.join(where)} ORDER BY trace_id, timestamp, span_id"  # noqa: S608 - placeholders and fixed clauses only
+    return Compiled(_ts(sql), params)
 
 
 def traces_sql(params: Mapping[str, str], win: Window, limit: int) -> Compiled:
-    """Spans of the ``limit`` traces nearest ``endTs`` with one span matching every filter."""
-    where = ["timestamp >= epoch_us_to_ts(?)", "timestamp <= epoch_us_to_ts(?)"]
+    """Spans of the ``limit`` traces nearest ``endTs`` with one span matching every filter.
+
+    A trace is its trace id's low 64 bits (Zipkin's rule when ids are not strict), so a
+    128-bit client and a 64-bit server come back together. A span stored without a
+    timestamp matches no window by itself; its trace is found by its timed spans.
+    """
+    where = ["timestamp >= epoch_us_to_ts(?)", "timestamp <= epoch_us_to_ts(?)", f"NOT {UNTIMED}"]
     args: list[Any] = [win.start_us, win.end_us]
     service = (params.get("serviceName") or "").strip().lower()
     if service:
@@ -139,13 +172,13 @@ def traces_sql(params: Mapping[str, str], win: Window, limit: int) -> Compiled:
         args += values
     sql = f"""
         WITH hits AS (
-            SELECT trace_id, max(timestamp) AS last FROM spans
+            SELECT right(trace_id, 16) AS low, max(timestamp) AS last FROM spans
             WHERE {" AND ".join(where)}
-            GROUP BY trace_id ORDER BY last DESC LIMIT ?
+            GROUP BY low ORDER BY last DESC LIMIT ?
         )
-        SELECT {COLUMNS_SQL} FROM spans JOIN hits USING (trace_id)
+        SELECT {COLUMNS_SQL} FROM spans JOIN hits ON right(spans.trace_id, 16) = hits.low
         WHERE timestamp >= epoch_us_to_ts(?) AND timestamp <= epoch_us_to_ts(?)
-        ORDER BY hits.last DESC, trace_id, timestamp, span_id
+        ORDER BY hits.last DESC, hits.low, timestamp, span_id
     """  # noqa: S608 - placeholders and fixed clauses only
     args += [limit, win.start_us - TRACE_MARGIN_US, win.end_us + TRACE_MARGIN_US]
     return Compiled(_ts(sql), args)

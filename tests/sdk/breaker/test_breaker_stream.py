@@ -21,6 +21,8 @@ import pytest
 import uvicorn
 
 from tracelake.sdk.breaker import (
+    BadRequest,
+    BreakerCollector,
     BreakerRegistry,
     CircuitBreaker,
     HystrixStream,
@@ -28,6 +30,7 @@ from tracelake.sdk.breaker import (
     HystrixStreamWSGI,
     Isolation,
 )
+from tracelake.sdk.breaker.registry import default_registry
 
 INT, BOOL, STR, LATENCY = "int", "bool", "str", "latency"
 
@@ -285,3 +288,52 @@ def test_stream_reports_open_circuit_and_properties() -> None:
     assert event["threadPool"] == "custom"
     tick = HystrixStream(reg).tick()
     assert tick.startswith(b"data: {") and tick.endswith(b"\n\nping: \n\n")
+
+
+def test_exceptions_thrown_counts_every_exception_producing_event_as_hystrix_does() -> None:
+    """Hystrix sums EXCEPTION_PRODUCING_EVENT_TYPES: bad requests, missing, failed and
+    rejected fallbacks; a fallback that answers throws nothing."""
+    reg = BreakerRegistry()
+    bare = CircuitBreaker("bare", registry=reg, isolation=Isolation.SEMAPHORE, timeout=None)
+    with contextlib.suppress(BadRequest):
+        bare.call(_raise, BadRequest("no such order"))
+    with contextlib.suppress(ConnectionError):
+        bare.call(_raise, ConnectionError("down"))  # no fallback
+    rescued = CircuitBreaker(
+        "rescued", registry=reg, isolation=Isolation.SEMAPHORE, timeout=None, fallback=lambda *_: 0
+    )
+    rescued.call(_raise, ConnectionError("down"))
+    failing = CircuitBreaker(
+        "failing",
+        registry=reg,
+        isolation=Isolation.SEMAPHORE,
+        timeout=None,
+        fallback=lambda *_: _raise(ValueError("fallback down")),
+    )
+    with contextlib.suppress(Exception):
+        failing.call(_raise, ConnectionError("down"))
+    events = {e["name"]: e for e in HystrixStream(reg).dicts()}
+    assert events["bare"]["rollingCountBadRequests"] == 1
+    assert events["bare"]["rollingCountFallbackMissing"] == 1
+    assert events["bare"]["rollingCountExceptionsThrown"] == 2
+    assert events["rescued"]["rollingCountExceptionsThrown"] == 0
+    assert events["failing"]["rollingCountFallbackFailure"] == 1
+    assert events["failing"]["rollingCountExceptionsThrown"] == 1
+
+
+def test_an_empty_registry_streams_and_exposes_nothing_not_the_process_wide_one() -> None:
+    """Only None means the process-wide registry; an empty one is a registry of its own."""
+    everywhere = CircuitBreaker("process-wide", isolation=Isolation.SEMAPHORE, timeout=None)
+    try:
+        everywhere.call(lambda: 1)
+        empty = BreakerRegistry()
+        assert HystrixStream(empty).dicts() == []
+        assert HystrixStream(empty).tick() == b"ping: \n\n"
+        assert [m for m in BreakerCollector(empty).collect() if m.samples] == []
+        assert any(e["name"] == "process-wide" for e in HystrixStream(None).dicts())
+    finally:
+        default_registry.unregister("process-wide")
+
+
+def _raise(exc: BaseException) -> Any:
+    raise exc

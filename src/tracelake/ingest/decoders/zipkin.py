@@ -110,8 +110,10 @@ def decode_spans(
     """Decode a Zipkin v2 list of spans; the rows and the rejected spans (1-based index).
 
     Raises :class:`DecodeError` when the body as a whole cannot be read (not JSON, not
-    a list, Zipkin v1 JSON, garbage protobuf). ``now_us`` stamps spans with neither a
-    timestamp nor annotations (Zipkin allows them; the lake needs a time).
+    a list, Zipkin v1 JSON, garbage protobuf). A span without a timestamp (Zipkin allows
+    them: a late piece, a span still open) keeps none: its row is filed under its first
+    annotation, else ``now_us``, and marked ``details.no_timestamp`` so that answers
+    leave the field out and trace searches do not match it by that time.
     """
     body = inflate(body, content_encoding, max_body_bytes)
     builder = _Builder(int(time.time() * 1e6) if now_us is None else now_us)
@@ -236,6 +238,7 @@ class _Builder:
             raise _Invalid(f"negative duration {duration}; durations are microseconds >= 0")
         if timestamp is not None and timestamp < 0:
             raise _Invalid(f"negative timestamp {timestamp}")
+        untimed = timestamp is None
         if timestamp is None:
             timestamp = min((a["timestamp"] for a in annotations), default=self.now_us)
         service = local.pop("serviceName", None)
@@ -249,6 +252,8 @@ class _Builder:
             details["shared"] = True
         if debug:
             details["debug"] = True
+        if untimed:
+            details["no_timestamp"] = True
         error = tags.get("error")
         otel_status = tags.get("otel.status_code", "").upper()
         if error is not None or otel_status == "ERROR":

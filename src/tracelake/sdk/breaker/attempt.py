@@ -142,9 +142,11 @@ class Attempt:
                 trial=self.failed_trial,
             )
         end = c.clock()
+        # a bad request reaches the caller as an exception: Hystrix counts it among the
+        # exceptions thrown (EXCEPTION_PRODUCING_EVENT_TYPES); a cancellation is not one
         c.settle(
             end,
-            [kind],
+            [kind, Event.EXCEPTION_THROWN] if kind is Event.BAD_REQUEST else [kind],
             latency,
             end - self.start,
             self.concurrency,

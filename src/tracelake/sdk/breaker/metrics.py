@@ -58,7 +58,8 @@ class BreakerCollector(Collector):
     """
 
     def __init__(self, registry: BreakerRegistry | None = None) -> None:
-        self._registry = registry or default_registry
+        # an empty registry is a registry: only None means the process-wide one
+        self._registry = registry if registry is not None else default_registry
 
     def collect(self) -> Iterator[Metric]:
         """Called by prometheus_client on each scrape."""

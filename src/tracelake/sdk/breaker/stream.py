@@ -170,7 +170,8 @@ class HystrixStream:
         wall_clock: Callable[[], float] = time.time,
         path: str = PATH,
     ) -> None:
-        self.registry = registry or default_registry
+        # an empty registry is a registry: only None means the process-wide one
+        self.registry = registry if registry is not None else default_registry
         self.interval = interval
         self.max_connections = max_connections
         self.wall_clock = wall_clock

@@ -33,6 +33,7 @@ from tracelake.api import (
     registry,
     search,
     sql,
+    targets,
     traces,
     turbine,
     zipkin,
@@ -58,6 +59,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *zipkin.endpoints,
     *traces.endpoints,
     *turbine.endpoints,
+    *targets.endpoints,  # before prometheus: /prometheus/api/v1/targets is its
     *prometheus.endpoints,
     *registry.endpoints,
     *prometheus_write.endpoints,

@@ -149,6 +149,7 @@ class Server:
             registry=self.registry,
             registry_keeper=self.registry_keeper,
             turbine=self.turbine,
+            scraper=self.scraper,
             state=self.state,
         )
         self.app = build_app(self.ctx)

@@ -1,13 +1,17 @@
 """The Circuits page in a real browser, fed by a real Turbine stream of two real services.
 
 Two processes of ``circuit_service.py`` form the static cluster ``orders``; the page
-reads ``/turbine.stream?cluster=orders`` as the Hystrix Dashboard would. The tests run
-in order on one server: first the healthy cluster, then real failures trip the
-``payments`` circuit on one instance and then on both, and the tile follows live.
+reads ``/turbine.stream?cluster=orders`` as the Hystrix Dashboard would. A third, whose
+circuits all run on semaphores, is the cluster ``billing``. The server scrapes the
+orders instances' breaker metrics every second, so the lake has their recent history.
+The tests run in order on one server: first the healthy cluster, then real failures
+trip the ``payments`` circuit on one instance and then on both, and the tile follows
+live; then the overview of every cluster, and the sparkline's history.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -34,12 +38,12 @@ SERVICE = Path(__file__).resolve().parent / "circuit_service.py"
 
 @pytest.fixture(scope="module")
 def instances() -> Iterator[list[str]]:
-    """Two service processes; their base URLs."""
+    """Three service processes, the last on semaphores only; their base URLs."""
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
-    for _ in range(2):
+    for mode in ([], [], ["semaphores"]):
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        procs.append((url, subprocess.Popen([sys.executable, str(SERVICE), str(port)])))
+        procs.append((url, subprocess.Popen([sys.executable, str(SERVICE), str(port), *mode])))
     try:
         for url, _ in procs:
             deadline = time.monotonic() + 20
@@ -64,8 +68,13 @@ def cluster_server(
 ) -> Iterator[ServerProcess]:
     base = tmp_path_factory.mktemp("circuits")
     config = base / "tracelake.toml"
-    members = ", ".join(f'"{url.removeprefix("http://")}"' for url in instances)
-    config.write_text(f"ingest_workers = 0\n[turbine_clusters]\norders = [{members}]\n")
+    members = ", ".join(f'"{url.removeprefix("http://")}"' for url in instances[:2])
+    billing = instances[2].removeprefix("http://")
+    config.write_text(
+        "ingest_workers = 0\nscrape_interval_s = 1.0\n"
+        f'[turbine_clusters]\norders = [{members}]\nbilling = ["{billing}"]\n'
+        f"[scrape_targets]\norders = [{members}]\n"
+    )
     with shared_server(base / "data", "--config", str(config)) as server:
         yield server
 
@@ -87,7 +96,7 @@ def tile(page: Page, name: str, kind: str = "circuit") -> Any:
 def test_a_cluster_shows_each_circuit_and_thread_pool_with_its_figures(
     tab: UI, instances: list[str]
 ) -> None:
-    for url in instances:
+    for url in instances[:2]:
         work(url, ok=10)
     page = tab.open("#/circuits?cluster=orders")
     expect(page.get_by_test_id("stream-status")).to_have_attribute("data-state", "open")
@@ -168,3 +177,83 @@ def test_an_unknown_cluster_says_so(tab: UI) -> None:
         "No cluster named nope"
     )
     expect(page.get_by_test_id("stream-status")).to_have_attribute("data-state", "closed")
+
+
+def test_the_overview_shows_every_clusters_circuits_open_ones_first(
+    tab: UI, instances: list[str]
+) -> None:
+    work(instances[2], ok=3)
+    page = tab.open("#/circuits")  # no cluster picked
+    expect(page.get_by_test_id("stream-status")).to_have_attribute("data-state", "open")
+    links = page.get_by_test_id("cluster-links").get_by_test_id("cluster-link")
+    expect(links).to_have_text(["billing", "orders"])
+    tiles = page.get_by_test_id("circuits").get_by_test_id("circuit")
+    billing = page.locator('[data-testid="circuit"][data-cluster="billing"]')
+    expect(billing).to_have_count(2)  # payments and the one named with markup
+    expect(page.locator('[data-testid="circuit"][data-cluster="orders"]')).to_have_count(3)
+    # payments of orders was opened by the test before: it comes first, before billing's
+    # payments though billing sorts first by name
+    expect(tiles.first).to_have_attribute("data-cluster", "orders", timeout=5_000)
+    expect(tiles.first).to_have_attribute("data-name", "payments")
+    expect(tiles.first).to_have_attribute("data-state", "open")
+    expect(tiles.first.get_by_test_id("tile-cluster")).to_have_attribute(
+        "href", "#/circuits?cluster=orders"
+    )
+    tiles.first.get_by_test_id("tile-cluster").click()
+    expect(page).to_have_url(re.compile(r"#/circuits\?cluster=orders$"))
+    expect(page.get_by_test_id("cluster")).to_have_value("orders")
+    assert [e for e in tab.errors if e.startswith("pageerror")] == []
+
+
+def test_circuits_on_semaphores_say_why_there_are_no_thread_pools(
+    tab: UI, instances: list[str]
+) -> None:
+    work(instances[2], ok=1)
+    page = tab.open("#/circuits?cluster=billing")
+    expect(tile(page, "payments")).to_have_count(1)
+    expect(page.get_by_test_id("pools-note")).to_have_text(
+        "These circuits run on semaphores (execution.isolation.strategy = SEMAPHORE):"
+        " no thread pools to show."
+    )
+    expect(page.get_by_test_id("pools").locator("article")).to_have_count(0)
+
+
+def test_the_circuit_tiles_line_up_in_a_grid(tab: UI) -> None:
+    page = tab.open("#/circuits?cluster=orders")
+    expect(page.get_by_test_id("circuit")).to_have_count(3)
+    boxes = [t.bounding_box() for t in page.get_by_test_id("circuit").all()]
+    assert all(b is not None for b in boxes)
+    tops = {round(b["y"]) for b in boxes if b}
+    heights = {round(b["height"]) for b in boxes if b}
+    widths = {round(b["width"]) for b in boxes if b}
+    assert len(tops) == 1 and len(heights) == 1 and len(widths) == 1, boxes
+    sparks = [
+        t.locator("canvas.spark").bounding_box() for t in page.get_by_test_id("circuit").all()
+    ]
+    assert len({round(s["y"]) for s in sparks if s}) == 1, sparks  # rows inside line up too
+
+
+def lake_points(server: ServerProcess, query: str) -> int:
+    end = time.time()
+    answer = httpx.get(
+        f"{server.url}/prometheus/api/v1/query_range",
+        params={"query": query, "start": end - 120, "end": end, "step": 2},
+    ).json()
+    result = answer["data"]["result"]
+    return len(result[0]["values"]) if result else 0
+
+
+def test_the_sparkline_starts_from_the_lakes_recent_history(tab: UI, instances: list[str]) -> None:
+    query = 'sum by (name) (tracelake_breaker_request_count{service="orders",name="payments"})'
+    deadline = time.monotonic() + 30
+    while lake_points(tab.server, query) < 8:  # the scraper has stored a few scrapes
+        assert time.monotonic() < deadline, "the breaker metrics did not reach the lake"
+        time.sleep(0.5)
+    page = tab.open("#/circuits?cluster=orders")
+    payments = tile(page, "payments")
+    expect(payments).to_have_attribute("data-history", re.compile(r"^([89]|\d\d+)$"))
+    spark = payments.locator("canvas.spark")
+    # a line over more seconds than the page has been open: it came from the lake
+    span = int(spark.get_attribute("data-span-s") or "0")
+    assert span >= 14, span
+    assert int(spark.get_attribute("data-points") or "0") >= 8

@@ -194,3 +194,72 @@ def test_layers_follow_calls_and_survive_cycles(ui: UI) -> None:
         """,
     )
     assert out == {"a": 0, "b": 1, "c": 2, "d": 3, "lone": 0}
+
+
+LABEL_GEOMETRY = """() => {
+  const inside = (p, b, pad) => p.x > b.x - pad && p.x < b.x + b.width + pad
+    && p.y > b.y - pad && p.y < b.y + b.height + pad;
+  const out = [];
+  for (const text of document.querySelectorAll('text.map-edge-label')) {
+    const key = `[data-parent="${CSS.escape(text.dataset.parent)}"][data-child="${CSS.escape(text.dataset.child)}"]`;
+    const box = text.getBBox();
+    const bg = document.querySelector(`rect.map-edge-label-bg${key}`).getBBox();
+    const own = document.querySelector(`g.map-edge${key} path`);
+    const crossings = [];
+    for (const path of document.querySelectorAll('g.map-edge path')) {
+      const length = path.getTotalLength();
+      for (let s = 0; s <= length; s += 1) {
+        if (inside(path.getPointAtLength(s), box, path === own ? 2 : 0)) {
+          crossings.push(path.parentNode.dataset.parent + '>' + path.parentNode.dataset.child);
+          break;
+        }
+      }
+    }
+    const m = own.getPointAtLength(own.getTotalLength() / 2);
+    out.push({
+      edge: text.dataset.parent + '>' + text.dataset.child, box: [box.x, box.y, box.width, box.height],
+      covered: bg.x <= box.x && bg.y <= box.y && bg.x + bg.width >= box.x + box.width
+        && bg.y + bg.height >= box.y + box.height,
+      crossings, fromMid: Math.hypot(m.x - (box.x + box.width / 2), m.y - (box.y + box.height / 2)),
+    });
+  }
+  return out;
+}"""
+
+
+def test_edge_labels_sit_by_their_curve_on_a_background_and_no_curve_runs_through_them(
+    ui: UI,
+) -> None:
+    post_spans(ui, fleet_traces())
+    wait_for_links(ui, 6)
+    page = ui.open("#/map?from=-1h")
+    expect(page.locator("text.map-edge-label")).to_have_count(6)
+    labels = page.evaluate(LABEL_GEOMETRY)
+    for label in labels:
+        assert label["covered"], label  # a background behind the whole text
+        assert label["crossings"] == [], label  # neither its own curve nor another
+    # one-gap edges: the label is by its curve's midpoint, not somewhere off it
+    by_edge = {label["edge"]: label for label in labels}
+    assert by_edge["gateway>orders"]["fromMid"] < 40, by_edge["gateway>orders"]
+    assert by_edge["orders>payments"]["fromMid"] < 40, by_edge["orders>payments"]
+    boxes = [label["box"] for label in labels]
+    for i, (x, y, w, h) in enumerate(boxes):  # and no label covers another
+        for x2, y2, w2, h2 in boxes[i + 1 :]:
+            assert x + w <= x2 or x2 + w2 <= x or y + h <= y2 or y2 + h2 <= y, (boxes[i], x2, y2)
+    assert ui.errors == []
+
+
+def test_the_map_refreshes_itself_at_the_chosen_interval(ui: UI) -> None:
+    page = ui.open("#/map?from=-1h")
+    expect(page.get_by_test_id("map")).to_contain_text("No spans in this time range")
+    page.get_by_test_id("auto-refresh").select_option("5s")
+    expect(page).to_have_url(re.compile(r"refresh=5s"))
+    post_spans(ui, checkout_trace())
+    wait_for_links(ui, 2)
+    # no click, no reload: the next tick draws the new services
+    expect(page.locator("svg.map-svg g.map-node")).to_have_count(3, timeout=12_000)
+    page.reload()
+    expect(page.get_by_test_id("auto-refresh")).to_have_value("5s")
+    page.get_by_test_id("auto-refresh").select_option("")
+    expect(page).not_to_have_url(re.compile(r"refresh="))
+    assert ui.errors == []

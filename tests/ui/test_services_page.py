@@ -2,7 +2,9 @@
 
 Instances register the way services do — ``tracelake.sdk.register`` heartbeating in the
 background — or by a bare ``POST`` that never heartbeats, which the registry marks
-down once its short TTL passes.
+down once its short TTL passes. The server scrapes them every second: payments serves
+real metrics (prometheus_client), nothing listens on the orders ports, so their scrapes
+fail with a connection error.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry, Counter, start_http_server
 
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, free_port
 from tests.ui.browser import UI, require_chromium, shared_server
 from tests.ui.conftest import browser_tab
 from tracelake.sdk import register
@@ -36,20 +39,33 @@ def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
     config = base / "tracelake.toml"
     config.write_text(
         f"ingest_workers = 0\nregistry_ttl_s = {TTL_S}\nregistry_evict_after_s = 600.0\n"
+        "scrape_interval_s = 1.0\n"
     )
     with shared_server(base / "data", "--config", str(config)) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
-def fleet(registry_server: ServerProcess) -> Iterator[None]:
+def payments_port() -> Iterator[int]:
+    """A real /metrics endpoint for the payments instance."""
+    registry = CollectorRegistry()
+    Counter("payments_charges", "Charges", registry=registry).inc(3)
+    port = free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    yield port
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def fleet(registry_server: ServerProcess, payments_port: int) -> Iterator[None]:
     """Two orders instances and one payments instance, heartbeating through the SDK."""
     registrations = [
         register("orders", 9101, host="127.0.0.1", endpoint=registry_server.url,
                  metadata={"zone": "eu-1", "note": IMG}, heartbeat_interval=0.5),
         register("orders", 9102, host="127.0.0.1", endpoint=registry_server.url,
                  metadata={"zone": "eu-2"}, heartbeat_interval=0.5),
-        register("payments", 9201, host="127.0.0.1", endpoint=registry_server.url,
+        register("payments", payments_port, host="127.0.0.1", endpoint=registry_server.url,
                  hystrix_stream_path=None, health_path="/health", heartbeat_interval=0.5),
     ]  # fmt: skip
     yield
@@ -85,7 +101,7 @@ def test_each_service_and_instance_shows_status_heartbeat_and_endpoints(tab: UI)
     expect(page.get_by_test_id("summary")).to_have_text("2 services · 3 of 3 instances up")
     tab.screenshot("services")
 
-    orders.click()  # one service
+    orders.get_by_role("link", name="orders").click()  # one service
     expect(page).to_have_url(re.compile(r"#/services\?service=orders$"))
     expect(rows).to_have_count(2)
     page.wait_for_timeout(300)
@@ -109,3 +125,42 @@ def test_an_instance_without_heartbeats_turns_down_on_the_page(tab: UI) -> None:
     card = page.locator('[data-testid="service-card"][data-name="inventory"]')
     expect(card).to_have_attribute("data-state", "down")
     expect(card).to_contain_text("0/1 up")
+
+
+def test_each_scrape_target_shows_its_last_scrape_duration_and_error(
+    tab: UI, payments_port: int
+) -> None:
+    page = tab.open("#/services")
+    paying = page.locator(f'[data-testid="target"][data-instance="127.0.0.1:{payments_port}"]')
+    expect(paying.get_by_test_id("target-health")).to_have_text("up", timeout=15_000)
+    expect(paying.get_by_test_id("last-scrape")).to_have_text(re.compile(r"^\d+ s ago$"))
+    expect(paying.get_by_test_id("scrape-duration")).to_have_text(re.compile(r"^[\d.]+ (µs|ms|s)$"))
+    expect(paying.get_by_test_id("scrape-error")).to_have_text("")
+    expect(paying).to_contain_text(f"http://127.0.0.1:{payments_port}/metrics")
+
+    refused = page.locator('[data-testid="target"][data-instance="127.0.0.1:9101"]')
+    expect(refused.get_by_test_id("target-health")).to_have_text("down", timeout=15_000)
+    expect(refused.get_by_test_id("scrape-error")).to_contain_text("ConnectError")
+    expect(refused.get_by_test_id("last-scrape")).to_have_text(re.compile(r"^\d+ s ago$"))
+
+    page.locator('[data-testid="service-card"][data-name="payments"]').get_by_role(
+        "link", name="payments"
+    ).click()
+    expect(page.get_by_test_id("target")).to_have_count(1)  # the page narrows to payments
+    assert [e for e in tab.errors if e.startswith("pageerror")] == []
+
+
+def test_each_service_links_to_its_logs_traces_and_red_metrics(tab: UI) -> None:
+    page = tab.open("#/services")
+    links = page.locator('[data-testid="service-card"][data-name="orders"]').get_by_test_id(
+        "service-links"
+    )
+    expect(links.get_by_role("link", name="logs")).to_have_attribute(
+        "href", "#/logs?q=service%3Aorders"
+    )
+    expect(links.get_by_role("link", name="traces")).to_have_attribute(
+        "href", "#/traces?service=orders"
+    )
+    links.get_by_role("link", name="RED").click()
+    expect(page).to_have_url(re.compile(r"#/metrics\?service=orders$"))
+    expect(page.get_by_test_id("red-service")).to_have_value("orders")

@@ -8,6 +8,7 @@ from starlette.requests import Request
 
 from tracelake.alerting.manager import AlertManager
 from tracelake.ingest.submit import Ingest
+from tracelake.metrics.scrape import Scraper
 from tracelake.query.promql import PromQLEngine
 from tracelake.registry.keeper import RegistryKeeper
 from tracelake.registry.state import Registry
@@ -44,6 +45,7 @@ class AppContext:
     registry: Registry
     registry_keeper: RegistryKeeper
     turbine: TurbineHub
+    scraper: Scraper
     state: RunState
 
 

@@ -280,3 +280,41 @@ export const SORTS = [
   ["mean", "Mean latency", (a, b) => latency(b).mean - latency(a).mean],
   ["p99", "99th latency", (a, b) => (latency(b).percentiles[2][1] ?? 0) - (latency(a).percentiles[2][1] ?? 0)],
 ];
+
+/**
+ * Older points for a key (from the lake) put before the ones watched live, so a
+ * sparkline is full from the start; points at or after the first live one are skipped.
+ * @param {History} history
+ * @param {string} key
+ * @param {Array<[number, number]>} points [epoch ms, value], oldest first
+ * @returns {Array<[number, number]>} the key's points
+ */
+export function backfill(history, key, points) {
+  const live = history.series.get(key) || [];
+  const first = live.length ? live[0][0] : Infinity;
+  const cutoff = (live.length ? live[live.length - 1][0] : Date.now()) - history.windowMs;
+  const older = points.filter(([t]) => t < first && t >= cutoff);
+  const merged = [...older, ...live].slice(-history.maxPoints);
+  history.series.set(key, merged);
+  return merged;
+}
+
+/**
+ * Whether every circuit of a cluster runs on semaphores (so it has no thread pools).
+ * @param {Iterable<object>} events HystrixCommand events
+ * @returns {boolean}
+ */
+export function allSemaphores(events) {
+  let any = false;
+  for (const e of events) {
+    any = true;
+    if (!String(e.propertyValue_executionIsolationStrategy || "").includes("SEMAPHORE")) return false;
+  }
+  return any;
+}
+
+/** Open circuits (also forced open, or open on some hosts) first: 0, else 1. */
+export function openRank(event) {
+  const { state } = circuitStatus(event);
+  return state === "open" || state === "forced-open" || state === "mixed" ? 0 : 1;
+}

@@ -9,6 +9,9 @@
 export function drawSparkline(canvas, points, { windowMs, now = Date.now(), color = "#1f5bd1" }) {
   const ctx = canvas.getContext("2d");
   if (!ctx) return;
+  // what the line shows, for people reading the page with tools (and for tests)
+  canvas.dataset.points = String(points.length);
+  canvas.dataset.spanS = String(points.length ? Math.round((points[points.length - 1][0] - points[0][0]) / 1000) : 0);
   const ratio = window.devicePixelRatio || 1;
   const width = canvas.clientWidth || canvas.width;
   const height = canvas.clientHeight || canvas.height;

@@ -54,8 +54,11 @@ export function formatValue(v, unit = "") {
 /**
  * Create a chart in `container`.
  * @param {HTMLElement} container
- * @param {{height?: number, unit?: string, testid?: string}} [options]
- * @returns {{update: (series: Array<{label: string, points: Array<[number, number]>}>, range: {fromS: number, toS: number}) => void,
+ * `unit` is a suffix, or a function formatting a value (axis and legend); `update` may
+ * pass another for its series. A series' `group` (the query it came from) is shown
+ * before its label.
+ * @param {{height?: number, unit?: string|((v: number|null) => string), testid?: string}} [options]
+ * @returns {{update: (series: Array<{label: string, group?: string, points: Array<[number, number]>}>, range: {fromS: number, toS: number, unit?: string|((v: number|null) => string)}) => void,
  *            showMessage: (text: string, isError?: boolean) => void, destroy: () => void}}
  */
 export function timeSeriesChart(container, { height = 220, unit = "", testid = "chart" } = {}) {
@@ -67,6 +70,8 @@ export function timeSeriesChart(container, { height = 220, unit = "", testid = "
   let plot = null;
   let current = [];
   const items = [];
+  const formatter = (u) => (typeof u === "function" ? u : (v) => formatValue(v, u));
+  let format = formatter(unit);
 
   const width = () => Math.max(240, chartEl.clientWidth || container.clientWidth || 800);
   const observer = new ResizeObserver(() => {
@@ -80,13 +85,14 @@ export function timeSeriesChart(container, { height = 220, unit = "", testid = "
       let value = null;
       if (idx !== null && idx !== undefined && plot) value = plot.data[i + 1][idx];
       else if (points.length) value = points[points.length - 1][1];
-      items[i].value.textContent = formatValue(value, unit);
+      items[i].value.textContent = format(value);
     });
   }
 
   return {
-    update(series, { fromS, toS }) {
+    update(series, { fromS, toS, unit: override }) {
       current = series;
+      format = formatter(override === undefined ? unit : override);
       message.hidden = true;
       container.dataset.series = String(series.length);
       if (plot) plot.destroy();
@@ -100,13 +106,14 @@ export function timeSeriesChart(container, { height = 220, unit = "", testid = "
         return;
       }
       const data = align(series);
-      plot = new globalThis.uPlot(options(series, width(), height, unit, [fromS, toS], (idx) => showValues(idx)), data, chartEl);
+      plot = new globalThis.uPlot(options(series, width(), height, format, [fromS, toS], (idx) => showValues(idx)), data, chartEl);
       replace(legend, series.map((s, i) => {
         const swatch = h("span", { class: "swatch", attrs: { "aria-hidden": "true" } });
         swatch.style.background = seriesColor(i);
         const value = h("b", { class: "mono" });
         items.push({ value });
-        return h("span", { class: "ts-item", dataset: { testid: "series" } }, swatch, h("span", { class: "ts-label mono", text: s.label, title: s.label }), value);
+        const group = s.group ? h("span", { class: "ts-group mono", text: s.group, dataset: { testid: "series-query" } }) : null;
+        return h("span", { class: "ts-item", dataset: { testid: "series", query: s.group || "" } }, swatch, group, h("span", { class: "ts-label mono", text: s.label, title: s.label }), value);
       }));
       showValues(null);
     },
@@ -128,7 +135,7 @@ export function timeSeriesChart(container, { height = 220, unit = "", testid = "
   };
 }
 
-function options(series, width, height, unit, xRange, onHover) {
+function options(series, width, height, format, xRange, onHover) {
   const axisFont = "11px system-ui, -apple-system, 'Segoe UI', sans-serif";
   const grid = { stroke: "#eceff3", width: 1 };
   return {
@@ -140,7 +147,7 @@ function options(series, width, height, unit, xRange, onHover) {
     scales: { x: { time: true, range: () => xRange } },
     axes: [
       { stroke: "#5b6472", grid, ticks: { show: false }, font: axisFont, size: 34 },
-      { stroke: "#5b6472", grid, ticks: { show: false }, font: axisFont, size: 56, values: (_u, splits) => splits.map((v) => formatValue(v, unit)) },
+      { stroke: "#5b6472", grid, ticks: { show: false }, font: axisFont, size: 64, values: (_u, splits) => splits.map((v) => format(v)) },
     ],
     series: [
       { value: (_u, v) => (v === null ? "" : formatTime(v * 1000)) },

@@ -6,14 +6,20 @@
 // One tile per thread pool likewise. `#/circuits?cluster=NAME&sort=error&circuit=NAME`:
 // `circuit` picks one out (a failing span of the Traces page links here with the
 // dependency it called): its tile comes first, marked, and is scrolled to.
+// Without a cluster the page is the overview: every cluster's circuits at once (one
+// stream, `/api/v1/turbine/overview`), open circuits first, each tile naming its cluster
+// as a link to that cluster's view. Sparklines start from the lake's last two minutes
+// (circuit-history.js), not empty.
 
 import { getJSON } from "../api.js";
+import { lakeHistory } from "../circuit-history.js";
 import { h, replace } from "../dom.js";
 import {
-  History, SORTS, SPARK_WINDOW_MS, circleRadius, circuitStatus, commandRate, counters, errorColor,
-  errorPercent, formatMs, formatRate, hostsOf, latency, numberOf, poolFigures, poolRate,
+  DEFAULT_WINDOW_MS, History, SORTS, SPARK_WINDOW_MS, allSemaphores, backfill, circleRadius, circuitStatus,
+  commandRate, counters, errorColor, errorPercent, formatMs, formatRate, hostsOf, latency, numberOf, openRank,
+  poolFigures, poolRate,
 } from "../hystrix.js";
-import { navigate } from "../router.js";
+import { hrefFor, navigate } from "../router.js";
 import { drawSparkline } from "../sparkline.js";
 
 const RESORT_MS = 2000;
@@ -34,6 +40,7 @@ export function mount(root, route) {
   const commands = new Map(); // name → {event, tile}
   const pools = new Map();
   const history = new History();
+  const pasts = new Map(); // "type:cluster" → Promise of the lake's points by name
 
   const input = h("input", {
     class: "query-input cluster-input", type: "text", value: cluster, placeholder: "cluster (a service name)",
@@ -46,7 +53,8 @@ export function mount(root, route) {
   const commandGrid = h("div", { class: "circuit-grid", dataset: { testid: "circuits" } });
   const poolGrid = h("div", { class: "circuit-grid", dataset: { testid: "pools" } });
   const commandNote = h("div", { class: "muted empty-note" });
-  const poolNote = h("div", { class: "muted empty-note" });
+  const poolNote = h("div", { class: "muted empty-note", dataset: { testid: "pools-note" } });
+  const clusterLinks = h("div", { class: "cluster-links", dataset: { testid: "cluster-links" } });
   const form = h("form", { class: "toolbar", onsubmit: (e) => { e.preventDefault(); go(input.value.trim()); } },
     h("h1", { class: "page-title", text: "Circuits" }),
     input, names,
@@ -64,7 +72,7 @@ export function mount(root, route) {
     h("section", { class: "panel circuits-panel" },
       h("div", { class: "results-head" }, h("h2", { text: "Circuits" }),
         h("span", { class: "muted legend-hint", text: "circle: requests/s per host (size), error % (colour: green ≤10 %, yellow 25, orange 40, red ≥50) · line: the last 2 minutes" })),
-      commandNote, commandGrid),
+      clusterLinks, commandNote, commandGrid),
     h("section", { class: "panel circuits-panel" },
       h("div", { class: "results-head" }, h("h2", { text: "Thread pools" }),
         h("span", { class: "muted legend-hint", text: "circle: executions/s per host (size), queued per host (colour)" })),
@@ -84,9 +92,6 @@ export function mount(root, route) {
       const answer = await getJSON("/api/v1/registry/services");
       const services = (answer && answer.services) || [];
       replace(names, services.map((s) => h("option", { value: String(s.name) })));
-      if (!cluster && services.length) {
-        commandNote.textContent = `Pick a cluster: ${services.map((s) => s.name).join(", ")}.`;
-      }
     } catch {
       // No registry on this server: clusters come from the turbine_clusters setting only.
     }
@@ -100,16 +105,55 @@ export function mount(root, route) {
     commands.clear();
     pools.clear();
     history.series.clear();
+    pasts.clear();
     replace(commandGrid);
     replace(poolGrid);
+    replace(clusterLinks);
+  }
+
+  /** Every cluster at once: one stream whose frames are `{cluster, events}`. */
+  function watchAll() {
+    commandNote.textContent = "Waiting for the clusters' circuits…";
+    poolNote.textContent = "";
+    setStatus("connecting", "connecting…");
+    const es = new EventSource("/api/v1/turbine/overview");
+    source = es;
+    es.onopen = () => {
+      if (source === es) setStatus("open", "live: all clusters");
+    };
+    es.onmessage = (message) => {
+      if (source !== es) return;
+      let frame;
+      try {
+        frame = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      if (Array.isArray(frame.clusters)) {
+        showClusters(frame.clusters.map(String));
+        return;
+      }
+      for (const event of frame.events || []) receive(event, String(frame.cluster ?? ""));
+    };
+    es.onerror = () => {
+      if (source === es) setStatus("connecting", "reconnecting…");
+    };
+  }
+
+  function showClusters(list) {
+    replace(clusterLinks, list.length ? h("span", { class: "muted", text: "Clusters:" }) : null,
+      list.map((c) => h("a", { class: "mono", href: hrefFor("circuits", { cluster: c }), text: c, dataset: { testid: "cluster-link" } })));
+    if (!list.length) {
+      commandNote.textContent = "No cluster yet: services that register with a Hystrix stream, and the turbine_clusters setting, are clusters.";
+    } else if (!commands.size) {
+      commandNote.textContent = `Waiting for the circuits of ${list.join(", ")}…`;
+    }
   }
 
   function watch() {
     stop();
     if (!cluster) {
-      setStatus("idle", "");
-      commandNote.textContent = "Name a cluster to watch: a service in the registry or a cluster of the turbine_clusters setting.";
-      poolNote.textContent = "";
+      watchAll();
       return;
     }
     commandNote.textContent = `Waiting for ${cluster}'s circuits…`;
@@ -153,21 +197,38 @@ export function mount(root, route) {
     }
   }
 
-  function receive(event) {
+  /** Fill a new tile's sparkline from the lake (one query per cluster and type). */
+  function fillFromLake(type, from, name, key, entry) {
+    const id = `${type}:${from}`;
+    if (!pasts.has(id)) pasts.set(id, lakeHistory(from, type));
+    const table = type === "HystrixThreadPool" ? pools : commands;
+    pasts.get(id).then((byName) => {
+      const past = byName.get(name);
+      if (!past || !past.length || table.get(key) !== entry) return;
+      const windowS = (numberOf(entry.event.propertyValue_metricsRollingStatisticalWindowInMilliseconds, DEFAULT_WINDOW_MS) || DEFAULT_WINDOW_MS) / 1000;
+      const points = backfill(history, `${type}:${key}`, type === "HystrixCommand" ? past.map(([t, v]) => [t, v / windowS]) : past);
+      entry.tile.el.dataset.history = String(past.length);
+      entry.tile.update(entry.event, points);
+    });
+  }
+
+  function receive(event, from = cluster) {
     const name = String(event.name ?? "");
+    const key = cluster ? name : `${from}\u0000${name}`;
     if (event.deleteData === "true" || event.deleteData === true) {
       const table = event.type === "HystrixThreadPool" ? pools : commands;
-      const known = table.get(name);
+      const known = table.get(key);
       if (known) known.tile.el.remove();
-      table.delete(name);
-      history.delete(`${event.type}:${name}`);
+      table.delete(key);
+      history.delete(`${event.type}:${key}`);
       return;
     }
     if (event.type === "HystrixCommand") {
-      let entry = commands.get(name);
+      let entry = commands.get(key);
       if (!entry) {
-        entry = { event, tile: commandTile(name) };
-        commands.set(name, entry);
+        entry = { event, cluster: from, tile: commandTile(name, cluster ? "" : from) };
+        commands.set(key, entry);
+        fillFromLake("HystrixCommand", from, name, key, entry);
         if (focus && name === focus) {
           commandGrid.prepend(entry.tile.el);
           markFocus();
@@ -176,18 +237,19 @@ export function mount(root, route) {
         commandNote.textContent = "";
       }
       entry.event = event;
-      const points = history.add(`HystrixCommand:${name}`, Date.now(), commandRate(event).cluster);
+      const points = history.add(`HystrixCommand:${key}`, Date.now(), commandRate(event).cluster);
       entry.tile.update(event, points);
     } else if (event.type === "HystrixThreadPool") {
-      let entry = pools.get(name);
+      let entry = pools.get(key);
       if (!entry) {
-        entry = { event, tile: poolTile(name) };
-        pools.set(name, entry);
+        entry = { event, cluster: from, tile: poolTile(name, cluster ? "" : from) };
+        pools.set(key, entry);
         poolGrid.append(entry.tile.el);
         poolNote.textContent = "";
+        fillFromLake("HystrixThreadPool", from, name, key, entry);
       }
       entry.event = event;
-      const points = history.add(`HystrixThreadPool:${name}`, Date.now(), poolRate(event).cluster);
+      const points = history.add(`HystrixThreadPool:${key}`, Date.now(), poolRate(event).cluster);
       entry.tile.update(event, points);
     }
   }
@@ -200,10 +262,23 @@ export function mount(root, route) {
     }
   }
 
+  /** Why the Thread pools panel is empty, once circuits are known. */
+  function explainPools() {
+    if (pools.size || !commands.size) return;
+    const events = [...commands.values()].map((e) => e.event);
+    poolNote.textContent = allSemaphores(events)
+      ? `These circuits run on semaphores (execution.isolation.strategy = SEMAPHORE): no thread pools to show.`
+      : "No thread pool has reported yet: circuits on thread isolation report theirs with their next events.";
+  }
+
   function resort() {
+    explainPools();
     const compare = (SORTS.find(([id]) => id === sortId) || SORTS[0])[2];
     const pinned = (entry) => (focus && String(entry.event.name ?? "") === focus ? 0 : 1);
-    const ordered = [...commands.values()].sort((a, b) => pinned(a) - pinned(b) || compare(a.event, b.event));
+    // the overview puts open circuits first, whatever the sort, so none is missed
+    const open = (entry) => (cluster ? 0 : openRank(entry.event));
+    const ordered = [...commands.values()].sort((a, b) => pinned(a) - pinned(b) || open(a) - open(b) || compare(a.event, b.event)
+      || String(a.cluster).localeCompare(String(b.cluster)));
     if (ordered.some((entry, i) => commandGrid.children[i] !== entry.tile.el)) {
       commandGrid.append(...ordered.map((entry) => entry.tile.el));
     }
@@ -245,12 +320,13 @@ export function mount(root, route) {
   };
 }
 
-/** The parts of a tile every kind shares: title, circle, sparkline. */
-function tileFrame(kind, name) {
+/** The parts of a tile every kind shares: title (and, in the overview, its cluster), circle, sparkline. */
+function tileFrame(kind, name, cluster) {
   const circle = h("div", { class: "circle", attrs: { "aria-hidden": "true" } });
   const spark = h("canvas", { class: "spark", width: 150, height: 44, attrs: { "aria-label": "rate over the last 2 minutes", role: "img" } });
   const title = h("div", { class: "tile-title" }, h("span", { class: "tile-name mono", text: name, title: name }));
-  const el = h("article", { class: `circuit-tile ${kind}`, dataset: { testid: kind, name } },
+  const el = h("article", { class: `circuit-tile ${kind}`, dataset: { testid: kind, name, cluster } },
+    cluster ? h("a", { class: "tile-cluster mono", href: hrefFor("circuits", { cluster }), text: cluster, title: `the ${cluster} cluster`, dataset: { testid: "tile-cluster" } }) : null,
     title,
     h("div", { class: "tile-visual" }, h("div", { class: "circle-box" }, circle), spark));
   return { el, title, circle, spark };
@@ -269,8 +345,8 @@ function figure(label, testid) {
 }
 
 /** One circuit's tile; `update` writes a new event into it. */
-function commandTile(name) {
-  const frame = tileFrame("circuit", name);
+function commandTile(name, cluster) {
+  const frame = tileFrame("circuit", name, cluster);
   const group = h("span", { class: "tile-group muted" });
   frame.title.append(group);
   const errorPct = h("span", { class: "error-pct", dataset: { testid: "error-pct" } });
@@ -336,8 +412,8 @@ function commandTile(name) {
 }
 
 /** One thread pool's tile. */
-function poolTile(name) {
-  const frame = tileFrame("pool", name);
+function poolTile(name, cluster) {
+  const frame = tileFrame("pool", name, cluster);
   const figures = h("div", { class: "latency pool-figures" });
   const cells = new Map();
   const hostRate = figure("Host:", "host-rate");

@@ -1,49 +1,21 @@
-// Metrics: a PromQL box with its time-series chart, and a RED dashboard per service.
+// Metrics: PromQL queries on one chart (promql-explore.js), and a RED dashboard per service.
 //
-// The PromQL box runs `query_range` on the Prometheus API (`/prometheus/api/v1/…`) over
-// the chosen range. The RED dashboard needs no query: pick a service and see its request
-// rate, errors and duration over time, from the served requests (entry spans) its
-// tracing sends, plus the same figures per operation (`/api/v1/traces/red`).
-// `#/metrics?q=…&from=-1h&to=&service=orders`.
+// The query rows run on the Prometheus API (`/prometheus/api/v1/…`): `query_range` over
+// the chosen range with a step, or `query` at its end (instant). The RED dashboard needs
+// no query: pick a service and see its request rate, errors and duration over time, from
+// the served requests (entry spans) its tracing sends, plus the same figures per
+// operation (`/api/v1/traces/red`). Everything is in the URL, and `refresh` re-runs it:
+// `#/metrics?q=…&q2=…&mode=instant&step=30s&from=-1h&to=&refresh=10s&service=orders`.
 
 import { getJSON, sql } from "../api.js";
 import { formatCount, h, replace } from "../dom.js";
+import { chooseStep, promqlExplore } from "../promql-explore.js";
+import { autoRefresh } from "../refresh.js";
 import { navigate } from "../router.js";
 import { DEFAULT_FROM, resolveRange, timeRangePicker } from "../timerange.js";
 import { formatValue, timeSeriesChart } from "../timeseries.js";
 
-const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400];
-
-/**
- * The query step for a range: the smallest round step giving at most `points` points.
- * @param {number} spanS
- * @param {number} [points]
- * @returns {number} seconds
- */
-export function chooseStep(spanS, points = 240) {
-  return STEPS.find((s) => spanS / s <= points) || STEPS[STEPS.length - 1];
-}
-
-/**
- * A Prometheus label set as text: `name{a="x", b="y"}` (`{}` for a bare scalar).
- * @param {Record<string, string>} metric
- * @returns {string}
- */
-export function seriesName(metric) {
-  const { __name__: name = "", ...labels } = metric || {};
-  const pairs = Object.keys(labels).sort().map((k) => `${k}=${JSON.stringify(String(labels[k]))}`);
-  return pairs.length ? `${name}{${pairs.join(", ")}}` : name || "{}";
-}
-
-/**
- * A Prometheus value string (`"1.5"`, `"NaN"`, `"+Inf"`) as a number; NaN and ±Inf as null.
- * @param {string} value
- * @returns {number|null}
- */
-export function sampleValue(value) {
-  const n = Number(value);
-  return Number.isFinite(n) ? n : null;
-}
+export { chooseStep, sampleValue, seriesName } from "../promql-explore.js";
 
 /** RED over time from entry spans: bucket start (ms), calls, errors, latency quantiles (ms). */
 const RED_SQL = `SELECT epoch_ms(time_bucket(to_microseconds(?::BIGINT), timestamp)) AS t,
@@ -66,18 +38,11 @@ GROUP BY t ORDER BY t`;
  */
 export function mount(root, route) {
   let state = readRoute(route);
-  const controllers = { promql: null, red: null };
+  const controllers = { red: null };
 
   const picker = timeRangePicker({ from: state.from, to: state.to, onChange: ({ from, to }) => go({ from, to }) });
-  const queryInput = h("input", {
-    class: "query-input mono", type: "text", value: state.q, spellcheck: false,
-    placeholder: "a PromQL expression, e.g. sum by (service) (rate(demo_requests_total[1m]))",
-    attrs: { "aria-label": "PromQL", list: "metric-names", autocomplete: "off" }, dataset: { testid: "promql" },
-  });
-  const metricNames = h("datalist", { id: "metric-names" });
-  const promStatus = h("span", { class: "muted sql-status", dataset: { testid: "promql-status" } });
-  const promChart = h("div", { class: "ts-box" });
-  const chart = timeSeriesChart(promChart, { testid: "promql-chart" });
+  const explore = promqlExplore({ queries: state.queries, mode: state.mode, step: state.step, onRun: (changes) => go(changes) });
+  const refresher = autoRefresh({ value: state.refresh, onChange: (refresh) => go({ refresh }), tick: () => refresh() });
   const serviceSelect = h("select", { class: "select", attrs: { "aria-label": "Service" }, dataset: { testid: "red-service" } });
   serviceSelect.addEventListener("change", () => go({ service: serviceSelect.value }));
   const redStatus = h("span", { class: "muted sql-status", dataset: { testid: "red-status" } });
@@ -92,13 +57,8 @@ export function mount(root, route) {
 
   replace(root,
     h("div", { class: "panel" },
-      h("div", { class: "toolbar panel-toolbar" }, h("h1", { class: "page-title", text: "Metrics" }), h("span", { class: "toolbar-spacer" }), picker.el)),
-    h("section", { class: "panel" },
-      h("form", { class: "toolbar panel-toolbar", onsubmit: (e) => { e.preventDefault(); go({ q: queryInput.value.trim() }); } },
-        h("div", { class: "query-wrap" }, queryInput, metricNames),
-        h("button", { type: "submit", class: "btn primary", text: "Run", dataset: { testid: "promql-run" } }),
-        promStatus),
-      promChart),
+      h("div", { class: "toolbar panel-toolbar" }, h("h1", { class: "page-title", text: "Metrics" }), h("span", { class: "toolbar-spacer" }), picker.el, refresher.el)),
+    explore.el,
     h("section", { class: "panel" },
       h("div", { class: "results-head" }, h("h2", { text: "RED by service" }), serviceSelect, redStatus,
         h("span", { class: "muted legend-hint", text: "rate, errors and duration of the requests a service served (its entry spans)" })),
@@ -111,53 +71,15 @@ export function mount(root, route) {
 
   function go(changes) {
     const next = { ...state, ...changes };
-    navigate("metrics", { q: next.q, from: next.from === DEFAULT_FROM ? "" : next.from, to: next.to, service: next.service });
+    const queries = Object.fromEntries(next.queries.filter(Boolean).map((q, i) => [i ? `q${i + 1}` : "q", q]));
+    navigate("metrics", {
+      ...queries, mode: next.mode === "range" ? "" : next.mode, step: next.step,
+      from: next.from === DEFAULT_FROM ? "" : next.from, to: next.to, refresh: next.refresh, service: next.service,
+    });
   }
 
-  async function runPromQL() {
-    if (controllers.promql) controllers.promql.abort();
-    const controller = new AbortController();
-    controllers.promql = controller;
-    if (!state.q) {
-      chart.showMessage("Type a PromQL expression and press Enter: metrics scraped from services, received by remote_write or OTLP.");
-      promStatus.textContent = "";
-      return;
-    }
-    const { fromMs, toMs } = resolveRange(state.from, state.to);
-    const step = chooseStep((toMs - fromMs) / 1000);
-    promStatus.textContent = "Running…";
-    const started = performance.now();
-    try {
-      const answer = await getJSON("/prometheus/api/v1/query_range",
-        { query: state.q, start: fromMs / 1000, end: toMs / 1000, step }, controller.signal);
-      const data = answer.data || {};
-      const result = data.result || [];
-      let series;
-      if (data.resultType === "matrix") {
-        series = result.map((r) => ({ label: seriesName(r.metric), points: (r.values || []).map(([t, v]) => [Number(t), sampleValue(v)]) }));
-      } else if (data.resultType === "vector") {
-        series = result.map((r) => ({ label: seriesName(r.metric), points: [[Number(r.value[0]), sampleValue(r.value[1])]] }));
-      } else {
-        series = [];
-      }
-      chart.update(series, { fromS: fromMs / 1000, toS: toMs / 1000 });
-      promStatus.textContent = `${series.length} series · step ${step} s · ${Math.round(performance.now() - started)} ms`;
-    } catch (error) {
-      if (error.name === "AbortError") return;
-      promStatus.textContent = "";
-      chart.showMessage(error.status === 404
-        ? "This server has no PromQL API (GET /prometheus/api/v1/query_range answered 404)."
-        : `PromQL error: ${error.message}`, true);
-    }
-  }
-
-  async function loadMetricNames() {
-    try {
-      const answer = await getJSON("/prometheus/api/v1/label/__name__/values");
-      replace(metricNames, (answer.data || []).slice(0, 2000).map((name) => h("option", { value: String(name) })));
-    } catch {
-      // no suggestions: the box still takes any expression
-    }
+  function runPromQL() {
+    explore.run(resolveRange(state.from, state.to));
   }
 
   async function loadServices() {
@@ -244,19 +166,20 @@ export function mount(root, route) {
     runRED();
   }
 
-  loadMetricNames();
   refresh();
 
   return {
     update(next) {
       state = readRoute(next);
       picker.set(state.from, state.to);
-      if (queryInput.value.trim() !== state.q) queryInput.value = state.q;
+      explore.set(state);
+      refresher.set(state.refresh);
       refresh();
     },
     unmount() {
       for (const c of Object.values(controllers)) if (c) c.abort();
-      chart.destroy();
+      refresher.stop();
+      explore.destroy();
       for (const c of Object.values(charts)) c.destroy();
     },
   };
@@ -264,5 +187,10 @@ export function mount(root, route) {
 
 function readRoute(route) {
   const p = route.params;
-  return { q: p.get("q") || "", from: p.get("from") || DEFAULT_FROM, to: p.get("to") || "", service: p.get("service") || "" };
+  const queries = [p.get("q") || ""];
+  for (let i = 2; p.has(`q${i}`); i++) queries.push(p.get(`q${i}`) || "");
+  return {
+    queries, mode: p.get("mode") === "instant" ? "instant" : "range", step: p.get("step") || "",
+    from: p.get("from") || DEFAULT_FROM, to: p.get("to") || "", refresh: p.get("refresh") || "", service: p.get("service") || "",
+  };
 }

@@ -1,9 +1,12 @@
-// Service map (`#/service-map` or `#/map`, `?from=&to=`): the dependency links of the time
-// range as an SVG graph laid out in layers by call direction, with call counts and error
-// ratios on the edges and RED figures (rate, errors, p95) on the services.
+// Service map (`#/service-map` or `#/map`, `?from=&to=&refresh=10s`): the dependency links of
+// the time range as an SVG graph laid out in layers by call direction, with call counts and
+// error ratios on the edges and RED figures (rate, errors, p95) on the services. Each edge's
+// label sits by its curve's midpoint, on a background, clear of the curve; `refresh`
+// redraws the map on an interval.
 
 import { getJSON } from "../api.js";
 import { formatCount, h, replace } from "../dom.js";
+import { autoRefresh } from "../refresh.js";
 import { navigate } from "../router.js";
 import { resolveRange, timeRangePicker } from "../timerange.js";
 import { formatDuration, serviceColor, zipkin } from "../tracing.js";
@@ -39,9 +42,11 @@ function svg(tag, attrs = {}, text) {
  */
 export function mount(root, route) {
   let controller = null;
-  let state = { from: route.params.get("from") || "", to: route.params.get("to") || "" };
-  const go = (range) => navigate("service-map", range);
+  const read = (r) => ({ from: r.params.get("from") || "", to: r.params.get("to") || "", refresh: r.params.get("refresh") || "" });
+  let state = read(route);
+  const go = (changes) => navigate("service-map", { ...state, ...changes });
   const picker = timeRangePicker({ from: state.from, to: state.to, onChange: go });
+  const refresher = autoRefresh({ value: state.refresh, onChange: (refresh) => go({ refresh }), tick: () => load() });
   const summary = h("div", { class: "results-summary", dataset: { testid: "summary" } });
   const errorBox = h("div", { class: "query-error", hidden: true, attrs: { role: "alert" } });
   const graphEl = h("div", { class: "map-graph", dataset: { testid: "map" } });
@@ -51,7 +56,8 @@ export function mount(root, route) {
       h("h1", { class: "page-title", text: "Service map" }),
       h("span", { class: "toolbar-spacer" }),
       picker.el,
-      h("button", { type: "button", class: "btn", text: "Refresh", onclick: () => load() })),
+      h("button", { type: "button", class: "btn", text: "Refresh", onclick: () => load() }),
+      refresher.el),
     errorBox,
     h("section", { class: "panel map-panel", attrs: { "aria-label": "Service dependency graph" } },
       h("div", { class: "results-head" }, summary,
@@ -84,6 +90,8 @@ export function mount(root, route) {
       }
       const onNode = (service) => navigate("traces", { service, from: state.from, to: state.to });
       replace(graphEl, drawGraph([...services], links, stats, onNode));
+      fitLabelBackgrounds(graphEl);
+      graphEl.dataset.loadedAt = String(Date.now());
       replace(edgesEl, edgeTable(links));
     }).catch((error) => {
       if (error.name === "AbortError") return;
@@ -96,11 +104,15 @@ export function mount(root, route) {
   load();
   return {
     update(r) {
-      state = { from: r.params.get("from") || "", to: r.params.get("to") || "" };
+      state = read(r);
       picker.set(state.from, state.to);
+      refresher.set(state.refresh);
       load();
     },
-    unmount: () => controller && controller.abort(),
+    unmount: () => {
+      refresher.stop();
+      if (controller) controller.abort();
+    },
   };
 }
 
@@ -202,6 +214,7 @@ function drawGraph(services, links, stats, onNode) {
   const edgeLayer = svg("g", { class: "map-edges-layer" });
   const labelLayer = svg("g", { class: "map-labels-layer" });
   const placed = [];
+  const pending = [];
   for (const l of links) {
     const a = pos.get(l.parent);
     const b = pos.get(l.child);
@@ -210,8 +223,11 @@ function drawGraph(services, links, stats, onNode) {
     const g = svg("g", { class: `map-edge${errors ? " error" : ""}`, "data-parent": l.parent, "data-child": l.child });
     let d;
     let mid;
+    let curve;
+    let below = false;
     if (l.parent === l.child) {
       const x = a.x + NODE_W / 2;
+      curve = [x - 20, a.y, x - 40, a.y - 46, x + 40, a.y - 46, x + 20, a.y];
       d = `M${x - 20},${a.y} C${x - 40},${a.y - 46} ${x + 40},${a.y - 46} ${x + 20},${a.y}`;
       mid = { x, y: a.y - 40 };
     } else if (b.x > a.x) {
@@ -220,12 +236,11 @@ function drawGraph(services, links, stats, onNode) {
       const x2 = b.x;
       const y2 = b.y + NODE_H / 2;
       const dx = (x2 - x1) / 2;
+      curve = [x1, y1, x1 + dx, y1, x2 - dx, y2, x2, y2];
       d = `M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}`;
       // an edge over several columns is labelled in the gap before its callee, where
       // the labels of the edges it passes are not
-      mid = x2 - x1 > COL_GAP + 1
-        ? { x: x2 - COL_GAP / 2, y: bezierY(y1, y2, 1 - COL_GAP / 2 / (x2 - x1)) - 8 }
-        : { x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 8 };
+      mid = x2 - x1 > COL_GAP + 1 ? { x: x2 - COL_GAP / 2 } : { x: (x1 + x2) / 2 };
     } else {
       // a call back to an earlier column (a cycle) or within one: around, below every node
       const x1 = a.x + NODE_W / 2;
@@ -233,17 +248,25 @@ function drawGraph(services, links, stats, onNode) {
       const x2 = b.x + NODE_W / 2 + (b.x === a.x ? 30 : 0);
       const y2 = b.y + NODE_H;
       const low = (8 * bottom - y1 - y2) / 6; // puts the curve's lowest point at `bottom`
+      curve = [x1, y1, x1, low, x2, low, x2, y2];
       d = `M${x1},${y1} C${x1},${low} ${x2},${low} ${x2},${y2}`;
-      mid = { x: (x1 + x2) / 2, y: bottom - 6 };
+      mid = { x: (x1 + x2) / 2 };
+      below = true; // the curve dips under every node: its label goes under the dip
     }
     const stroke = 1.2 + 3 * Math.log1p(l.callCount) / Math.log1p(maxCalls);
     g.append(svg("path", { d, class: "map-edge-line", "stroke-width": stroke.toFixed(2), "marker-end": `url(#${errors ? "map-arrow-error" : "map-arrow"})` }));
     g.append(svg("title", {}, `${l.parent} → ${l.child}: ${l.callCount} calls, ${errors} errors`));
     edgeLayer.append(g);
     const text = `${formatCount(l.callCount)} call${l.callCount === 1 ? "" : "s"}${errors ? ` · ${pctText(ratio)} err` : ""}`;
-    mid.y = freeSpot(placed, mid.x, mid.y, text.length * 6.6);
-    const label = svg("text", { x: mid.x, y: mid.y, class: `map-edge-label${errors ? " error" : ""}`, "text-anchor": "middle", "data-parent": l.parent, "data-child": l.child }, text);
-    labelLayer.append(label);
+    pending.push({ l, curve, below, x: mid.x, text, cls: errors ? " error" : "" });
+  }
+  // labels once every curve is known: a label may not sit on any of them
+  const curves = pending.map((p) => bezierPoints(p.curve, 96));
+  for (const { l, curve, below, x, text, cls } of pending) {
+    const w = text.length * 6.6;
+    const y = freeSpot(placed, curves, x, labelBaseline(curve, x, w, below), w, below ? 1 : -1);
+    labelLayer.append(svg("rect", { class: `map-edge-label-bg${cls}`, x: x - w / 2 - 3, y: y - LABEL_ASCENT - 2, width: w + 6, height: LABEL_H + 4, rx: 3, "data-parent": l.parent, "data-child": l.child }));
+    labelLayer.append(svg("text", { x, y, class: `map-edge-label${cls}`, "text-anchor": "middle", "data-parent": l.parent, "data-child": l.child }, text));
   }
   root.append(edgeLayer);
 
@@ -298,18 +321,67 @@ function edgeTable(links) {
         h("td", { class: "num", text: pctText(l.callCount ? (l.errorCount || 0) / l.callCount : 0) }))))));
 }
 
+/** A label's height above its baseline, and its whole height (11.5px text). */
+const LABEL_ASCENT = 11;
+const LABEL_H = 14;
+/** Room between a label's box and its curve. */
+const LABEL_GAP = 4;
+
 /**
- * The y of a label near `y` whose box does not overlap one placed before (then placed).
+ * Points along a cubic Bézier curve `[x1, y1, c1x, c1y, c2x, c2y, x2, y2]`.
+ * @param {number[]} c
+ * @param {number} [n] segments
+ * @returns {Array<[number, number]>}
+ */
+export function bezierPoints(c, n = 64) {
+  const out = [];
+  for (let i = 0; i <= n; i++) {
+    const t = i / n;
+    const u = 1 - t;
+    const k = [u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t];
+    out.push([k[0] * c[0] + k[1] * c[2] + k[2] * c[4] + k[3] * c[6], k[0] * c[1] + k[1] * c[3] + k[2] * c[5] + k[3] * c[7]]);
+  }
+  return out;
+}
+
+/**
+ * The baseline of a label centred at `x`, `w` wide, just clear of the curve: above the
+ * curve's highest point under the label (or, `below`, under its lowest), so a steep
+ * curve never runs through the text and a flat one keeps its label close.
+ * @param {number[]} curve
+ * @param {number} x
+ * @param {number} w
+ * @param {boolean} below
+ * @returns {number}
+ */
+export function labelBaseline(curve, x, w, below) {
+  const points = bezierPoints(curve);
+  const half = w / 2 + 3;
+  const under = points.filter(([px]) => Math.abs(px - x) <= half);
+  const near = under.length ? under : [points.reduce((best, p) => (Math.abs(p[0] - x) < Math.abs(best[0] - x) ? p : best))];
+  if (below) return Math.max(...near.map(([, py]) => py)) + LABEL_GAP + LABEL_ASCENT + 2;
+  return Math.min(...near.map(([, py]) => py)) - LABEL_GAP - (LABEL_H - LABEL_ASCENT) - 2;
+}
+
+/**
+ * The y of a label near `y` whose box overlaps neither a label placed before nor any
+ * curve (then placed): the nearest such spot, a few pixels at a time, first on the side
+ * `away` from its own curve (-1: up, 1: down).
  * @param {Array<{x: number, y: number, w: number}>} placed
+ * @param {Array<Array<[number, number]>>} curves points of every edge
  * @param {number} x centre
  * @param {number} y baseline
  * @param {number} w width
+ * @param {number} away
  * @returns {number}
  */
-function freeSpot(placed, x, y, w) {
-  const clash = (ty) => placed.some((p) => Math.abs(p.x - x) < (p.w + w) / 2 + 4 && Math.abs(p.y - ty) < 15);
-  for (let step = 0; step < 12; step++) {
-    const ty = y + (step % 2 ? 1 : -1) * Math.ceil(step / 2) * 15;
+function freeSpot(placed, curves, x, y, w, away) {
+  const onCurve = (ty) => curves.some((points) => points.some(([px, py]) =>
+    Math.abs(px - x) <= w / 2 + 4 && py >= ty - LABEL_ASCENT - 3 && py <= ty + LABEL_H - LABEL_ASCENT + 3));
+  const clash = (ty) => onCurve(ty) || placed.some((p) => Math.abs(p.x - x) < (p.w + w) / 2 + 8 && Math.abs(p.y - ty) < LABEL_H + 6);
+  for (let step = 0; step < 80; step++) {
+    // nearest first: away from its curve, then past it (the curve check keeps it clear)
+    const ty = y + (step % 2 ? -away : away) * Math.ceil(step / 2) * 4;
     if (!clash(ty)) {
       placed.push({ x, y: ty, w });
       return ty;
@@ -319,10 +391,16 @@ function freeSpot(placed, x, y, w) {
   return y;
 }
 
-/** The y of the edge curve (control points level with its ends) at fraction `t`. */
-function bezierY(y1, y2, t) {
-  const u = 1 - t;
-  return u * u * u * y1 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y2;
+/** Size each label's background to its text as drawn (the font decides the width). */
+function fitLabelBackgrounds(container) {
+  for (const text of container.querySelectorAll("text.map-edge-label")) {
+    const bg = text.previousElementSibling;
+    if (!bg || !bg.classList.contains("map-edge-label-bg")) continue;
+    const box = text.getBBox();
+    if (!box.width) continue;
+    bg.setAttribute("x", String(box.x - 4));
+    bg.setAttribute("width", String(box.width + 8));
+  }
 }
 
 const clip = (text, n) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);

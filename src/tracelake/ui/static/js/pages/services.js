@@ -1,9 +1,13 @@
-// Services: the service registry — each service, its instances, their health and last heartbeat.
+// Services: the service registry — each service, its instances, their health and last heartbeat,
+// and (as Prometheus's Targets page) each scrape target's last scrape, its duration and error.
+// Each service links to its logs, traces and RED metrics.
 // `#/services?service=NAME` narrows to one service. Refreshed every few seconds.
 
 import { getJSON } from "../api.js";
 import { formatAgo, formatTime, h, replace } from "../dom.js";
+import { fieldTerm } from "../query.js";
 import { hrefFor, navigate } from "../router.js";
+import { targetsTable } from "../scrape-targets.js";
 
 const REFRESH_MS = 5000;
 
@@ -24,6 +28,7 @@ export function mount(root, route) {
   const errorBox = h("div", { class: "note error-text", hidden: true, attrs: { role: "alert" }, dataset: { testid: "error" } });
   const cards = h("div", { class: "service-cards", dataset: { testid: "service-cards" } });
   const body = h("div", { class: "services-body" });
+  const targetsBody = h("div", { class: "services-body" });
 
   replace(root,
     h("div", { class: "panel" },
@@ -36,19 +41,30 @@ export function mount(root, route) {
     h("section", { class: "panel" },
       h("div", { class: "results-head" }, h("h2", { text: "Instances" }),
         h("span", { class: "muted legend-hint", text: "up: heartbeats arrive within the registry's TTL; down: missed, evicted later" })),
-      body));
+      body),
+    h("section", { class: "panel" },
+      h("div", { class: "results-head" }, h("h2", { text: "Scrape targets" }),
+        h("span", { class: "muted legend-hint", text: "the metrics endpoints the server scrapes: registered instances that are up, and the scrape_targets setting" })),
+      targetsBody));
 
   async function load() {
     if (controller) controller.abort();
     controller = new AbortController();
     const signal = controller.signal;
     try {
-      const [services, instances] = await Promise.all([
+      const [services, instances, targets] = await Promise.all([
         getJSON("/api/v1/registry/services", {}, signal),
         getJSON("/api/v1/registry/instances", { service }, signal),
+        getJSON("/prometheus/api/v1/targets", { scrapePool: service }, signal).catch((error) => {
+          if (error.name === "AbortError") throw error;
+          return { error: error.message };
+        }),
       ]);
       errorBox.hidden = true;
       render(services.services || [], instances.instances || []);
+      replace(targetsBody, targets.error
+        ? h("div", { class: "error-text empty-note", text: `Scrape status unavailable: ${targets.error}` })
+        : targetsTable((targets.data && targets.data.activeTargets) || [], Date.now(), service));
     } catch (error) {
       if (error.name === "AbortError") return;
       errorBox.textContent = error.status === 404
@@ -83,12 +99,11 @@ export function mount(root, route) {
     const up = Number(s.up) || 0;
     const total = Number(s.instances) || 0;
     const state = up === total && total > 0 ? "up" : up === 0 ? "down" : "partial";
-    return h("a", {
-      class: `panel service-card ${state}`, href: hrefFor("services", { service: String(s.name) }),
-      dataset: { testid: "service-card", name: String(s.name), state },
-    },
-      h("span", { class: "service-card-name mono", text: String(s.name) }),
-      h("span", { class: "service-card-count", text: `${up}/${total} up` }));
+    const name = String(s.name);
+    return h("div", { class: `panel service-card ${state}`, dataset: { testid: "service-card", name, state } },
+      h("a", { class: "service-card-name mono", href: hrefFor("services", { service: name }), text: name }),
+      h("span", { class: "service-card-count", text: `${up}/${total} up` }),
+      serviceLinks(name));
   }
 
   function instanceRow(i, now) {
@@ -126,4 +141,16 @@ export function mount(root, route) {
       if (controller) controller.abort();
     },
   };
+}
+
+/**
+ * Where to look next for a service: its logs, its traces, its RED metrics.
+ * @param {string} name
+ * @returns {HTMLElement}
+ */
+export function serviceLinks(name) {
+  return h("span", { class: "service-links", dataset: { testid: "service-links" } },
+    h("a", { href: hrefFor("logs", { q: fieldTerm("service", name) }), text: "logs" }),
+    h("a", { href: hrefFor("traces", { service: name }), text: "traces" }),
+    h("a", { href: hrefFor("metrics", { service: name }), text: "RED" }));
 }

@@ -100,7 +100,9 @@ def test_a_promql_rule_goes_pending_fires_resends_and_resolves(
                 [(_, alert)] = manager.active_alerts()
                 assert alert.state == "pending"
         series.result = []
-        series.others["job:errors:rate5m"] = [({"__name__": "job:errors:rate5m", "job": "api"}, 0.2)]
+        series.others["job:errors:rate5m"] = [
+            ({"__name__": "job:errors:rate5m", "job": "api"}, 0.2)
+        ]
         clock.now = T0 + 100
         await manager.evaluate_group(group)
         await manager.aclose()

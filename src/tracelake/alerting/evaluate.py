@@ -102,9 +102,7 @@ class RuleEvaluator:
     def _run(self, sql: str, params: list[Any], start_us: int) -> list[tuple[Any, ...]]:
         return self.store.query(sql, params, tables=["logs"], start_us=start_us).rows
 
-    def _log_samples(
-        self, q: LogQuery, now: float, threshold: float | None = None
-    ) -> list[Sample]:
+    def _log_samples(self, q: LogQuery, now: float, threshold: float | None = None) -> list[Sample]:
         start = datetime.fromtimestamp(now - q.window_s, UTC)
         compiled = compile_query(q.text(), start=start, limit=self.settings.query_max_rows)
         rows = self._run(compiled.sql, compiled.params, int(start.timestamp() * 1e6))

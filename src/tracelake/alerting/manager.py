@@ -237,15 +237,16 @@ class AlertManager:
         ended = [t for t in transitions if t.to_phase in ("resolved", "inactive")]
         if ended:
             await self._resolving_values(rr, ended, now)
-        acks_ended = any(
-            self.silences.end_acks(t.alert.labels, now) for t in ended if t.to_phase == "resolved"
-        )
-        if acks_ended:
-            await self.save_silences()
         for t in transitions:
             self.history.append(t.to_event())
             log.info("alert %s %s -> %s %s", rr.rule.name, t.from_phase, t.to_phase, t.alert.labels)
         sent = self._notify(rr, transitions, now)
+        # after the notifications: an acknowledged alert's resolution is not sent either
+        acks_ended = [
+            self.silences.end_acks(t.alert.labels, now) for t in ended if t.to_phase == "resolved"
+        ]
+        if any(acks_ended):
+            await self.save_silences()
         moved = rr.tracker is not None and rr.tracker.circuits != before
         return bool(transitions) or sent or moved
 
@@ -258,9 +259,7 @@ class AlertManager:
             return
         if quiet is None:
             return
-        values = {
-            label_key(rr.state.alert_labels(labels, value)): value for labels, value in quiet
-        }
+        values = {label_key(rr.state.alert_labels(labels, value)): value for labels, value in quiet}
         for t in ended:
             t.alert.value = values.get(label_key(t.alert.labels), 0.0)
 

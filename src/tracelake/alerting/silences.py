@@ -106,7 +106,9 @@ class Silences:
             return
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             aside = self.path.with_name(self.path.name + ".unreadable")
-            log.error("silences %s unreadable (%s): moved to %s, starting none", self.path, e, aside)
+            log.error(
+                "silences %s unreadable (%s): moved to %s, starting none", self.path, e, aside
+            )
             self.path.replace(aside)
             return
         self.items = {s.id: s for s in items}

@@ -11,7 +11,8 @@ Understood inside ``{{ }}`` (with ``{{-``/``-}}`` trimming):
 * operands ``$value``/``.Value``, ``$labels.NAME``/``.Labels.NAME``, ``index $labels "NAME"``,
   ``"quoted strings"`` and numbers;
 * functions ``humanize``, ``humanize1024``, ``humanizePercentage``, ``humanizeDuration``,
-  ``humanizeTimestamp`` (each exactly as Prometheus's ``template.go`` defines it), ``toUpper``, ``toLower``, ``title`` and ``printf "FORMAT" ARGS…``, called with
+  ``humanizeTimestamp`` (each exactly as Prometheus's ``template.go`` defines it),
+  ``toUpper``, ``toLower``, ``title`` and ``printf "FORMAT" ARGS…``, called with
   arguments or at the end of a ``|`` pipe.
 
 A missing label renders as the empty string, as in Prometheus.

@@ -32,6 +32,7 @@ from tracelake.api import (
     prometheus_write,
     registry,
     search,
+    silences,
     sql,
     targets,
     traces,
@@ -47,6 +48,7 @@ from tracelake.ui import login
 ENDPOINTS: tuple[Endpoint, ...] = (
     *meta.endpoints,
     *alerts.endpoints,  # before prometheus: /prometheus/api/v1/{alerts,rules} are its
+    *silences.endpoints,
     *logs.endpoints,
     *search.endpoints,
     *sql.endpoints,

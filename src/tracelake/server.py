@@ -190,7 +190,20 @@ class Server:
             ssl_certfile=s.tls_cert_file if self.tls else None,
             ssl_keyfile=s.tls_key_file if self.tls else None,
         )
-        self.state.listeners.update(await self.listeners.start())
+        # Every port is tried before giving up, so one message names all that are taken.
+        try:
+            sock: socket.socket | None = bind_tcp(s.host, s.http_port, "--http-port")
+            http_busy = ""
+        except ConfigError as e:
+            sock, http_busy = None, e.message
+        try:
+            self.state.listeners.update(await self.listeners.start())
+        except ConfigError as e:
+            if sock is not None:
+                sock.close()
+            raise ConfigError(f"{http_busy}; and {e.message}" if http_busy else e.message) from e
+        if sock is None:
+            raise ConfigError(http_busy)
         http = _HTTPServer(config)
         loop = asyncio.get_running_loop()
 
@@ -200,7 +213,6 @@ class Server:
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, request_exit)
-        sock = bind_tcp(s.host, s.http_port, "--http-port")
         scheme = "https" if self.tls else "http"
         self.state.listeners["http"] = f"{scheme}://{s.host}:{sock.getsockname()[1]}"
         self.alerts.start()

@@ -37,12 +37,14 @@ class Series:
         self.result: list[tuple[dict[str, str], float]] = []
         self.error: Exception | None = None
         self.asked: list[tuple[str, float]] = []
+        #: answers to other queries than the rule's (what it measures, once resolved)
+        self.others: dict[str, list[tuple[dict[str, str], float]]] = {}
 
     def __call__(self, query: str, at: float) -> list[tuple[dict[str, str], float]]:
         self.asked.append((query, at))
         if self.error is not None:
             raise self.error
-        return self.result
+        return self.others.get(query, self.result)
 
 
 class Clock:
@@ -98,12 +100,18 @@ def test_a_promql_rule_goes_pending_fires_resends_and_resolves(
                 [(_, alert)] = manager.active_alerts()
                 assert alert.state == "pending"
         series.result = []
+        series.others["job:errors:rate5m"] = [
+            ({"__name__": "job:errors:rate5m", "job": "api"}, 0.2)
+        ]
         clock.now = T0 + 100
         await manager.evaluate_group(group)
         await manager.aclose()
 
     asyncio.run(scenario())
-    assert series.asked == [("job:errors:rate5m > 0.5", T0 + s) for s in (0, 15, 30, 45, 95, 100)]
+    assert series.asked == [
+        *(("job:errors:rate5m > 0.5", T0 + s) for s in (0, 15, 30, 45, 95, 100)),
+        ("job:errors:rate5m", T0 + 100),  # what resolved it: the measured side, now
+    ]
     hooks = [d.body for d in receiver.deliveries if d.path == "/hook"]
     assert [m["status"] for m in hooks] == ["firing", "resolved"]
     assert hooks[0]["alerts"][0]["annotations"] == {"summary": "api at 75%"}
@@ -114,8 +122,12 @@ def test_a_promql_rule_goes_pending_fires_resends_and_resolves(
         "2023-11-14T22:18:55.000Z",
         "2023-11-14T22:15:00.000Z",  # resolved at 100 s
     ]
-    events = [(e["from"], e["to"]) for e in manager.recent_history(10)]
-    assert events == [("firing", "resolved"), ("pending", "firing"), ("inactive", "pending")]
+    events = [(e["from"], e["to"], e["value"]) for e in manager.recent_history(10)]
+    assert events == [
+        ("firing", "resolved", 0.2),  # the value that resolved it, not the last firing one
+        ("pending", "firing", 0.75),
+        ("inactive", "pending", 0.75),
+    ]
 
 
 def test_state_is_saved_and_a_new_manager_restores_it(

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -161,7 +162,8 @@ def test_a_promql_rule_on_scraped_counters_fires_with_its_annotation_and_resolve
     fired = receiver.wait_for(is_status("firing"))
     [alert] = fired["alerts"]
     assert alert["labels"] == pending["labels"]
-    assert alert["generatorURL"] == f"{server.url}/#/alerts"
+    query = quote("sum by (service, status) (rate(checkout_errors_total[5s])) > 0", safe="")
+    assert alert["generatorURL"] == f"{server.url}/#/metrics?q={query}&from=-1h"  # its graph
     events = get_data(server, "/api/v1/alerts/history")["events"]
     [to_firing] = [e for e in events if e["alert"] == ALERT and e["to"] == "firing"]
     assert to_firing["value"] > 0

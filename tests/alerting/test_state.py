@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tracelake.alerting.rules import PromQLQuery, Rule
 from tracelake.alerting.state import Alert, RuleState
 
 T0 = 1_700_000_000.0
 
 
-def rule(for_s: float = 60.0, **kwargs: dict[str, str]) -> Rule:
+def rule(for_s: float = 60.0, **kwargs: Any) -> Rule:
     return Rule("HighErrors", PromQLQuery("errors > 5"), for_s, **kwargs)
 
 
@@ -105,3 +107,34 @@ def test_a_transition_keeps_a_snapshot_not_the_live_alert() -> None:
         "to": "firing",
         "value": 1.0,
     }
+
+
+def test_keep_firing_for_holds_a_flapping_alert_firing_and_a_sighting_resets_it() -> None:
+    """Prometheus's keep_firing_for: gone for less than it, the alert still fires; back
+    in between, the wait starts again; gone for all of it, it resolves once."""
+    state = RuleState(rule(for_s=0, keep_firing_for_s=60.0))
+    seen = [({"service": "a"}, 7.0)]
+    assert phases(state.step(seen, T0)) == [("inactive", "firing")]
+    for t in (15, 30, 45, 59):  # flapping inside a minute: gone at 15 and 45, back between
+        assert phases(state.step([] if t in (15, 45) else seen, T0 + t)) == []
+        assert state.state == "firing"
+    assert phases(state.step([], T0 + 100)) == []  # gone since 100
+    assert phases(state.step([], T0 + 159)) == []
+    resolved = state.step([], T0 + 160)
+    assert phases(resolved) == [("firing", "resolved")] and state.alerts == {}
+
+
+def test_keep_firing_for_does_not_hold_a_pending_alert() -> None:
+    state = RuleState(rule(for_s=60, keep_firing_for_s=60.0))
+    state.step([({"service": "a"}, 7.0)], T0)
+    assert phases(state.step([], T0 + 15)) == [("pending", "inactive")]
+
+
+def test_the_keep_firing_wait_and_the_notified_mark_outlast_a_restart() -> None:
+    before = RuleState(rule(for_s=0, keep_firing_for_s=60.0))
+    before.step([({"service": "a"}, 1.0)], T0)
+    before.step([], T0 + 10)
+    [alert] = before.alerts.values()
+    alert.notified = True
+    restored = Alert.from_json(alert.to_json())
+    assert (restored.keep_firing_since, restored.notified) == (T0 + 10, True)

@@ -77,3 +77,31 @@ def test_text_without_actions_is_returned_untouched() -> None:
 )
 def test_floats_print_as_go_prints_them(value: float, v: str, e: str) -> None:
     assert (go_float(value), go_exponent(value)) == (v, e)
+
+
+@pytest.mark.parametrize(
+    ("function", "values", "out"),
+    [
+        ("humanize", [0.0, 1.0, 1234567.0, 0.12], "0:1:1.235M:120m:"),
+        ("humanize1024", [0.0, 1.0, 1048576.0, 0.12], "0:1:1Mi:0.12:"),
+        (
+            "humanizeDuration",
+            [0, 1, 60, 3600, 86400, 90000, -(86400 * 2 + 3600 * 3 + 60 * 4 + 5), 899.99],
+            "0s:1s:1m 0s:1h 0m 0s:1d 0h 0m 0s:1d 1h 0m 0s:-2d 3h 4m 5s:14m 59s:",
+        ),
+        (
+            "humanizeDuration",
+            [0.1, 0.0001, 0.12345, 60.1, 60.5, 1.2345, 12.345],
+            "100ms:100us:123.5ms:1m 0s:1m 0s:1.234s:12.35s:",
+        ),
+        ("humanizePercentage", [0.0, 0.1234567, 1.0, 1.5], "0%:12.35%:100%:150%:"),
+        ("humanizeTimestamp", [1435065584.128], "2015-06-23 13:19:44.128 +0000 UTC:"),
+        ("humanizeTimestamp", [1435065584.0, math.nan], "2015-06-23 13:19:44 +0000 UTC:NaN:"),
+    ],
+)
+def test_humanize_functions_answer_what_prometheus_template_tests_expect(
+    function: str, values: list[float], out: str
+) -> None:
+    """The cases of Prometheus's own template_test.go, one value after another."""
+    got = "".join(render(f"{{{{ {function} $value }}}}:", {}, float(v)) for v in values)
+    assert got == out

@@ -69,7 +69,10 @@ def test_the_map_shows_services_calls_and_red_figures(ui: UI) -> None:
     xs = {name: column(page, name) for name in ("gateway", "orders", "payments")}
     assert xs["gateway"] < xs["orders"] < xs["payments"]
     expect(page.locator(".map-edge-table tbody tr")).to_have_count(2)
-    expect(page.get_by_test_id("summary")).to_have_text("3 services · 2 links")
+    # rates are per second of the time with spans, and the summary says which time
+    expect(page.get_by_test_id("summary")).to_have_text(
+        re.compile(r"^3 services · 2 links · rates over the last \d+ s \(the time with spans\)$")
+    )
     assert ui.errors == []
 
 

@@ -12,17 +12,39 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import promql_parser as pp
+
 from tracelake.alerting.breakers import CircuitTracker, statement
 from tracelake.alerting.rules import COUNT_COLUMN, BreakerQuery, LogQuery, PromQLQuery, Rule
 from tracelake.alerting.state import Sample
 from tracelake.errors import ConfigError
 from tracelake.query import compile_query
+from tracelake.query.promql import parse
 from tracelake.settings import Settings
 from tracelake.store import Store
 
 #: ``PromQLEngine.vector``: an instant query at a time → (labels, value) per series.
 PromQLEvaluator = Callable[[str, float], list[tuple[dict[str, str], float]]]
 _NOT_IN_LABEL = re.compile(r"[^A-Za-z0-9_]")
+_COMPARISONS = {"==", "!=", ">", "<", ">=", "<="}
+
+
+def measured_expr(expr: str) -> str | None:
+    """``X > 0.05`` → ``X``: what a threshold rule measures, to ask when its alert has
+    resolved; None when the expression is no comparison against a number."""
+    try:
+        tree = parse(expr)
+    except Exception:
+        return None
+    if not isinstance(tree, pp.BinaryExpr) or str(tree.op) not in _COMPARISONS:
+        return None
+    if tree.modifier is not None and tree.modifier.return_bool:
+        return None
+    if isinstance(tree.rhs, pp.NumberLiteral):
+        return tree.lhs.prettify()
+    if isinstance(tree.lhs, pp.NumberLiteral):
+        return tree.rhs.prettify()
+    return None
 
 
 def label_name(field: str) -> str:
@@ -62,10 +84,25 @@ class RuleEvaluator:
         assert isinstance(q, BreakerQuery) and tracker is not None
         return self._breaker_samples(tracker, now)
 
+    def quiet_values(
+        self, rule: Rule, now: float, tracker: CircuitTracker | None = None
+    ) -> list[Sample] | None:
+        """What the rule measures at ``now`` whether over its threshold or not (label sets
+        absent: 0), for the value of an alert that has just resolved; None: unknown."""
+        q = rule.query
+        if isinstance(q, PromQLQuery):
+            measured = measured_expr(q.expr)
+            if measured is None or self.promql is None:
+                return None
+            return [(labels, float(value)) for labels, value in self.promql(measured, now)]
+        if isinstance(q, LogQuery):
+            return self._log_samples(q, now, threshold=0.0)
+        return []  # a breaker rule's circuit closed: open for 0 s
+
     def _run(self, sql: str, params: list[Any], start_us: int) -> list[tuple[Any, ...]]:
         return self.store.query(sql, params, tables=["logs"], start_us=start_us).rows
 
-    def _log_samples(self, q: LogQuery, now: float) -> list[Sample]:
+    def _log_samples(self, q: LogQuery, now: float, threshold: float | None = None) -> list[Sample]:
         start = datetime.fromtimestamp(now - q.window_s, UTC)
         compiled = compile_query(q.text(), start=start, limit=self.settings.query_max_rows)
         rows = self._run(compiled.sql, compiled.params, int(start.timestamp() * 1e6))
@@ -73,7 +110,7 @@ class RuleEvaluator:
         out: list[Sample] = []
         for row in rows:
             count = float(row[count_at])
-            if count < q.threshold:
+            if count < (q.threshold if threshold is None else threshold):
                 continue
             labels = {
                 label_name(name): str(row[compiled.columns.index(name)])

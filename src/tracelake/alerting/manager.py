@@ -9,7 +9,12 @@ loop, so the state is only ever touched from the loop.
 Notifications: a webhook gets one message per rule and evaluation when alerts fire or
 resolve (as an Alertmanager would send its receivers); an Alertmanager gets every
 firing alert again each ``alert_resend_delay_s`` (as Prometheus does, so it never
-times out an alert that is still firing) and each resolved one once.
+times out an alert that is still firing) and each resolved one once. A silenced or
+acknowledged alert (``silences``) sends nothing; one still firing when its silence ends
+is sent then, and only an alert whose firing was sent is sent resolved.
+
+A resolved alert carries the value that resolved it, not its last firing one: the
+rule's condition is asked again without its threshold (``RuleEvaluator.quiet_values``).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -31,8 +36,16 @@ from tracelake.alerting.evaluate import PromQLEvaluator, RuleEvaluator
 from tracelake.alerting.notifier import ClientFactory, Notifier, RetryPolicy, default_client
 from tracelake.alerting.payloads import Outgoing, alertmanager_alerts, webhook_message
 from tracelake.alerting.persist import StateFile
-from tracelake.alerting.rules import BreakerQuery, LogQuery, Rule, RuleGroup, load_rule_files
-from tracelake.alerting.state import Alert, RuleState, Transition
+from tracelake.alerting.rules import (
+    BreakerQuery,
+    LogQuery,
+    PromQLQuery,
+    Rule,
+    RuleGroup,
+    load_rule_files,
+)
+from tracelake.alerting.silences import Silences
+from tracelake.alerting.state import Alert, RuleState, Transition, label_key
 from tracelake.errors import TracelakeError
 from tracelake.settings import Settings
 from tracelake.store import Store
@@ -66,6 +79,19 @@ class GroupRuntime:
     rules: list[RuleRuntime] = field(default_factory=list)
     last_evaluation: float | None = None
     evaluation_s: float = 0.0
+
+
+def ui_link(rule: Rule) -> str:
+    """The UI page (a ``#/`` route) that shows what the rule's query sees."""
+    q = rule.query
+    if isinstance(q, LogQuery):
+        return f"#/logs?q={quote(q.query, safe='')}&from=-{int(q.window_s)}s"
+    if isinstance(q, BreakerQuery):
+        if q.service and q.breaker != "*":
+            return f"#/circuits?cluster={quote(q.service, safe='')}&circuit={quote(q.breaker, safe='')}"
+        return f"#/circuits?cluster={quote(q.service, safe='')}" if q.service else "#/circuits"
+    assert isinstance(q, PromQLQuery)
+    return f"#/metrics?q={quote(q.expr, safe='')}&from=-1h"
 
 
 def rule_key(group: RuleGroup, rule: Rule, nth: int) -> str:
@@ -116,6 +142,8 @@ class AlertManager:
         )
         self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY_MAX)
         self.file = StateFile(settings.data_path / "alerts" / "state.json")
+        self.silences = Silences(settings.data_path / "alerts" / "silences.json")
+        self.silences.load()
         self._tasks: list[asyncio.Task[None]] = []
         self._save_lock = asyncio.Lock()
         self._restore(self.file.load())
@@ -206,12 +234,34 @@ class AlertManager:
             rr.last_evaluation, rr.evaluation_s = now, time.perf_counter() - started
         rr.health, rr.last_error = "ok", ""
         transitions = rr.state.step(samples, now)
+        ended = [t for t in transitions if t.to_phase in ("resolved", "inactive")]
+        if ended:
+            await self._resolving_values(rr, ended, now)
         for t in transitions:
             self.history.append(t.to_event())
             log.info("alert %s %s -> %s %s", rr.rule.name, t.from_phase, t.to_phase, t.alert.labels)
         sent = self._notify(rr, transitions, now)
+        # after the notifications: an acknowledged alert's resolution is not sent either
+        acks_ended = [
+            self.silences.end_acks(t.alert.labels, now) for t in ended if t.to_phase == "resolved"
+        ]
+        if any(acks_ended):
+            await self.save_silences()
         moved = rr.tracker is not None and rr.tracker.circuits != before
         return bool(transitions) or sent or moved
+
+    async def _resolving_values(self, rr: RuleRuntime, ended: list[Transition], now: float) -> None:
+        """Give each alert that ended the value its condition has now (see the module doc)."""
+        try:
+            quiet = await asyncio.to_thread(self.evaluator.quiet_values, rr.rule, now, rr.tracker)
+        except Exception as e:  # the firing value stays: the transition is what matters
+            log.warning("alert rule %s: no value for its resolved alerts (%s)", rr.key, e)
+            return
+        if quiet is None:
+            return
+        values = {label_key(rr.state.alert_labels(labels, value)): value for labels, value in quiet}
+        for t in ended:
+            t.alert.value = values.get(label_key(t.alert.labels), 0.0)
 
     def _failed(self, rr: RuleRuntime, message: str) -> None:
         if rr.last_error != message:
@@ -220,37 +270,44 @@ class AlertManager:
 
     def generator_url(self, rule: Rule) -> str:
         """Where a notification's reader sees what the rule saw (the UI)."""
-        base = self.external_url()
-        q = rule.query
-        if isinstance(q, LogQuery):
-            return f"{base}/#/logs?q={quote(q.query, safe='')}&from=-{int(q.window_s)}s"
-        if isinstance(q, BreakerQuery):
-            return f"{base}/#/circuits"
-        return f"{base}/#/alerts"
+        return self.external_url() + "/" + ui_link(rule)
 
     def _notify(self, rr: RuleRuntime, transitions: list[Transition], now: float) -> bool:
-        """Queue this evaluation's notifications; True when any alert's sent time moved."""
+        """Queue this evaluation's notifications; True when an alert's sent state moved."""
         url = self.generator_url(rr.rule)
-        changes = [
-            Outgoing(t.alert, "firing", url)
-            if t.to_phase == "firing"
-            else Outgoing(t.alert, "resolved", url, ends_at=t.time)
+
+        def heard(alert: Alert) -> bool:
+            return not self.silences.silencing(alert.labels, now)
+
+        changes = []
+        for a in rr.state.alerts.values():
+            if a.state == "firing" and not a.notified and heard(a):
+                a.notified = True
+                changes.append(Outgoing(replace(a), "firing", url))
+        changes += [
+            Outgoing(t.alert, "resolved", url, ends_at=t.time)
             for t in transitions
-            if t.to_phase in ("firing", "resolved")
+            if t.to_phase == "resolved" and t.alert.notified and heard(t.alert)
         ]
         if changes:
             self.notifier.send("webhook", webhook_message(changes, self.external_url()))
         if not self.notifier.has_alertmanagers:
-            return False
+            return bool(changes)
         lapse = now + 4 * max(self.resend_s, rr.interval_s)
         due = [
             Outgoing(a, "firing", url, ends_at=lapse)
             for a in rr.state.alerts.values()
-            if a.state == "firing" and (a.sent_at is None or now - a.sent_at >= self.resend_s)
+            if a.state == "firing"
+            and (a.sent_at is None or now - a.sent_at >= self.resend_s)
+            and heard(a)
         ]
-        due += [c for c in changes if c.status == "resolved"]
+        due += [
+            Outgoing(t.alert, "resolved", url, ends_at=t.time)
+            for t in transitions
+            if t.to_phase == "resolved" and t.alert.sent_at is not None and heard(t.alert)
+        ]
         if not due:
-            return False
+            return bool(changes)
         self.notifier.send("alertmanager", alertmanager_alerts(due))
         for item in due:
             item.alert.sent_at = now
@@ -274,6 +331,13 @@ class AlertManager:
                 await asyncio.to_thread(self.file.save, rules, history)
             except OSError as e:
                 log.error("alert state not saved to %s: %s", self.file.path, e)
+
+    async def save_silences(self) -> None:
+        async with self._save_lock:
+            try:
+                await asyncio.to_thread(self.silences.save)
+            except OSError as e:
+                log.error("silences not saved to %s: %s", self.silences.path, e)
 
     async def aclose(self) -> None:
         """Stop evaluating, save the state, give queued notifications a moment to go."""

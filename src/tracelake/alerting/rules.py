@@ -1,7 +1,7 @@
 """Alert rules: Prometheus rule files, plus log and breaker rules in the same files.
 
 A rule file is Prometheus's (``groups:`` → ``name``, ``interval``, ``rules:`` → ``alert``,
-``expr``, ``for``, ``labels``, ``annotations``), so files move between Prometheus and
+``expr``, ``for``, ``keep_firing_for``, ``labels``, ``annotations``), so files move between Prometheus and
 tracelake unchanged. Two kinds of rule are tracelake's own and take the place of
 ``expr``:
 
@@ -39,7 +39,7 @@ DEFAULT_LOOKBACK_S = 86400.0
 #: Column a log rule's count comes back in.
 COUNT_COLUMN = "tl_count"
 
-_COMMON = {"alert", "for", "labels", "annotations"}
+_COMMON = {"alert", "for", "keep_firing_for", "labels", "annotations"}
 _KIND_KEYS = {
     "promql": {"expr"},
     "log": {"log_query", "window", "threshold", "group_by"},
@@ -47,7 +47,6 @@ _KIND_KEYS = {
 }
 _UNSUPPORTED = {
     "record": "recording rules are not supported: keep them in Prometheus",
-    "keep_firing_for": "keep_firing_for is not supported: remove it",
 }
 
 
@@ -95,6 +94,8 @@ class Rule:
     for_s: float = 0.0
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
+    #: How long a firing alert keeps firing once its condition is gone (Prometheus's).
+    keep_firing_for_s: float = 0.0
 
     @property
     def kind(self) -> Literal["promql", "log", "breaker"]:
@@ -242,6 +243,9 @@ def _rule(raw: Any, where: str, group_labels: dict[str, str]) -> Rule:
         known = ", ".join(sorted(_COMMON | _KIND_KEYS[kind]))
         raise ConfigError(f"{where}: unknown key {unknown[0]!r} for a {kind} rule (known: {known})")
     for_s = _duration(raw["for"], f"{where}: for") if raw.get("for") is not None else 0.0
+    keep_s = 0.0
+    if raw.get("keep_firing_for") is not None:
+        keep_s = _duration(raw["keep_firing_for"], f"{where}: keep_firing_for")
     labels = {
         **group_labels,
         **_string_map(raw.get("labels"), f"{where}: labels", label_names=True),
@@ -254,7 +258,7 @@ def _rule(raw: Any, where: str, group_labels: dict[str, str]) -> Rule:
         query = _log_query(raw, where)
     else:
         query = _breaker_query(raw, where)
-    return Rule(name, query, for_s, labels, annotations)
+    return Rule(name, query, for_s, labels, annotations, keep_s)
 
 
 def _log_query(raw: dict[str, Any], where: str) -> LogQuery:

@@ -8,7 +8,11 @@ That is Prometheus's semantics:
   with ``for: 0`` it fires at once;
 * a pending alert still seen after ``for`` has passed since it became active **fires**;
 * an alert no longer seen is **resolved** if it was firing, or forgotten (back to
-  inactive) if it was only pending;
+  inactive) if it was only pending; so a condition that flaps inside ``for`` never
+  fires, each flap starting the wait afresh;
+* with ``keep_firing_for``, a firing alert no longer seen stays firing until it has
+  been unseen that long (``keep_firing_since``), and a sighting in between resets it,
+  so a condition flapping faster than that neither resolves nor fires again;
 * every step refreshes the value and the templated annotations of the alerts seen.
 
 Alert labels are the query's labels without ``__name__``, plus the rule's (templated)
@@ -44,6 +48,11 @@ class Alert:
     resolved_at: float | None = None
     #: When an Alertmanager was last told about it (Prometheus re-sends firing alerts).
     sent_at: float | None = None
+    #: Since when a firing alert has not been seen (``keep_firing_for`` holds it).
+    keep_firing_since: float | None = None
+    #: Whether its receivers were told it fires (not while silenced): then, and only
+    #: then, they are told it resolved.
+    notified: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +63,8 @@ class Alert:
             "value": self.value,
             "fired_at": self.fired_at,
             "sent_at": self.sent_at,
+            "keep_firing_since": self.keep_firing_since,
+            "notified": self.notified,
         }
 
     @classmethod
@@ -69,6 +80,11 @@ class Alert:
             value=float(data["value"]),
             fired_at=None if data.get("fired_at") is None else float(data["fired_at"]),
             sent_at=None if data.get("sent_at") is None else float(data["sent_at"]),
+            keep_firing_since=None
+            if data.get("keep_firing_since") is None
+            else float(data["keep_firing_since"]),
+            # state saved before silences existed: its firing alerts were all sent
+            notified=bool(data.get("notified", state == "firing")),
         )
 
 
@@ -143,11 +159,18 @@ class RuleState:
                     continue
                 transitions.append(Transition(now, replace(alert), "inactive", "pending"))
             alert.value, alert.annotations = value, annotations
+            alert.keep_firing_since = None
             if alert.state == "pending" and now - alert.active_at >= self.rule.for_s:
                 alert.state, alert.fired_at = "firing", now
                 transitions.append(Transition(now, replace(alert), "pending", "firing"))
         for key in [k for k in self.alerts if k not in seen]:
-            alert = self.alerts.pop(key)
+            alert = self.alerts[key]
+            if alert.state == "firing" and self.rule.keep_firing_for_s > 0:
+                if alert.keep_firing_since is None:
+                    alert.keep_firing_since = now
+                if now - alert.keep_firing_since < self.rule.keep_firing_for_s:
+                    continue
+            del self.alerts[key]
             if alert.state == "firing":
                 alert.resolved_at = now
                 transitions.append(Transition(now, alert, "firing", "resolved"))

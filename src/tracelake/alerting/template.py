@@ -11,6 +11,7 @@ Understood inside ``{{ }}`` (with ``{{-``/``-}}`` trimming):
 * operands ``$value``/``.Value``, ``$labels.NAME``/``.Labels.NAME``, ``index $labels "NAME"``,
   ``"quoted strings"`` and numbers;
 * functions ``humanize``, ``humanize1024``, ``humanizePercentage``, ``humanizeDuration``,
+  ``humanizeTimestamp`` (each exactly as Prometheus's ``template.go`` defines it),
   ``toUpper``, ``toLower``, ``title`` and ``printf "FORMAT" ARGS…``, called with
   arguments or at the end of a ``|`` pipe.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 
 from tracelake.alerting.numbers import go_float
 
@@ -50,6 +52,7 @@ def _number(value: Value) -> float:
         raise _Unknown from e
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SMALL = ("m", "u", "n", "p", "f", "a", "z", "y")
 
 
@@ -115,6 +118,25 @@ def humanize_duration(value: Value) -> str:
     return _scaled(v, _SMALL, 1000, large=False) + "s"
 
 
+def humanize_timestamp(value: Value) -> str:
+    """Epoch seconds as Go prints Prometheus's time: ``1435065584.128`` →
+    ``2015-06-23 13:19:44.128 +0000 UTC`` (milliseconds, truncated, trailing zeros cut)."""
+    v = _number(value)
+    if not math.isfinite(v):
+        return _g4(v)
+    nanos = v * 1e9
+    if not -(2.0**63) <= nanos <= 2.0**63:
+        raise _Unknown  # Prometheus: overflows int64 nanoseconds
+    whole = int(nanos)  # Go's int64(): toward zero, then to milliseconds, toward zero
+    ms = abs(whole) // 1_000_000 * (1 if whole >= 0 else -1)
+    try:
+        moment = _EPOCH + timedelta(milliseconds=ms)
+    except OverflowError as e:
+        raise _Unknown from e
+    fraction = f".{moment.microsecond // 1000:03d}".rstrip("0").rstrip(".")
+    return f"{moment:%Y-%m-%d %H:%M:%S}{fraction} +0000 UTC"
+
+
 def printf(fmt: Value, *args: Value) -> str:
     """Go's ``printf`` for the verbs alert texts use (``%.2f``, ``%d``, ``%s``, ``%v``…)."""
     if not isinstance(fmt, str):
@@ -147,6 +169,7 @@ _FUNCTIONS: dict[str, Callable[..., str]] = {
     "humanize1024": humanize1024,
     "humanizePercentage": humanize_percentage,
     "humanizeDuration": humanize_duration,
+    "humanizeTimestamp": humanize_timestamp,
     "toUpper": lambda v: _text(v).upper(),
     "toLower": lambda v: _text(v).lower(),
     "title": lambda v: _text(v).title(),

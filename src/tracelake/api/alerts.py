@@ -8,12 +8,13 @@ fields, each rule carries ``kind`` (``promql``, ``log`` or ``breaker``).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tracelake.alerting.manager import HISTORY_MAX, RuleRuntime
+from tracelake.alerting.manager import HISTORY_MAX, RuleRuntime, ui_link
 from tracelake.alerting.numbers import go_exponent
 from tracelake.alerting.payloads import iso
 from tracelake.alerting.state import Alert
@@ -32,14 +33,18 @@ def _success(data: dict[str, Any]) -> Response:
     return JSON({"status": "success", "data": data})
 
 
-def alert_json(alert: Alert) -> dict[str, Any]:
-    return {
+def alert_json(alert: Alert, silenced_by: list[str] | None = None) -> dict[str, Any]:
+    """Prometheus's alert; ``silencedBy`` (tracelake's) lists the silences over it."""
+    out: dict[str, Any] = {
         "labels": alert.labels,
         "annotations": alert.annotations,
         "state": alert.state,
         "activeAt": iso(alert.active_at),
         "value": go_exponent(alert.value),
     }
+    if silenced_by is not None:
+        out["silencedBy"] = silenced_by
+    return out
 
 
 def rule_json(rr: RuleRuntime) -> dict[str, Any]:
@@ -49,6 +54,7 @@ def rule_json(rr: RuleRuntime) -> dict[str, Any]:
         "kind": rule.kind,
         "name": rule.name,
         "query": rule.describe(),
+        "link": ui_link(rule),
         "duration": rule.for_s,
         "labels": rule.labels,
         "annotations": rule.annotations,
@@ -63,8 +69,16 @@ def rule_json(rr: RuleRuntime) -> dict[str, Any]:
 
 async def alerts(request: Request) -> Response:
     """Every pending and firing alert (Prometheus: ``GET /api/v1/alerts``)."""
-    active = context(request).alerts.active_alerts()
-    return _success({"alerts": [alert_json(a) for _, a in active]})
+    manager = context(request).alerts
+    now = time.time()
+    return _success(
+        {
+            "alerts": [
+                alert_json(a, [s.id for s in manager.silences.silencing(a.labels, now)])
+                for _, a in manager.active_alerts()
+            ]
+        }
+    )
 
 
 async def rules(request: Request) -> Response:

@@ -1,8 +1,10 @@
 """Native trace views: RED figures per service and operation, and the logs of a trace.
 
 ``GET /api/v1/traces/red?service=&from=&to=&kind=`` gives rate, error ratio and
-p50/p95/p99 latency from the spans of any time range (computed by DuckDB over the
-pruned segments, so any range works, not just the recent past). By default the
+p50/p95/p99 latency (the rate per second of ``covered``, the part of the range that
+has spans: from the first span of any service to the range's end or now) from the
+spans of any time range (computed by DuckDB over the pruned segments, so any range
+works, not just the recent past). By default the
 requests a service *serves* count: SERVER and CONSUMER spans and root spans;
 ``kind=all`` counts every span. ``GET /api/v1/traces/{trace_id}/logs`` answers the
 log lines of one trace in the row shape of ``/api/v1/search``, oldest first, with 16-
@@ -26,11 +28,13 @@ from tracelake.api.responses import JSON
 from tracelake.api.search import rows_as_objects
 from tracelake.errors import BadRequest
 from tracelake.model import LOG_COLUMNS
-from tracelake.tracing.red import red_sql
+from tracelake.tracing.red import first_span_sql, red_sql
 from tracelake.tracing.zipkin_query import trace_id_param
 
 DEFAULT_RANGE = timedelta(hours=1)
 DEFAULT_LOG_ROWS = 1000
+#: Shortest time a rate is taken over: one span alone is not a rate of millions per second.
+MIN_COVERED_S = 1.0
 
 
 def _micros(moment: datetime) -> int:
@@ -53,7 +57,13 @@ async def red(request: Request) -> Response:
     results = await run_query(
         ctx, query.sql, query.params, kind="red", tables=["spans"], start_us=start_us, end_us=end_us
     )
-    seconds = (end_us - start_us) / 1e6
+    earliest = first_span_sql(start_us, end_us)
+    first = await run_query(
+        ctx, earliest.sql, earliest.params, kind="red", tables=["spans"],
+        start_us=start_us, end_us=end_us,
+    )  # fmt: skip
+    covered_from, covered_to = covered(start_us, end_us, first.rows[0][0] if first.rows else None)
+    seconds = max(MIN_COVERED_S, (covered_to - covered_from) / 1e6)
     rows: list[dict[str, Any]] = []
     for service, operation, calls, errors, p50, p95, p99 in results.rows:
         rows.append(
@@ -72,11 +82,25 @@ async def red(request: Request) -> Response:
             "from": start,
             "to": end,
             "kind": kind,
+            "covered": {
+                "from": datetime.fromtimestamp(covered_from / 1e6, UTC),
+                "to": datetime.fromtimestamp(covered_to / 1e6, UTC),
+                "seconds": seconds,
+            },
             "rows": rows,
             "truncated": results.truncated,
             "took_ms": round(results.elapsed_ms, 2),
         }
     )
+
+
+def covered(start_us: int, end_us: int, first_us: int | None) -> tuple[int, int]:
+    """The part of the range that has data: from its first span (or its start) to its
+    end or now, whichever is earlier. Rates are per second of this, not of the range."""
+    now_us = _micros(datetime.now(UTC))
+    stop = min(end_us, now_us)
+    begin = start_us if first_us is None else max(start_us, first_us)
+    return begin, max(begin, stop)
 
 
 def _ms(micros: float | None) -> float | None:

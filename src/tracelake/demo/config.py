@@ -55,7 +55,7 @@ groups:
           severity: ticket
           team: payments
         annotations:
-          summary: "{{ $labels.service }} fails {{ $value | humanize }} charges/s (last minute)"
+          summary: '{{ $labels.service }} fails {{ printf "%.2f" $value }} charges/s (last minute)'
 
       # breaker rule: the circuit flips the server records from orders' Hystrix stream
       - alert: PaymentsCircuitOpen

@@ -21,10 +21,13 @@ import threading
 from collections.abc import Sequence
 
 import uvicorn
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 
 from tracelake.demo import extras
 from tracelake.demo.services import TOPOLOGY
 from tracelake.demo.services.app import ASGIApp
+from tracelake.demo.services.downstream import PeerService
 from tracelake.sdk.logging import configure_logging
 from tracelake.sdk.tracing import configure_tracing, shutdown_tracing
 
@@ -96,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for noisy in ("httpx", "httpcore"):  # one line per request is ours to write
         logging.getLogger(noisy).setLevel(logging.WARNING)
     configure_tracing(service=name, endpoint=args.endpoint, export_interval_ms=500)
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.add_span_processor(PeerService())
 
     sock = listening_socket(args)
     port = sock.getsockname()[1]

@@ -61,6 +61,7 @@ class Listeners:
             ("syslog", s.syslog_port, "--syslog-port"),
             ("forward", s.forward_port, "--forward-port"),
         ]
+        busy: list[str] = []
         for fmt, port, flag in plan:
             if port < 0:
                 continue
@@ -85,17 +86,25 @@ class Listeners:
             try:
                 await tcp.start()
             except OSError as e:
-                await self.stop()
-                raise ConfigError(
-                    f"cannot listen on {s.host}:{port} for {fmt} ({e.strerror}): "
-                    f"stop what uses it, or pass {flag} (-1 turns it off)"
-                ) from e
+                # keep trying the others: one message names every port that is taken
+                busy.append(f"{s.host}:{port} for {fmt} ({e.strerror}; {flag})")
+                continue
             self.running[tcp.name] = tcp
             # UDP takes the port TCP got, so "any free port" gives one number for both.
             udp_config = dataclasses.replace(config, port=tcp.port)
             udp = UdpListener(self._sink(f"{fmt}/udp"), fmt, udp_config, name=f"{fmt}/udp")
-            await udp.start()
+            try:
+                await udp.start()
+            except OSError as e:
+                busy.append(f"{s.host}:{tcp.port}/udp for {fmt} ({e.strerror}; {flag})")
+                continue
             self.running[udp.name] = udp
+        if busy:
+            await self.stop()
+            raise ConfigError(
+                f"cannot listen on {', '.join(busy)}: stop what uses them, or pass the flag "
+                "named with another port (0 picks a free one, -1 turns the listener off)"
+            )
         return {name: f"{self.settings.host}:{lst.port}" for name, lst in self.running.items()}
 
     def _sink(self, source: str) -> LogSink:

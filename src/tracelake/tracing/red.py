@@ -32,3 +32,18 @@ def red_sql(start_us: int, end_us: int, service: str | None, *, every_span: bool
         ORDER BY service, operation NULLS FIRST
     """  # noqa: S608 - fixed clauses, values bound
     return Compiled(sql, params)
+
+
+def first_span_sql(start_us: int, end_us: int) -> Compiled:
+    """The earliest span of the range, of any service, in µs since the epoch.
+
+    Why: a rate is per second of the time that has data. A range that began before
+    tracing did (a demo started two minutes ago, a picker at 15 minutes) would otherwise
+    spread the calls over minutes nobody recorded. Every service is measured from the
+    same moment, so a service's rate here and on the service map agree.
+    """
+    sql = """
+        SELECT epoch_us(min(timestamp)) FROM spans
+        WHERE timestamp >= make_timestamptz(?::BIGINT) AND timestamp < make_timestamptz(?::BIGINT)
+    """
+    return Compiled(sql, [start_us, end_us])

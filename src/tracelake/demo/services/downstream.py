@@ -4,15 +4,23 @@ Why: this is the pattern the demo exists to show — an HTTP call to a dependenc
 a ``CircuitBreaker`` (Hystrix semantics: rolling error rate, volume threshold, timeout,
 one trial call when half-open) with a fallback that answers when the dependency cannot.
 The trace context travels on the call because ``configure_tracing`` instrumented httpx;
-the request id is passed on by hand, as a service would.
+the request id is passed on by hand, as a service would. The client span of each call
+names the service it calls (``peer.service``, OpenTelemetry's attribute for it) and the
+route (``POST /charge``, not httpx's bare ``POST``), set by ``PeerService`` as the span
+starts, so the trace, the service map and the on-call link know whom orders called.
 """
 
 from __future__ import annotations
 
+import contextvars
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Span, SpanProcessor
+from opentelemetry.trace import SpanKind
 
 from tracelake.sdk.breaker import BadRequest, CircuitBreaker, Isolation
 from tracelake.sdk.middleware import REQUEST_ID_HEADER, get_request_id
@@ -75,6 +83,13 @@ class Downstream:
         return result
 
     async def _request(self, method: str, path: str, body: Json | None, fallback: Fallback) -> Json:
+        token = _calling.set((self.name, f"{method} {_ID.sub('/{id}', path)}"))
+        try:
+            return await self._send(method, path, body)
+        finally:
+            _calling.reset(token)
+
+    async def _send(self, method: str, path: str, body: Json | None) -> Json:
         headers = {}
         request_id = get_request_id()
         if request_id is not None:
@@ -86,6 +101,27 @@ class Downstream:
         if response.status_code >= 400:
             raise DownstreamRejected(response.status_code, answer)
         return answer
+
+
+#: A path segment with a digit is an id (``/orders/ord-3f2a``): a span name names the
+#: route, not each order.
+_ID = re.compile(r"/[^/]*\d[^/]*")
+#: The dependency being called and the call's name, while a call is made.
+_calling: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+    "demo_calling", default=None
+)
+
+
+class PeerService(SpanProcessor):
+    """Names the called service and route on the client span httpx starts for a call."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        calling = _calling.get()
+        if calling is None or span.kind is not SpanKind.CLIENT:
+            return
+        peer, name = calling
+        span.set_attribute("peer.service", peer)
+        span.update_name(name)
 
 
 def _json(response: httpx.Response) -> Json:

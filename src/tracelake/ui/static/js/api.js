@@ -73,6 +73,15 @@ export function postJSON(path, body, signal) {
 }
 
 /**
+ * `DELETE path`; the answer as JSON.
+ * @param {string} path
+ * @returns {Promise<any>}
+ */
+export function deleteJSON(path) {
+  return request(path, { method: "DELETE" });
+}
+
+/**
  * Run a search-language query (`GET /api/v1/search`).
  * @param {{q?: string, from?: string, to?: string, limit?: number}} query
  * @param {AbortSignal} [signal]

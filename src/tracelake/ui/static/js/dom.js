@@ -114,3 +114,48 @@ export function formatAgo(value, now = Date.now()) {
   if (s < 36 * 3600) return `${Math.round(s / 3600)} h ago`;
   return `${Math.round(s / 86400)} d ago`;
 }
+
+/**
+ * A length of time: "45 s", "2 min 10 s", "1 h 5 min", "3 d 4 h".
+ * @param {number} seconds
+ * @returns {string}
+ */
+export function formatSpan(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  const [d, hr, m] = [Math.floor(s / 86400), Math.floor(s / 3600) % 24, Math.floor(s / 60) % 60];
+  if (d) return hr ? `${d} d ${hr} h` : `${d} d`;
+  if (hr) return m ? `${hr} h ${m} min` : `${hr} h`;
+  return s % 60 ? `${m} min ${s % 60} s` : `${m} min`;
+}
+
+/**
+ * What a rate of `/api/v1/traces/red` is taken over: "over the last 2 min 10 s" when
+ * the range ends now, "over 2 min 10 s" for a range in the past.
+ * @param {{seconds: number, to: string}|undefined} covered
+ * @param {number} [now] epoch ms
+ * @returns {string}
+ */
+export function coveredText(covered, now = Date.now()) {
+  if (!covered) return "";
+  const recent = now - Date.parse(covered.to) < 5000;
+  return `${recent ? "over the last" : "over"} ${formatSpan(covered.seconds)}`;
+}
+
+const SIGNIFICANT = new Intl.NumberFormat("en-US", { maximumSignificantDigits: 4 });
+
+/**
+ * A measured value as Grafana shows one without a unit: four significant digits, no
+ * exponent, no SI prefix (0.1818, 11, 17.05, 1,235,000). Takes numbers and Prometheus's
+ * value strings ("1.8181818181818182e-01", "+Inf", "NaN").
+ * @param {number|string|null|undefined} value
+ * @returns {string}
+ */
+export function formatNumber(value) {
+  if (value === null || value === undefined || value === "") return "";
+  if (value === "+Inf" || value === Infinity) return "+Inf";
+  if (value === "-Inf" || value === -Infinity) return "-Inf";
+  const n = Number(value);
+  if (Number.isNaN(n)) return "NaN";
+  return SIGNIFICANT.format(n);
+}

@@ -52,6 +52,20 @@ export function formatValue(v, unit = "") {
 }
 
 /**
+ * The y-axis of a chart: uPlot's own padding around the data, but a flat line of zeros
+ * (no errors at all) gets 0 to 1, not uPlot's 0 to 100, and a flat line elsewhere gets
+ * room from 0 to twice its value.
+ * @param {number|null} min
+ * @param {number|null} max
+ * @returns {[number, number]}
+ */
+export function yRange(min, max) {
+  if (min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)) return [0, 1];
+  if (min === max) return min === 0 ? [0, 1] : min > 0 ? [0, 2 * min] : [2 * min, 0];
+  return globalThis.uPlot.rangeNum(min, max, 0.1, true);
+}
+
+/**
  * Create a chart in `container`.
  * @param {HTMLElement} container
  * `unit` is a suffix, or a function formatting a value (axis and legend); `update` may
@@ -144,7 +158,7 @@ function options(series, width, height, format, xRange, onHover) {
     padding: [8, 12, 0, 0],
     legend: { show: false },
     cursor: { points: { size: 6 }, y: false },
-    scales: { x: { time: true, range: () => xRange } },
+    scales: { x: { time: true, range: () => xRange }, y: { range: (_u, min, max) => yRange(min, max) } },
     axes: [
       { stroke: "#5b6472", grid, ticks: { show: false }, font: axisFont, size: 34 },
       { stroke: "#5b6472", grid, ticks: { show: false }, font: axisFont, size: 64, values: (_u, splits) => splits.map((v) => format(v)) },

@@ -8,7 +8,7 @@
 // `#/metrics?q=…&q2=…&mode=instant&step=30s&from=-1h&to=&refresh=10s&service=orders`.
 
 import { getJSON, sql } from "../api.js";
-import { formatCount, h, replace } from "../dom.js";
+import { coveredText, formatCount, h, replace } from "../dom.js";
 import { chooseStep, promqlExplore } from "../promql-explore.js";
 import { autoRefresh } from "../refresh.js";
 import { navigate } from "../router.js";
@@ -121,7 +121,7 @@ export function mount(root, route) {
       charts.rate.update(rows.length ? [{ label: "requests/s", points: rows.map((r) => [r.t, r.calls / step]) }] : [], range);
       charts.errors.update(rows.length ? [{ label: "errors/s", points: rows.map((r) => [r.t, r.errors / step]) }] : [], range);
       charts.duration.update(rows.length ? ["p50", "p95", "p99"].map((q) => ({ label: q, points: rows.map((r) => [r.t, r[q] === null ? null : Number(r[q])]) })) : [], range);
-      renderSummary(summary.rows || []);
+      renderSummary(summary.rows || [], summary.covered);
       redStatus.textContent = `${step} s buckets`;
     } catch (error) {
       if (error.name === "AbortError") return;
@@ -130,17 +130,19 @@ export function mount(root, route) {
     }
   }
 
-  function renderSummary(rows) {
+  function renderSummary(rows, covered) {
     const total = rows.find((r) => r.operation === null);
     if (!total) {
       replace(figures, h("span", { class: "muted", text: `No requests served by ${state.service} in this range.` }));
       replace(operations);
       return;
     }
-    const fig = (label, value, testid) => h("div", { class: "red-figure" }, h("span", { class: "muted", text: label }), h("b", { text: value, dataset: { testid } }));
+    const fig = (label, value, testid, title = "") => h("div", { class: "red-figure", title }, h("span", { class: "muted", text: label }), h("b", { text: value, dataset: { testid } }));
+    const over = coveredText(covered);
     replace(figures,
       fig("Requests", formatCount(total.requests), "red-requests"),
-      fig("Rate", formatValue(total.rate_per_s, "req/s"), "red-rate-total"),
+      fig(`Rate ${over}`, formatValue(total.rate_per_s, "req/s"), "red-rate-total",
+        "requests per second of the part of the range that has spans (from the first span to the range's end)"),
       fig("Errors", `${formatCount(total.errors)} (${(total.error_ratio * 100).toFixed(1)} %)`, "red-error-total"),
       fig("p50", formatValue(total.latency_ms.p50, "ms"), "red-p50"),
       fig("p95", formatValue(total.latency_ms.p95, "ms"), "red-p95"),

@@ -5,10 +5,11 @@
 // redraws the map on an interval.
 
 import { getJSON } from "../api.js";
-import { formatCount, h, replace } from "../dom.js";
+import { coveredText, formatCount, h, replace } from "../dom.js";
 import { autoRefresh } from "../refresh.js";
 import { navigate } from "../router.js";
 import { resolveRange, timeRangePicker } from "../timerange.js";
+import { formatValue } from "../timeseries.js";
 import { formatDuration, serviceColor, zipkin } from "../tracing.js";
 
 // The SVG namespace: a name, not a resource (nothing is fetched from it). Written as the
@@ -82,7 +83,8 @@ export function mount(root, route) {
       for (const row of red.rows || []) if (row.operation === null) stats.set(row.service, row);
       const services = new Set([...stats.keys()]);
       for (const l of links) services.add(l.parent).add(l.child);
-      summary.textContent = `${formatCount(services.size)} service${services.size === 1 ? "" : "s"} · ${formatCount(links.length)} link${links.length === 1 ? "" : "s"}`;
+      const over = red.covered && stats.size ? ` · rates ${coveredText(red.covered)} (the time with spans)` : "";
+      summary.textContent = `${formatCount(services.size)} service${services.size === 1 ? "" : "s"} · ${formatCount(links.length)} link${links.length === 1 ? "" : "s"}${over}`;
       if (!services.size) {
         replace(graphEl, h("div", { class: "note muted empty-note", text: "No spans in this time range: services and their calls appear here once traces arrive." }));
         replace(edgesEl);
@@ -291,7 +293,7 @@ function drawGraph(services, links, stats, onNode) {
       g.append(svg("text", { x: 14, y: 41, class: "map-node-red muted" }, "no spans of its own"));
     }
     g.append(svg("title", {}, st
-      ? `${s}: ${formatCount(st.requests)} requests, ${st.rate_per_s.toFixed(3)}/s, ${formatCount(st.errors)} errors, p50 ${st.latency_ms.p50} ms, p95 ${st.latency_ms.p95} ms, p99 ${st.latency_ms.p99} ms`
+      ? `${s}: ${formatCount(st.requests)} requests, ${formatValue(st.rate_per_s, "req/s")}, ${formatCount(st.errors)} errors, p50 ${st.latency_ms.p50} ms, p95 ${st.latency_ms.p95} ms, p99 ${st.latency_ms.p99} ms`
       : `${s}: called, but sends no spans`));
     g.addEventListener("click", () => onNode(s));
     g.addEventListener("keydown", (e) => {
@@ -411,9 +413,7 @@ function pctText(ratio) {
   return `${p === 0 || p >= 10 ? Math.round(p) : p.toFixed(1)}%`;
 }
 
-/** @param {number} perS @returns {string} */
+/** Requests per second, as the Metrics page's RED figures and charts show them. */
 function rateText(perS) {
-  if (perS >= 1) return `${perS.toFixed(perS >= 100 ? 0 : 1)}/s`;
-  const perMin = perS * 60;
-  return perMin >= 1 ? `${perMin.toFixed(1)}/min` : `${(perMin * 60).toFixed(1)}/h`;
+  return formatValue(perS, "req/s");
 }

@@ -423,6 +423,15 @@ def test_auto_refresh_runs_the_search_again_at_the_chosen_interval(ui: UI) -> No
     marker = f"refreshed {time.time_ns()}"
     ui.post_logs([{"service": "checkout", "level": "info", "message": marker}])
     expect(page.locator("tr.row td.c-message", has_text=marker)).to_have_count(1, timeout=9000)
+    # an expanded record stays open: the refresh waits until it is closed
+    page.locator("tr.row").first.click()
+    second = f"while reading {time.time_ns()}"
+    ui.post_logs([{"service": "checkout", "level": "info", "message": second}])
+    page.wait_for_timeout(6000)
+    expect(page.get_by_test_id("record")).to_be_visible()
+    expect(page.locator("tr.row td.c-message", has_text=second)).to_have_count(0)
+    page.locator("tr.row").first.click()
+    expect(page.locator("tr.row td.c-message", has_text=second)).to_have_count(1, timeout=9000)
 
     picker.select_option("")
     expect(page).not_to_have_url(re.compile("refresh="))

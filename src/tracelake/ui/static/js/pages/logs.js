@@ -205,7 +205,8 @@ export function mount(root, route) {
   // ---- running a search ---------------------------------------------------------
   function run() {
     stopRefresh();
-    stopRefresh = every(refreshMs(state.refresh), () => { if (!tailSource) run(); });
+    // a refresh waits while Live streams or a record is open (re-rendering would close it)
+    stopRefresh = every(refreshMs(state.refresh), () => { if (!tailSource && !reading()) run(); });
     if (controller) controller.abort();
     controller = new AbortController();
     const { signal } = controller;
@@ -276,6 +277,10 @@ export function mount(root, route) {
       if (signal.aborted) return;
       for (const key of attributeKeys(result.rows)) if (!sections.has(key)) facet(key, "attr");
     }).catch(() => {});
+  }
+
+  function reading() {
+    return Boolean(table && table.entries.some((e) => e.detail && !e.detail.hidden));
   }
 
   function showQueryError(error) {

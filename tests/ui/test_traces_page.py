@@ -339,3 +339,134 @@ def test_span_helpers(ui: UI) -> None:
     assert out["durations"] == ["840 µs", "12.5 ms", "3.21 s"]
     assert out["parsed"] == [150_000, 1_500_000, 200, 7000, None, None]
     assert out["colours"] is True
+
+
+def test_the_scatter_plots_each_trace_by_start_and_duration_and_a_dot_opens_it(ui: UI) -> None:
+    fed(ui)
+    page = ui.open("#/traces?from=-1h")
+    scatter = page.get_by_test_id("scatter")
+    expect(scatter).to_have_attribute("data-points", "2")
+    dots = scatter.locator("circle.scatter-dot")
+    expect(dots).to_have_count(2)
+    slow = scatter.locator(f'circle[data-trace-id="{TRACE}"]')
+    fast = scatter.locator(f'circle[data-trace-id="{OTHER}"]')
+    expect(slow).to_have_class(re.compile(r"\berror\b"))
+    expect(fast).not_to_have_class(re.compile(r"\berror\b"))
+    expect(slow.locator("title")).to_contain_text("gateway get /checkout · 120 ms · 6 spans")
+    # a longer trace is drawn higher, a later one further right
+    slow_box, fast_box = slow.bounding_box(), fast.bounding_box()
+    assert slow_box and fast_box
+    assert slow_box["y"] < fast_box["y"]
+    assert slow_box["x"] > fast_box["x"]
+    expect(page.get_by_test_id("time-zone")).to_have_text("UTC")
+    slow.click()
+    expect(page).to_have_url(re.compile(f"#/traces/{TRACE}$"))
+    expect(page.get_by_test_id("span-row")).to_have_count(6)
+    page.go_back()
+    page.locator(f'circle[data-trace-id="{OTHER}"]').focus()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(f"#/traces/{OTHER}$"))
+    assert ui.errors == []
+
+
+def test_each_row_counts_spans_per_service_and_names_the_failing_span(ui: UI) -> None:
+    fed(ui)
+    otel = "1234567890abcdef1234567890abcdef"
+    base = int((time.time() - 30) * 1_000_000)
+    exception = (
+        '{"exception":{"exception.message":"stock service timed out","exception.type":"Timeout"}}'
+    )
+    post_spans(
+        ui,
+        [
+            span(otel, "d000000000000001", None, "shop", "get /cart", "SERVER", 0, 40, base),
+            span(otel, "d000000000000002", "d000000000000001", "shop", "reserve", None, 2, 30,
+                 base, tags={"error": "", "otel.status_code": "ERROR"},
+                 annotations=[(20, exception)]),
+        ],
+    )  # fmt: skip
+    page = ui.open("#/traces?from=-1h")
+    row = page.locator(f'tr.trace-row[data-trace-id="{TRACE}"]')
+    counts = row.get_by_test_id("service-counts").locator(".svc-count")
+    expect(counts).to_have_text(["orders 3", "gateway 2", "payments 1"])
+    expect(row.locator('.svc-count[data-service="payments"]')).to_have_class(
+        re.compile(r"\berror\b")
+    )
+    expect(row.get_by_test_id("error-message")).to_have_text("payments: card declined")
+    ok = page.locator(f'tr.trace-row[data-trace-id="{OTHER}"]')
+    expect(ok.get_by_test_id("service-counts")).to_have_text("gateway 1")
+    expect(ok.get_by_test_id("error-message")).to_have_count(0)
+    # an OpenTelemetry error with no description: the exception event's message
+    expect(
+        page.locator(f'tr.trace-row[data-trace-id="{otel}"]').get_by_test_id("error-message")
+    ).to_have_text("shop: stock service timed out")
+    assert ui.errors == []
+
+
+def test_a_trace_whose_root_has_not_arrived_is_marked_missing_root(ui: UI) -> None:
+    fed(ui)
+    partial = "9999999999999999bbbbbbbbbbbbbbbb"
+    base = int((time.time() - 5) * 1_000_000)
+    root = span(partial, "e000000000000001", None, "gateway", "post /order", "SERVER", 0, 90, base)
+    children = [
+        span(partial, "e000000000000003", "e000000000000002", "inventory", "post /reserve",
+             "SERVER", 12, 30, base),
+        span(partial, "e000000000000002", "e000000000000001", "orders", "post /reserve",
+             "CLIENT", 10, 40, base, remote="inventory"),
+    ]  # fmt: skip
+    post_spans(ui, children)
+    page = ui.open("#/traces?from=-1h")
+    row = page.locator(f'tr.trace-row[data-trace-id="{partial}"]')
+    expect(row.get_by_test_id("missing-root")).to_have_text("missing root span")
+    expect(row).to_have_class(re.compile(r"\bmissing-root\b"))
+    # the earliest span that arrived stands in, said to be that, not the root
+    expect(row.locator(".root-service")).to_have_text("orders")
+    expect(row.get_by_test_id("trace-link")).to_have_attribute("title", re.compile("earliest span"))
+    expect(
+        page.locator(f'tr.trace-row[data-trace-id="{TRACE}"]').get_by_test_id("missing-root")
+    ).to_have_count(0)
+    expect(page.locator(f'circle[data-trace-id="{partial}"] title')).to_contain_text(
+        "missing root span"
+    )
+
+    row.get_by_test_id("trace-link").click()
+    expect(page.get_by_test_id("span-row")).to_have_count(2)
+    expect(page.get_by_test_id("wf-missing-root")).to_contain_text("Missing root span")
+    expect(page.get_by_test_id("wf-missing-root")).to_contain_text("e000000000000001")
+    expect(page.locator(".trace-head").get_by_test_id("missing-root")).to_be_visible()
+    expect(page.get_by_test_id("trace-facts")).to_contain_text("earliest span orders: post")
+    expect(page.locator(".wf-orphan")).to_have_text("parent missing")
+
+    # once the root arrives, the trace is whole
+    answer = httpx.post(f"{ui.server.url}/api/v2/spans", content=orjson.dumps([root]),
+                        headers={"Content-Type": "application/json"})  # fmt: skip
+    assert answer.status_code == 202
+    deadline = time.monotonic() + 10
+    while len(httpx.get(f"{ui.server.url}/api/v2/trace/{partial}").json()) < 3:
+        assert time.monotonic() < deadline, "root span not readable"
+        time.sleep(0.1)
+    page.reload()
+    expect(page.get_by_test_id("span-row")).to_have_count(3)
+    expect(page.get_by_test_id("wf-missing-root")).to_have_count(0)
+    expect(page.get_by_test_id("trace-facts")).to_contain_text("gateway: post /order")
+    ui.open("#/traces?from=-1h")
+    row = page.locator(f'tr.trace-row[data-trace-id="{partial}"]')
+    expect(row.locator(".root-service")).to_have_text("gateway")
+    expect(row.get_by_test_id("missing-root")).to_have_count(0)
+    assert ui.errors == []
+
+
+def test_view_trace_on_a_log_record_opens_the_trace_at_its_span(ui: UI) -> None:
+    fed(ui)
+    page = ui.open('#/logs?q="card declined"&from=-1h')
+    expect(page.locator("tr.row")).to_have_count(1)
+    page.locator("tr.row").click()
+    page.get_by_test_id("record-trace").click()
+    expect(page).to_have_url(re.compile(f"#/traces/{TRACE}\\?span=a000000000000006$"))
+    detail = page.get_by_test_id("span-detail")
+    expect(detail.locator('tr[data-field="span id"] td')).to_have_text("a000000000000006")
+    expect(detail.locator('tr[data-field="error"] td')).to_have_text("card declined")
+    expect(page.locator('.wf-row[data-span-id="a000000000000006"]')).to_have_attribute(
+        "aria-expanded", "true"
+    )
+    assert ui.errors == []

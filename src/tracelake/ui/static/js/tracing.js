@@ -83,7 +83,11 @@ export const isError = (span) => Boolean(span.tags && Object.prototype.hasOwnPro
 /**
  * Summary of one trace (a list of Zipkin v2 spans).
  * @param {any[]} spans
- * @returns {{traceId: string, root: any, start: number, end: number, duration: number, spans: number, services: string[], errors: number}}
+ * `root` is the span with no parent; when that span has not arrived (a trace still in
+ * flight, whose root is reported when its request ends, or one whose root was lost) it
+ * is the earliest span whose parent is missing, and `missingRoot` says so, as Jaeger
+ * marks such traces, so a child is never presented as the trace's root.
+ * @returns {{traceId: string, root: any, missingRoot: boolean, start: number, end: number, duration: number, spans: number, services: string[], errors: number}}
  */
 export function summarize(spans) {
   const ids = new Set(spans.map((s) => s.id));
@@ -101,6 +105,7 @@ export function summarize(spans) {
   return {
     traceId: root ? root.traceId : "",
     root,
+    missingRoot: Boolean(root && root.parentId),
     start,
     end,
     duration: end - start,

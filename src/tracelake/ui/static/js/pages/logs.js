@@ -1,15 +1,24 @@
 // The Logs page: query bar, time range, volume histogram, facets, results, live tail.
-// Everything a search shows is in the URL: `#/logs?q=...&from=...&to=...&limit=...`.
+// Everything a search shows is in the URL:
+// `#/logs?q=...&from=...&to=...&limit=...&cols=...&sort=...&refresh=...`.
 
 import * as api from "../api.js";
 import { dismissOnOutside, formatCount, formatTime, h, replace } from "../dom.js";
+import { distribution, distributionQuery } from "../field-stats.js";
 import { histogram } from "../histogram.js";
+import {
+  columnValue, DEFAULT_SORT, FIXED_COLUMNS, nextSort, parseColumns, parseSort, sortable, sortedQuery,
+} from "../log-columns.js";
 import {
   addTerm, fieldTerm, flattenAttributes, isFieldName, recentQueries, rememberQuery, splitPipes,
 } from "../query.js";
+import { autoRefresh, refreshMs } from "../refresh.js";
 import { hrefFor, navigate } from "../router.js";
+import { binColumn, statsSeries } from "../stats-chart.js";
 import { cellText, genericTable } from "../table.js";
 import { chooseBin, DEFAULT_FROM, resolveRange, timeRangePicker } from "../timerange.js";
+import { timeSeriesChart } from "../timeseries.js";
+import { zoneLabel, zoneTitle } from "../timezone.js";
 
 const LOG_COLUMNS = ["timestamp", "service", "level", "message", "trace_id", "span_id", "host", "logger", "attributes"];
 const FACET_FIELDS = ["level", "service", "host", "logger"];
@@ -46,6 +55,8 @@ export function mount(root, route) {
   let controller = null;
   let tailSource = null;
   let tailSearch = null;
+  /** the chart of a `| stats … by bin()` result, while one is shown */
+  let statsChart = null;
   /** @type {{tbody: HTMLElement, entries: Array<{row: HTMLElement, detail: HTMLElement|null}>, empty: HTMLElement|null}|null} */
   let table = null;
 
@@ -87,6 +98,12 @@ export function mount(root, route) {
     attrs: { "aria-pressed": "false" }, dataset: { testid: "live", state: "off" },
   }, h("span", { class: "live-dot", attrs: { "aria-hidden": "true" } }), "Live");
   liveButton.addEventListener("click", () => (tailSource ? stopTail() : startTail()));
+  // a refresh waits while Live streams or a record is open (re-rendering would close it)
+  const refresh = autoRefresh({
+    value: state.refresh,
+    onChange: (value) => go({ refresh: value }),
+    tick: () => { if (!tailSource && !reading()) run(); },
+  });
 
   const form = h("form", { class: "toolbar", role: "search", onsubmit: (e) => { e.preventDefault(); submit(); } },
     h("div", { class: "query-wrap" }, input, recent),
@@ -95,6 +112,7 @@ export function mount(root, route) {
     limitSelect,
     h("button", { type: "submit", class: "btn primary", text: "Search", dataset: { testid: "search" } }),
     liveButton,
+    refresh.el,
   );
   const errorBox = h("div", { class: "query-error", hidden: true, attrs: { role: "alert" }, dataset: { testid: "query-error" } });
 
@@ -166,8 +184,19 @@ export function mount(root, route) {
       from: next.from === DEFAULT_FROM ? "" : next.from,
       to: next.to,
       limit: next.limit === DEFAULT_LIMIT ? "" : String(next.limit),
+      cols: next.cols.join(","),
+      sort: next.sort,
+      refresh: next.refresh,
     });
   }
+  function toggleColumn(field) {
+    const cols = state.cols.includes(field) ? state.cols.filter((c) => c !== field) : [...state.cols, field];
+    go({ cols });
+  }
+  function sortBy(field) {
+    go({ sort: nextSort(state.sort, field) });
+  }
+  const columnActions = { addFilter, toggleColumn, columns: () => state.cols };
   function submit() {
     recent.hidden = true;
     rememberQuery(input.value);
@@ -190,7 +219,7 @@ export function mount(root, route) {
     results.classList.add("loading");
     summary.textContent = "Searching…";
 
-    const rows = api.search({ q: state.q, ...range, limit: state.limit }, signal);
+    const rows = api.search({ q: sortedQuery(state.q, state.sort), ...range, limit: state.limit }, signal);
     rows.then((result) => {
       results.classList.remove("loading");
       renderResults(result);
@@ -210,11 +239,32 @@ export function mount(root, route) {
     const sections = new Map();
     replace(facetsEl, h("div", { class: "facets-title", text: "Fields" }));
     const facet = (field, kind) => {
+      const shown = state.cols.includes(field);
       const section = h("section", { class: "facet loading", dataset: { field } },
-        h("h3", {}, h("span", { text: field }), kind === "attr" ? h("span", { class: "facet-kind", text: "attribute" }) : null),
+        h("h3", {}, h("span", { text: field }),
+          h("span", { class: "facet-tools" },
+            kind === "attr" ? h("span", { class: "facet-kind", text: "attribute" }) : null,
+            FIXED_COLUMNS.includes(field) ? null : h("button", {
+              type: "button", class: `mini facet-col${shown ? " on" : ""}`, text: shown ? "− col" : "+ col",
+              title: shown ? `Remove the ${field} column` : `Show ${field} as a column`,
+              attrs: { "aria-pressed": String(shown) }, dataset: { testid: "facet-column" },
+              onclick: () => toggleColumn(field),
+            }))),
+        h("div", { class: "facet-dist-slot" }),
         h("div", { class: "facet-values", text: "…" }));
       facetsEl.append(section);
       sections.set(field, section);
+      if (kind === "attr") {
+        api.search({ q: distributionQuery(search, field), ...range }, signal)
+          .then((result) => {
+            const el = distribution(result, field);
+            if (el) {
+              section.classList.add("numeric");
+              replace(section.querySelector(".facet-dist-slot"), el);
+            }
+          })
+          .catch(() => {}); // a field that is not a number has no distribution; its top values still show
+      }
       api.search({ q: `${search} | stats count() by ${field} | limit ${FACET_VALUES}`, ...range }, signal)
         .then((result) => renderFacet(section, field, result))
         .catch((error) => {
@@ -228,6 +278,10 @@ export function mount(root, route) {
       if (signal.aborted) return;
       for (const key of attributeKeys(result.rows)) if (!sections.has(key)) facet(key, "attr");
     }).catch(() => {});
+  }
+
+  function reading() {
+    return Boolean(table && table.entries.some((e) => e.detail && !e.detail.hidden));
   }
 
   function showQueryError(error) {
@@ -275,6 +329,8 @@ export function mount(root, route) {
       result.truncated ? h("span", { class: "truncated", text: " · more match: narrow the query or raise the row limit" }) : null,
       tailSource ? h("span", { class: "live-note", text: " · live: new lines appear at the top" }) : null,
     );
+    if (statsChart) statsChart.destroy();
+    statsChart = null;
     if (isLogs) {
       table = logTable();
       replace(resultsEl, table.el);
@@ -282,27 +338,56 @@ export function mount(root, route) {
       if (!result.rows.length) showEmpty();
     } else {
       table = null;
-      replace(resultsEl, genericTable(result.columns, result.rows));
+      replace(resultsEl, result.kind === "stats" && binColumn(result.columns) ? chartOf(result) : null,
+        genericTable(result.columns, result.rows));
     }
+  }
+
+  /** The chart above the table of a `| stats … by bin()` result. */
+  function chartOf(result) {
+    const { series, dropped } = statsSeries(result);
+    const box = h("div", { class: "stats-chart" });
+    statsChart = timeSeriesChart(box, { height: 200, testid: "stats-chart" });
+    const { fromMs, toMs } = resolveRange(state.from, state.to);
+    statsChart.update(series, { fromS: fromMs / 1000, toS: toMs / 1000 });
+    return h("div", { class: "stats-chart-wrap" }, box,
+      dropped ? h("div", { class: "muted stats-dropped", text: `${dropped} more series not drawn (the table has them all)` }) : null);
   }
 
   function logTable() {
     const tbody = h("tbody", {});
+    const cols = state.cols;
+    const canSort = sortable(state.q);
+    const sort = parseSort(state.sort || DEFAULT_SORT);
+    const head = (label, field, { removable = false, marker = null } = {}) => {
+      const sorted = sort && sort.field === field ? (sort.descending ? "descending" : "ascending") : null;
+      const title = canSort ? `Sort by ${field}` : "Sorting by a column needs a query without stats or limit";
+      return h("th", { scope: "col", class: removable ? "c-extra" : "", attrs: { "aria-sort": sorted }, dataset: { field } },
+        h("button", { type: "button", class: "th-sort", title, disabled: !canSort, dataset: { testid: "sort" }, onclick: () => sortBy(field) },
+          h("span", { class: "th-label", text: label }), marker,
+          sorted ? h("span", { class: "sort-mark", text: sorted === "descending" ? " ▼" : " ▲", attrs: { "aria-hidden": "true" } }) : null),
+        removable ? h("button", { type: "button", class: "th-remove", text: "×", title: `Remove the ${field} column`,
+          attrs: { "aria-label": `Remove column ${field}` }, dataset: { testid: "remove-column" }, onclick: () => toggleColumn(field) }) : null);
+    };
     const el = h("table", { class: "log-table", dataset: { testid: "results" } },
-      h("colgroup", {}, ["c-time", "c-level", "c-service", "c-host", "c-message", "c-trace"].map((c) => h("col", { class: c }))),
-      h("thead", {}, h("tr", {}, ["Time", "Level", "Service", "Host", "Message", "Trace"].map((t) => h("th", { text: t, scope: "col" })))),
+      h("colgroup", {}, ["c-time", "c-level", "c-service", "c-host", ...cols.map(() => "c-extra"), "c-message", "c-trace"].map((c) => h("col", { class: c }))),
+      h("thead", {}, h("tr", {},
+        head("Time", "timestamp", { marker: h("span", { class: "tz-mark", text: zoneLabel(), title: zoneTitle(), dataset: { testid: "time-zone" } }) }),
+        head("Level", "level"), head("Service", "service"), head("Host", "host"),
+        cols.map((c) => head(c, c, { removable: true })),
+        h("th", { scope: "col", text: "Message" }), h("th", { scope: "col", text: "Trace" }))),
       tbody);
-    return { el, tbody, entries: [], empty: null };
+    return { el, tbody, entries: [], empty: null, width: 6 + cols.length };
   }
 
   function showEmpty() {
-    table.empty = h("tr", { class: "empty" }, h("td", { colSpan: 6, text: "No logs match this query in this time range." }));
+    table.empty = h("tr", { class: "empty" }, h("td", { colSpan: table.width, text: "No logs match this query in this time range." }));
     table.tbody.append(table.empty);
   }
 
   function appendEntry(row, atTop) {
     const entry = { row: null, detail: null };
-    entry.row = logRow(row, () => toggle(entry, row));
+    entry.row = logRow(row, state.cols, () => toggle(entry, row));
     if (table.empty) {
       table.empty.remove();
       table.empty = null;
@@ -321,7 +406,7 @@ export function mount(root, route) {
     const open = entry.row.getAttribute("aria-expanded") === "true";
     entry.row.setAttribute("aria-expanded", String(!open));
     if (!entry.detail) {
-      entry.detail = h("tr", { class: "detail" }, h("td", { colSpan: 6 }, recordDetail(row, { addFilter })));
+      entry.detail = h("tr", { class: "detail" }, h("td", { colSpan: table.width }, recordDetail(row, columnActions)));
       entry.row.after(entry.detail);
     }
     entry.detail.hidden = open;
@@ -374,6 +459,7 @@ export function mount(root, route) {
       if (input.value.trim() !== state.q) input.value = state.q;
       picker.set(state.from, state.to);
       limitSelect.value = String(state.limit);
+      refresh.set(state.refresh);
       if (tailSource && splitPipes(state.q).search !== tailSearch) {
         stopTail();
         startTail();
@@ -382,6 +468,8 @@ export function mount(root, route) {
     },
     unmount() {
       if (controller) controller.abort();
+      refresh.stop();
+      if (statsChart) statsChart.destroy();
       stopTail();
       closeHelp();
       hist.destroy();
@@ -398,6 +486,9 @@ function stateFrom(route) {
     from: p.get("from") || DEFAULT_FROM,
     to: p.get("to") || "",
     limit: LIMITS.includes(limit) ? limit : DEFAULT_LIMIT,
+    cols: parseColumns(p.get("cols")),
+    sort: parseSort(p.get("sort")) ? (p.get("sort") || "").trim() : "",
+    refresh: refreshMs(p.get("refresh")) ? p.get("refresh") : "",
   };
 }
 
@@ -433,7 +524,7 @@ export function traceLink(traceId, { short = false } = {}) {
   });
 }
 
-function logRow(row, onToggle) {
+function logRow(row, cols, onToggle) {
   const message = cellText(row.message);
   const lines = message.split("\n");
   const tr = h("tr", {
@@ -452,10 +543,14 @@ function logRow(row, onToggle) {
       }
     },
   },
-  h("td", { class: "c-time mono", text: formatTime(row.timestamp), title: row.timestamp ?? "" }),
+  h("td", { class: "c-time mono", text: formatTime(row.timestamp), title: `${row.timestamp ?? ""} (${zoneLabel()} shown)` }),
   h("td", { class: "c-level" }, levelBadge(row.level)),
   h("td", { class: "c-service", text: cellText(row.service), title: cellText(row.service) }),
   h("td", { class: "c-host", text: cellText(row.host), title: cellText(row.host) }),
+  cols.map((c) => {
+    const text = cellText(columnValue(row, c));
+    return h("td", { class: "c-extra mono", text, title: text, dataset: { field: c } });
+  }),
   h("td", { class: "c-message mono" },
     h("span", { class: "msg", text: lines[0] }),
     lines.length > 1 ? h("span", { class: "more-lines", text: `+${lines.length - 1} lines` }) : null),
@@ -467,10 +562,10 @@ function logRow(row, onToggle) {
  * The expanded view of one record: every field, attributes flattened and the record as
  * pretty-printed JSON, filter buttons and the lines around it.
  * @param {object} row a search row
- * @param {{addFilter: (term: string) => void}} actions
+ * @param {{addFilter: (term: string) => void, toggleColumn: (field: string) => void, columns: () => string[]}} actions
  * @returns {HTMLElement}
  */
-export function recordDetail(row, { addFilter }) {
+export function recordDetail(row, { addFilter, toggleColumn, columns }) {
   const kv = h("tbody", {});
   const addField = (name, value, { filterable = true, attribute = false } = {}) => {
     const isObject = value !== null && typeof value === "object";
@@ -481,12 +576,19 @@ export function recordDetail(row, { addFilter }) {
     else if (value === null || value === undefined) shown = h("span", { class: "null", text: "null" });
     else shown = h("span", { class: name === "message" ? "pre-wrap mono" : "mono", text: String(value) });
     const scalar = !isObject && filterable && isFieldName(name);
+    const column = isFieldName(name) && !FIXED_COLUMNS.includes(name) && name !== "attributes";
+    const shownAsColumn = columns().includes(name);
     kv.append(h("tr", { dataset: { field: name } },
       h("th", { scope: "row", class: attribute ? "attr" : "", text: name }),
       h("td", { class: "kv-actions" }, scalar ? [
         h("button", { type: "button", class: "mini", text: "+", title: `Filter: ${fieldTerm(name, value)}`, onclick: () => addFilter(fieldTerm(name, value)) }),
         h("button", { type: "button", class: "mini", text: "−", title: `Exclude: ${fieldTerm(name, value, true)}`, onclick: () => addFilter(fieldTerm(name, value, true)) }),
-      ] : null),
+      ] : null, column ? h("button", {
+        type: "button", class: `mini col-toggle${shownAsColumn ? " on" : ""}`, text: "▥",
+        title: shownAsColumn ? `Remove the ${name} column` : `Show ${name} as a column`,
+        attrs: { "aria-pressed": String(shownAsColumn), "aria-label": shownAsColumn ? `Remove column ${name}` : `Add column ${name}` },
+        dataset: { testid: "toggle-column" }, onclick: () => toggleColumn(name),
+      }) : null),
       h("td", { class: "kv-value" }, shown)));
   };
   addField("timestamp", row.timestamp, { filterable: false });
@@ -521,6 +623,11 @@ export function recordDetail(row, { addFilter }) {
     },
   });
   const actions = h("div", { class: "detail-actions" },
+    row.trace_id ? h("a", {
+      class: "btn small primary", href: hrefFor("traces", { span: row.span_id || "" }, [String(row.trace_id)]),
+      text: "View trace", title: row.span_id ? `Trace ${row.trace_id}, span ${row.span_id} selected` : `Trace ${row.trace_id}`,
+      dataset: { testid: "record-trace" },
+    }) : null,
     contextButton,
     row.trace_id ? h("a", { class: "btn small", href: hrefFor("logs", { q: fieldTerm("trace_id", row.trace_id), from: "-7d" }), text: "Logs of this trace" }) : null,
     copy);
@@ -544,7 +651,7 @@ async function loadContext(row, el) {
     replace(el,
       h("div", { class: "context-title" },
         h("b", { text: "Context" }),
-        h("span", { class: "muted", text: ` · ${row.service ?? "(no service)"} on ${row.host ?? "(no host)"} · ${before.rows.length} before, ${after.rows.length} after` })),
+        h("span", { class: "muted", text: ` · ${row.service ?? "(no service)"} on ${row.host ?? "(no host)"} · ${before.rows.length} before, ${after.rows.length} after · times in ${zoneLabel()}` })),
       lines.map((r) => h("div", { class: `ctx-line${key(r) === self ? " current" : ""}` },
         h("span", { class: "mono ctx-time", text: formatTime(r.timestamp) }),
         levelBadge(r.level),

@@ -5,7 +5,10 @@ import { getJSON } from "../api.js";
 import { formatCount, formatTime, h, replace } from "../dom.js";
 import { fieldTerm } from "../query.js";
 import { hrefFor, navigate } from "../router.js";
+import { durationScatter } from "../scatter.js";
 import { resolveRange, timeRangePicker } from "../timerange.js";
+import { zoneLabel, zoneTitle } from "../timezone.js";
+import { failure, serviceCounts } from "../trace-facts.js";
 import {
   formatDuration, isError, parseDuration, serviceColor, spanService, spanTree, summarize, zipkin,
 } from "../tracing.js";
@@ -31,7 +34,7 @@ export function mount(root, route) {
     if (controller) controller.abort();
     controller = new AbortController();
     const traceId = r.rest[0] || "";
-    if (traceId) showTrace(root, traceId, lastSearch, controller.signal);
+    if (traceId) showTrace(root, traceId, lastSearch, r.params.get("span") || "", controller.signal);
     else {
       lastSearch = Object.fromEntries(FILTERS.map((k) => [k, r.params.get(k) || ""]));
       showSearch(root, lastSearch, controller.signal);
@@ -99,9 +102,10 @@ function showSearch(root, state, signal) {
     h("button", { type: "submit", class: "btn primary", text: "Find traces", dataset: { testid: "find" } }));
   const summaryEl = h("div", { class: "results-summary", dataset: { testid: "summary" }, text: "Searching…" });
   const listEl = h("div", { class: "trace-list", dataset: { testid: "trace-list" } });
+  const scatterEl = h("div", { class: "scatter-wrap" });
   replace(root, h("div", { class: "traces-page" }, form, errorBox,
     h("section", { class: "panel results loading", attrs: { "aria-label": "Traces" } },
-      h("div", { class: "results-head" }, summaryEl), listEl)));
+      h("div", { class: "results-head" }, summaryEl), scatterEl, listEl)));
   const results = root.querySelector("section.results");
 
   const { fromMs, toMs } = resolveRange(state.from, state.to);
@@ -135,9 +139,14 @@ function showSearch(root, state, signal) {
   const started = performance.now();
   zipkin("traces", params, signal).then((traces) => {
     results.classList.remove("loading");
-    const rows = traces.map(summarize).sort((a, b) => b.start - a.start);
+    const rows = traces.map((spans) => ({ ...summarize(spans), perService: serviceCounts(spans), failure: failure(spans) }))
+      .sort((a, b) => b.start - a.start);
     const took = Math.round(performance.now() - started);
     summaryEl.textContent = `${formatCount(rows.length)} trace${rows.length === 1 ? "" : "s"}${rows.length >= limit ? ` (the newest ${limit}; narrow the search for others)` : ""} · ${took} ms`;
+    replace(scatterEl, durationScatter(rows.map((r) => ({
+      traceId: r.traceId, startMs: r.start / 1000, durationUs: r.duration, spans: r.spans, error: r.errors > 0,
+      label: r.root ? `${r.missingRoot ? "missing root span · " : ""}${spanService(r.root)} ${r.root.name || ""}` : r.traceId,
+    })), { width: scatterEl.clientWidth || listEl.clientWidth || 1000, onOpen: (id) => { location.hash = hrefFor("traces", {}, [id]); } }));
     replace(listEl, traceTable(rows));
   }).catch((error) => {
     results.classList.remove("loading");
@@ -147,7 +156,7 @@ function showSearch(root, state, signal) {
 }
 
 /**
- * @param {ReturnType<typeof summarize>[]} rows
+ * @param {Array<ReturnType<typeof summarize> & {perService: ReturnType<typeof serviceCounts>, failure: ReturnType<typeof failure>}>} rows
  * @returns {HTMLElement}
  */
 function traceTable(rows) {
@@ -155,7 +164,8 @@ function traceTable(rows) {
   return h("table", { class: "log-table trace-table" },
     h("colgroup", {}, ["c-start", "c-root", "c-spans", "c-duration"].map((c) => h("col", { class: c }))),
     h("thead", {}, h("tr", {},
-      h("th", { scope: "col", text: "Start" }), h("th", { scope: "col", text: "Root service · operation" }),
+      h("th", { scope: "col" }, "Start ", h("span", { class: "tz-mark", text: zoneLabel(), title: zoneTitle(), dataset: { testid: "time-zone" } })),
+      h("th", { scope: "col", text: "Root service · operation" }),
       h("th", { scope: "col", class: "num", text: "Spans" }), h("th", { scope: "col", text: "Duration" }))),
     h("tbody", {}, rows.length ? rows.map((r) => {
       const bar = h("span", { class: `dur-bar${r.errors ? " error" : ""}`, attrs: { "aria-hidden": "true" } });
@@ -164,19 +174,41 @@ function traceTable(rows) {
       const dot = h("span", { class: "svc-dot", attrs: { "aria-hidden": "true" } });
       dot.style.background = serviceColor(service);
       const href = hrefFor("traces", {}, [r.traceId]);
-      return h("tr", { class: `row trace-row${r.errors ? " has-error" : ""}`, dataset: { traceId: r.traceId }, onclick: (e) => {
+      return h("tr", { class: `row trace-row${r.errors ? " has-error" : ""}${r.missingRoot ? " missing-root" : ""}`, dataset: { traceId: r.traceId }, onclick: (e) => {
         if (!(e.target instanceof HTMLAnchorElement)) location.hash = href;
       } },
         h("td", { class: "c-time", text: formatTime(r.start / 1000) }),
         h("td", { class: "c-root" },
-          h("a", { href, class: "trace-link", dataset: { testid: "trace-link" } },
+          r.missingRoot ? missingRootMark(r.root) : null,
+          h("a", { href, class: "trace-link", dataset: { testid: "trace-link" }, title: r.missingRoot ? "The earliest span that arrived: the root has not" : null },
             dot, h("span", { class: "root-service", text: service }), " ", h("span", { class: "root-op", text: (r.root && r.root.name) || "(no name)" })),
           r.errors ? h("span", { class: "error-mark", text: `${r.errors} error${r.errors === 1 ? "" : "s"}`, dataset: { testid: "error-mark" } }) : null,
-          h("span", { class: "trace-services muted", text: r.services.length > 1 ? ` ${r.services.length} services` : "" })),
+          h("span", { class: "trace-services muted", text: r.services.length > 1 ? ` ${r.services.length} services` : "" }),
+          h("div", { class: "svc-counts", dataset: { testid: "service-counts" } }, r.perService.map((c) => {
+            const chipDot = h("span", { class: "svc-dot", attrs: { "aria-hidden": "true" } });
+            chipDot.style.background = serviceColor(c.service);
+            return h("span", { class: `svc-count${c.errors ? " error" : ""}`, dataset: { service: c.service }, title: `${c.service}: ${c.spans} span${c.spans === 1 ? "" : "s"}${c.errors ? `, ${c.errors} failed` : ""}` },
+              chipDot, h("span", { class: "svc-count-name", text: c.service }), h("b", { text: ` ${c.spans}` }));
+          })),
+          r.failure ? h("div", { class: "trace-error-msg", dataset: { testid: "error-message" }, title: `The span where the error began: ${r.failure.service} ${r.failure.span.name || ""}` },
+            h("span", { class: "trace-error-svc", text: `${r.failure.service}: ` }), h("span", { class: "mono", text: r.failure.message })) : null),
         h("td", { class: "num c-spans", text: formatCount(r.spans) }),
         h("td", { class: "c-duration" }, h("div", { class: "dur-cell" },
           h("div", { class: "dur-track" }, bar), h("span", { class: "dur-text", text: formatDuration(r.duration) }))));
     }) : h("tr", { class: "empty" }, h("td", { colSpan: 4, text: "No traces match in this time range." }))));
+}
+
+/**
+ * The mark of a trace whose root span has not arrived (Jaeger's "missing root span").
+ * @param {any} earliest the span shown in the root's place
+ * @returns {HTMLElement}
+ */
+function missingRootMark(earliest) {
+  return h("span", {
+    class: "missing-root-mark", text: "missing root span",
+    title: `The root span has not arrived (the trace may still be in flight, or its root was lost); shown: the earliest span, whose parent ${earliest?.parentId ?? ""} is missing`,
+    dataset: { testid: "missing-root" },
+  });
 }
 
 // ---- one trace ----------------------------------------------------------------------
@@ -185,9 +217,10 @@ function traceTable(rows) {
  * @param {HTMLElement} root
  * @param {string} traceId
  * @param {Record<string, string>} lastSearch
+ * @param {string} spanId a span to select once the waterfall is drawn ("" for none)
  * @param {AbortSignal} signal
  */
-function showTrace(root, traceId, lastSearch, signal) {
+function showTrace(root, traceId, lastSearch, spanId, signal) {
   const logsHref = hrefFor("logs", { q: fieldTerm("trace_id", traceId), from: "-7d" });
   const head = h("div", { class: "trace-head" },
     h("a", { class: "btn small", href: hrefFor("traces", lastSearch), text: "← Traces" }),
@@ -207,10 +240,12 @@ function showTrace(root, traceId, lastSearch, signal) {
 
   zipkin(`trace/${encodeURIComponent(traceId)}`, {}, signal).then((spans) => {
     const s = summarize(spans);
-    facts.textContent = `${s.root ? `${spanService(s.root)}: ${s.root.name || ""} · ` : ""}${formatDuration(s.duration)} · ${formatCount(s.spans)} spans · ${s.services.length} service${s.services.length === 1 ? "" : "s"}${s.errors ? ` · ${s.errors} error${s.errors === 1 ? "" : "s"}` : ""} · ${formatTime(s.start / 1000)}`;
+    if (s.missingRoot) head.insertBefore(missingRootMark(s.root), facts);
+    facts.textContent = `${s.root ? `${s.missingRoot ? "earliest span " : ""}${spanService(s.root)}: ${s.root.name || ""} · ` : ""}${formatDuration(s.duration)} · ${formatCount(s.spans)} spans · ${s.services.length} service${s.services.length === 1 ? "" : "s"}${s.errors ? ` · ${s.errors} error${s.errors === 1 ? "" : "s"}` : ""} · ${formatTime(s.start / 1000)}`;
     const view = waterfall(spans, s);
     selectSpan = view.select;
     replace(waterfallEl, view.el);
+    if (spanId) selectSpan(spanId);
   }).catch((error) => {
     if (error.name === "AbortError") return;
     const message = error.status === 404
@@ -331,6 +366,9 @@ function waterfall(spans, s) {
 
   const el = h("div", { class: "waterfall" },
     h("div", { class: "wf-header" }, h("div", { class: "wf-name-head" }, legend), h("div", { class: "wf-axis" }, ticks)),
+    s.missingRoot ? h("div", { class: "wf-missing-root", attrs: { role: "note" }, dataset: { testid: "wf-missing-root" } },
+      h("b", { text: "Missing root span" }),
+      h("span", { text: ` — the span ${s.root.parentId} that started this trace has not arrived: the trace may still be in flight (a root is reported when its request ends) or its root was lost. The spans below hang from parents that are not here.` })) : null,
     rowsEl);
   return {
     el,

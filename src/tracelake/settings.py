@@ -155,6 +155,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("pipeline", {}, "Processors of every log record: parse, enrich, drop, sample, redact"),
     Setting(
+        "level_numbering",
+        {},
+        "How an input's numeric levels read, by input name: python or node (else auto-detected)",
+    ),
+    Setting(
         "turbine_clusters",
         {},
         "Clusters of /turbine.stream: name to host:port or stream URLs, e.g. {orders = [...]}",
@@ -259,6 +264,7 @@ class Settings:
     promql_lookback_delta_s: float
     promql_max_samples: int
     pipeline: dict[str, Any]
+    level_numbering: dict[str, str]
     turbine_clusters: dict[str, list[str]]
     registry_ttl_s: float
     registry_evict_after_s: float
@@ -394,6 +400,8 @@ def _coerce(name: str, value: Any) -> Any:
                 raise TypeError
             if name == "retention_days_by_table":
                 return {str(k): int(v) for k, v in value.items()}
+            if name == "level_numbering":  # its values: checked by pipeline/normalise.py
+                return {str(k): str(v) for k, v in value.items()}
             if name in ("turbine_clusters", "scrape_targets"):
                 return {str(k): _string_list(v) for k, v in value.items()}
             return value  # e.g. pipeline: validated by its own module

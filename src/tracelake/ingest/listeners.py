@@ -178,7 +178,7 @@ class _FrameSink:
         final: bool,
     ) -> Decoded:
         chunk = logs.Frames(fmt, frames, joiner, final)
-        return await self._ingest.decode(logs.frames_job, chunk, self._ingest.env())
+        return await self._ingest.decode(logs.frames_job, chunk, self._ingest.env(self._source))
 
     async def store(self, decoded: Decoded) -> IngestResult:
         await self._ingest.commit(decoded, self._source)

@@ -99,6 +99,9 @@ _RFC5424_LINE = re.compile(
     r'((?: [^ \]"=]+="[^"]*")*)\])(?: |\Z)'
 )
 _SD_PLAIN_PARAM = re.compile(_SD_PLAIN)
+#: RFC 3164 HOSTNAME and TAG as rsyslog reads them (``SyslogDecoder._host_and_tag``).
+_HOSTNAME = re.compile(r"[A-Za-z0-9._-]*[A-Za-z0-9](?= |\Z)")
+_TAG = re.compile(r"[^: ]+:?|:")
 _TRACE_NAMES = frozenset(_TRACE_KEYS)
 
 
@@ -264,16 +267,7 @@ class SyslogDecoder:
         else:
             stamped = False
         if stamped:
-            first, _, rest = body.partition(" ")
-            if first.endswith(":") or (first.endswith("]") and "[" in first):
-                body = self._tag(first, rest, obj)  # no hostname: "Mmm dd hh:mm:ss app: msg"
-            elif first:
-                obj["host"] = first
-                second, _, rest2 = rest.partition(" ")
-                if second.endswith(":") or (second.endswith("]") and "[" in second):
-                    body = self._tag(second, rest2, obj)
-                else:
-                    body = rest
+            body = self._host_and_tag(body, obj)
         else:
             # Python's SysLogHandler: "<14>message". Only "prog[pid]:" is taken as a tag,
             # so a message such as "ERROR: disk full" is not mistaken for one.
@@ -281,6 +275,28 @@ class SyslogDecoder:
             if first.endswith("]:") and "[" in first:
                 body = self._tag(first, rest, obj)
         obj["message"] = body
+
+    @classmethod
+    def _host_and_tag(cls, body: str, obj: LogObject) -> str:
+        """HOSTNAME and TAG after a BSD timestamp, read as rsyslog's ``pmrfc3164`` does.
+
+        The first word is the host when it is made of letters, digits, ``.``, ``_`` and
+        ``-``, ends with a letter or digit and is followed by a space (or ends the
+        line); otherwise there is no host (``app: msg``, ``app[12]: msg``). The TAG runs
+        to the first colon or space, whichever comes first: a colon belongs to the tag,
+        a space to the message. So ``host app message`` is app ``app``, message
+        ``message``, as in ``host app: message``.
+        """
+        host = _HOSTNAME.match(body)
+        if host is not None:
+            obj["host"] = host.group()
+            body = body[host.end() + 1 :]
+        tag = _TAG.match(body)
+        end = tag.end() if tag is not None else 0
+        if end == 0:
+            return body[1:] if body[:1] == " " else body
+        rest = body[end + 1 :] if body[end : end + 1] == " " else body[end:]
+        return cls._tag(body[:end], rest, obj)
 
     @staticmethod
     def _tag(tag: str, rest: str, obj: LogObject) -> str:

@@ -146,6 +146,6 @@ def test_a_declared_numbering_wins_over_the_layout() -> None:
 
 def test_an_unknown_declared_numbering_is_refused_with_the_choices() -> None:
     with pytest.raises(
-        ConfigError, match="level_numbering.http is 'java': use one of python, node"
+        ConfigError, match=r"level_numbering.http is .java.: use one of python, node"
     ):
         declared_numberings({"http": "java"})

@@ -61,6 +61,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("max_connections", 1024, "Open connections per stream listener"),
     Setting(
+        "udp_receive_buffer_bytes",
+        8 * 1024 * 1024,
+        "Kernel receive buffer of each UDP listener: the burst it absorbs (0: kernel default)",
+    ),
+    Setting(
         "idle_timeout_s", 600.0, "Seconds a stream connection may stay silent before it is closed"
     ),
     Setting("http_max_connections", 1024, "Open connections of the HTTP port; more are closed"),
@@ -230,6 +235,7 @@ class Settings:
     syslog_port: int
     forward_port: int
     max_connections: int
+    udp_receive_buffer_bytes: int
     idle_timeout_s: float
     http_max_connections: int
     http_header_timeout_s: float

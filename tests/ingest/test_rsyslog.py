@@ -18,9 +18,7 @@ from tests.conftest import ServerProcess, free_port
 
 RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
 if not Path(RSYSLOGD).exists():
-    pytest.skip(
-        "these tests drive rsyslog: run scripts/system-deps.sh", allow_module_level=True
-    )
+    pytest.skip("these tests drive rsyslog: run scripts/system-deps.sh", allow_module_level=True)
 
 #: The shape rsyslog's documentation suggests for Elasticsearch: one JSON object per message.
 ES_TEMPLATE = """

@@ -93,10 +93,36 @@ class Listeners:
             self.running[tcp.name] = tcp
             # UDP takes the port TCP got, so "any free port" gives one number for both.
             udp_config = dataclasses.replace(config, port=tcp.port)
-            udp = UdpListener(self._sink(f"{fmt}/udp"), fmt, udp_config, name=f"{fmt}/udp")
+            udp = UdpListener(
+                self._sink(f"{fmt}/udp"),
+                fmt,
+                udp_config,
+                name=f"{fmt}/udp",
+                receive_buffer_bytes=s.udp_receive_buffer_bytes,
+            )
             await udp.start()
             self.running[udp.name] = udp
+        self._warn_capped_buffers()
         return {name: f"{self.settings.host}:{lst.port}" for name, lst in self.running.items()}
+
+    def _warn_capped_buffers(self) -> None:
+        """One line when the kernel gave the UDP listeners less buffer than asked for."""
+        capped = [
+            lst
+            for lst in self.running.values()
+            if isinstance(lst, UdpListener) and lst.buffer_capped
+        ]
+        if capped:
+            want = self.settings.udp_receive_buffer_bytes
+            log.warning(
+                "UDP listeners got a %d-byte receive buffer, not the %d asked for: bursts "
+                "beyond it are dropped by the kernel (tracelake_listener_kernel_drops); "
+                "raise net.core.rmem_max (sysctl -w net.core.rmem_max=%d) or lower "
+                "udp_receive_buffer_bytes",
+                capped[0].receive_buffer,
+                want,
+                want,
+            )
 
     def _sink(self, source: str) -> LogSink:
         """The ingest sink, counting this listener's records under its own name."""
@@ -147,6 +173,16 @@ class Listeners:
             "Open connections of a stream listener",
             labels=["listener"],
         )
+        kernel_drops = CounterMetricFamily(
+            "tracelake_listener_kernel_drops",
+            "Datagrams the kernel dropped before a UDP listener read them (receive buffer full)",
+            labels=["listener"],
+        )
+        buffers = GaugeMetricFamily(
+            "tracelake_listener_receive_buffer_bytes",
+            "Receive buffer of a UDP listener's socket, as the kernel reports it",
+            labels=["listener"],
+        )
         for name, listener in self.running.items():
             stats = listener.stats
             received.add_metric([name], stats.received)
@@ -157,7 +193,13 @@ class Listeners:
             connections.add_metric([name], stats.connections)
             for reason, count in stats.rejected_by_reason.items():
                 rejected.add_metric([name, reason], count)
+            if isinstance(listener, UdpListener):
+                buffers.add_metric([name], listener.receive_buffer)
+                drops = listener.kernel_drops()
+                if drops is not None:
+                    kernel_drops.add_metric([name], drops)
         yield from (received, accepted, rejected, read, opened, retries, connections)
+        yield from (kernel_drops, buffers)
 
 
 class _FrameSink:

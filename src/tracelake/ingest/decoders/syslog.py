@@ -100,8 +100,9 @@ _RFC5424_LINE = re.compile(
 )
 _SD_PLAIN_PARAM = re.compile(_SD_PLAIN)
 #: RFC 3164 HOSTNAME and TAG as rsyslog reads them (``SyslogDecoder._host_and_tag``).
-_HOSTNAME = re.compile(r"[A-Za-z0-9._-]*[A-Za-z0-9](?= |\Z)")
-_TAG = re.compile(r"[^: ]+:?|:")
+_HOST_PUNCT = str.maketrans("", "", "._-")
+#: Words already judged by ``_host_word``: senders repeat their hostname line after line.
+_HOST_WORDS: dict[str, bool] = {}
 _TRACE_NAMES = frozenset(_TRACE_KEYS)
 
 
@@ -276,8 +277,7 @@ class SyslogDecoder:
                 body = self._tag(first, rest, obj)
         obj["message"] = body
 
-    @classmethod
-    def _host_and_tag(cls, body: str, obj: LogObject) -> str:
+    def _host_and_tag(self, body: str, obj: LogObject) -> str:
         """HOSTNAME and TAG after a BSD timestamp, read as rsyslog's ``pmrfc3164`` does.
 
         The first word is the host when it is made of letters, digits, ``.``, ``_`` and
@@ -287,16 +287,18 @@ class SyslogDecoder:
         a space to the message. So ``host app message`` is app ``app``, message
         ``message``, as in ``host app: message``.
         """
-        host = _HOSTNAME.match(body)
-        if host is not None:
-            obj["host"] = host.group()
-            body = body[host.end() + 1 :]
-        tag = _TAG.match(body)
-        end = tag.end() if tag is not None else 0
-        if end == 0:
-            return body[1:] if body[:1] == " " else body
-        rest = body[end + 1 :] if body[end : end + 1] == " " else body[end:]
-        return cls._tag(body[:end], rest, obj)
+        first, sp, rest = body.partition(" ")
+        is_host = _HOST_WORDS.get(first)
+        if is_host is None:
+            is_host = _host_word(first)
+        if is_host:
+            obj["host"] = first
+            first, sp, rest = rest.partition(" ")
+        colon = first.find(":")
+        if colon != -1 and colon < len(first) - 1:  # "app:text": the tag ends at its colon
+            rest = first[colon + 1 :] + sp + rest
+            first = first[: colon + 1]
+        return self._tag(first, rest, obj) if first else rest
 
     @staticmethod
     def _tag(tag: str, rest: str, obj: LogObject) -> str:
@@ -360,6 +362,15 @@ class SyslogDecoder:
 
     def _now_ns(self) -> int:
         return int(self._now() * _NS)
+
+
+def _host_word(word: str) -> bool:
+    """rsyslog's test of a HOSTNAME: letters, digits, ``.``, ``_``, ``-``, ending alnum."""
+    verdict = word[-1:].isalnum() and word.isascii() and word.translate(_HOST_PUNCT).isalnum()
+    if len(_HOST_WORDS) >= 4096:
+        _HOST_WORDS.clear()
+    _HOST_WORDS[word] = verdict
+    return verdict
 
 
 def _header_fields(obj: LogObject, host: str, app: str, procid: str, msgid: str) -> None:

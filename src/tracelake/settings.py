@@ -61,6 +61,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("max_connections", 1024, "Open connections per stream listener"),
     Setting(
+        "udp_receive_buffer_bytes",
+        8 * 1024 * 1024,
+        "Kernel receive buffer of each UDP listener: the burst it absorbs (0: kernel default)",
+    ),
+    Setting(
         "idle_timeout_s", 600.0, "Seconds a stream connection may stay silent before it is closed"
     ),
     Setting("http_max_connections", 1024, "Open connections of the HTTP port; more are closed"),
@@ -155,6 +160,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("pipeline", {}, "Processors of every log record: parse, enrich, drop, sample, redact"),
     Setting(
+        "level_numbering",
+        {},
+        "How an input's numeric levels read, by input name: python or node (else auto-detected)",
+    ),
+    Setting(
         "turbine_clusters",
         {},
         "Clusters of /turbine.stream: name to host:port or stream URLs, e.g. {orders = [...]}",
@@ -225,6 +235,7 @@ class Settings:
     syslog_port: int
     forward_port: int
     max_connections: int
+    udp_receive_buffer_bytes: int
     idle_timeout_s: float
     http_max_connections: int
     http_header_timeout_s: float
@@ -259,6 +270,7 @@ class Settings:
     promql_lookback_delta_s: float
     promql_max_samples: int
     pipeline: dict[str, Any]
+    level_numbering: dict[str, str]
     turbine_clusters: dict[str, list[str]]
     registry_ttl_s: float
     registry_evict_after_s: float
@@ -394,6 +406,8 @@ def _coerce(name: str, value: Any) -> Any:
                 raise TypeError
             if name == "retention_days_by_table":
                 return {str(k): int(v) for k, v in value.items()}
+            if name == "level_numbering":  # its values: checked by pipeline/normalise.py
+                return {str(k): str(v) for k, v in value.items()}
             if name in ("turbine_clusters", "scrape_targets"):
                 return {str(k): _string_list(v) for k, v in value.items()}
             return value  # e.g. pipeline: validated by its own module

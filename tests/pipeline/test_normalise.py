@@ -5,7 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from tracelake.pipeline.normalise import normalise_level, normalise_logs
+from tracelake.errors import ConfigError
+from tracelake.pipeline.normalise import declared_numberings, normalise_level, normalise_logs
 
 
 def one(obj: dict) -> dict:
@@ -119,3 +120,32 @@ def test_all_zero_or_empty_ids_mean_no_id() -> None:
 def test_non_string_message_is_kept_as_json_text() -> None:
     assert one({"message": {"k": 1}})["message"] == '{"k":1}'
     assert one({"message": 42})["message"] == "42"
+
+
+@pytest.mark.parametrize(
+    ("number", "level"),
+    [(10, "TRACE"), (20, "DEBUG"), (30, "INFO"), (40, "WARN"), (50, "ERROR"), (60, "FATAL")],
+)
+def test_pino_and_bunyan_records_read_levels_in_node_numbering(number: int, level: str) -> None:
+    pino = {"level": number, "time": 1, "pid": 7, "hostname": "h", "msg": "hi"}
+    bunyan = {"name": "app", "hostname": "h", "pid": 7, "level": number, "msg": "hi", "v": 0}
+    assert one(pino)["level"] == level
+    assert one(bunyan)["level"] == level
+
+
+def test_records_without_the_node_layout_keep_python_numbering() -> None:
+    assert one({"level": 30, "message": "hi", "time": 1})["level"] == "WARN"
+    assert one({"level": 30, "msg": "hi"})["level"] == "WARN"  # msg alone is not pino
+
+
+def test_a_declared_numbering_wins_over_the_layout() -> None:
+    pino = {"level": 30, "time": 1, "pid": 7, "hostname": "h", "msg": "hi"}
+    assert normalise_logs([dict(pino)], [1], "python").level == ["WARN"]
+    assert normalise_logs([{"level": 30, "message": "x"}], [1], "node").level == ["INFO"]
+
+
+def test_an_unknown_declared_numbering_is_refused_with_the_choices() -> None:
+    with pytest.raises(
+        ConfigError, match=r"level_numbering.http is .java.: use one of python, node"
+    ):
+        declared_numberings({"http": "java"})

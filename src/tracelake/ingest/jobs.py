@@ -58,12 +58,14 @@ class JobEnv:
     """Everything a job needs besides its body: limits, the log pipeline, the time.
 
     ``now_us`` is taken when the job is submitted: records without a time get it, and
-    multiline joining measures its timeouts against it.
+    multiline joining measures its timeouts against it. ``level_numbering`` is how the
+    input's numeric levels read (the setting of that name; ``auto``: by each record).
     """
 
     limits: Limits
     pipeline: Pipeline | None = None
     now_us: int = 0
+    level_numbering: str = "auto"
 
 
 @dataclass(slots=True)

@@ -92,7 +92,13 @@ class Listeners:
             self.running[tcp.name] = tcp
             # UDP takes the port TCP got, so "any free port" gives one number for both.
             udp_config = dataclasses.replace(config, port=tcp.port)
-            udp = UdpListener(self._sink(f"{fmt}/udp"), fmt, udp_config, name=f"{fmt}/udp")
+            udp = UdpListener(
+                self._sink(f"{fmt}/udp"),
+                fmt,
+                udp_config,
+                name=f"{fmt}/udp",
+                receive_buffer_bytes=s.udp_receive_buffer_bytes,
+            )
             try:
                 await udp.start()
             except OSError as e:
@@ -105,7 +111,27 @@ class Listeners:
                 f"cannot listen on {', '.join(busy)}: stop what uses them, or pass the flag "
                 "named with another port (0 picks a free one, -1 turns the listener off)"
             )
+        self._warn_capped_buffers()
         return {name: f"{self.settings.host}:{lst.port}" for name, lst in self.running.items()}
+
+    def _warn_capped_buffers(self) -> None:
+        """One line when the kernel gave the UDP listeners less buffer than asked for."""
+        capped = [
+            lst
+            for lst in self.running.values()
+            if isinstance(lst, UdpListener) and lst.buffer_capped
+        ]
+        if capped:
+            want = self.settings.udp_receive_buffer_bytes
+            log.warning(
+                "UDP listeners got a %d-byte receive buffer, not the %d asked for: bursts "
+                "beyond it are dropped by the kernel (tracelake_listener_kernel_drops); "
+                "raise net.core.rmem_max (sysctl -w net.core.rmem_max=%d) or lower "
+                "udp_receive_buffer_bytes",
+                capped[0].receive_buffer,
+                want,
+                want,
+            )
 
     def _sink(self, source: str) -> LogSink:
         """The ingest sink, counting this listener's records under its own name."""
@@ -156,6 +182,16 @@ class Listeners:
             "Open connections of a stream listener",
             labels=["listener"],
         )
+        kernel_drops = CounterMetricFamily(
+            "tracelake_listener_kernel_drops",
+            "Datagrams the kernel dropped before a UDP listener read them (receive buffer full)",
+            labels=["listener"],
+        )
+        buffers = GaugeMetricFamily(
+            "tracelake_listener_receive_buffer_bytes",
+            "Receive buffer of a UDP listener's socket, as the kernel reports it",
+            labels=["listener"],
+        )
         for name, listener in self.running.items():
             stats = listener.stats
             received.add_metric([name], stats.received)
@@ -166,7 +202,13 @@ class Listeners:
             connections.add_metric([name], stats.connections)
             for reason, count in stats.rejected_by_reason.items():
                 rejected.add_metric([name, reason], count)
+            if isinstance(listener, UdpListener):
+                buffers.add_metric([name], listener.receive_buffer)
+                drops = listener.kernel_drops()
+                if drops is not None:
+                    kernel_drops.add_metric([name], drops)
         yield from (received, accepted, rejected, read, opened, retries, connections)
+        yield from (kernel_drops, buffers)
 
 
 class _FrameSink:
@@ -187,7 +229,7 @@ class _FrameSink:
         final: bool,
     ) -> Decoded:
         chunk = logs.Frames(fmt, frames, joiner, final)
-        return await self._ingest.decode(logs.frames_job, chunk, self._ingest.env())
+        return await self._ingest.decode(logs.frames_job, chunk, self._ingest.env(self._source))
 
     async def store(self, decoded: Decoded) -> IngestResult:
         await self._ingest.commit(decoded, self._source)

@@ -23,6 +23,7 @@ from tracelake.ingest.tables import logs
 from tracelake.ingest.workers import Workers
 from tracelake.model import IngestResult, LogObject, RecordError
 from tracelake.pipeline.config import Pipeline
+from tracelake.pipeline.normalise import declared_numberings
 from tracelake.settings import Settings
 from tracelake.telemetry import ServerMetrics
 
@@ -37,11 +38,14 @@ class Ingest:
         self.metrics = metrics
         self.pipeline = Pipeline(settings.pipeline)  # ConfigError here stops the start
         self.limits = Limits.of(settings)
+        self.numberings = declared_numberings(settings.level_numbering)
         self.workers = Workers(settings.ingest_workers)
 
-    def env(self) -> JobEnv:
-        """What a job is given besides its body, stamped with the time of submission."""
-        return JobEnv(self.limits, self.pipeline, int(time.time() * 1e6))
+    def env(self, source: str = "") -> JobEnv:
+        """What a job of ``source`` is given besides its body, stamped with the time of
+        submission."""
+        numbering = self.numberings.get(source, "auto")
+        return JobEnv(self.limits, self.pipeline, int(time.time() * 1e6), numbering)
 
     async def submit(self, job: Job, body: bytes, headers: Headers, source: str) -> Decoded:
         """Decode ``body`` in a worker and make its rows durable; counted under ``source``.
@@ -49,7 +53,7 @@ class Ingest:
         Raises what the job raises (``DecodeError``, ``PayloadTooLarge``: nothing stored)
         and ``Overloaded`` when the sink refuses the batch.
         """
-        decoded = await self.decode(job, body, headers, self.env())
+        decoded = await self.decode(job, body, headers, self.env(source))
         await self.commit(decoded, source, len(body))
         return decoded
 
@@ -66,7 +70,7 @@ class Ingest:
 
     async def submit_objects(self, objects: Sequence[LogObject], source: str) -> IngestResult:
         """Log objects a listener decoded itself → pipeline (in a worker) → ``logs``."""
-        decoded = await self.decode(logs.from_objects, list(objects), self.env())
+        decoded = await self.decode(logs.from_objects, list(objects), self.env(source))
         await self.commit(decoded, source)
         return decoded.result
 

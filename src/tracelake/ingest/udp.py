@@ -4,9 +4,13 @@ Syslog (RFC 5426) and JSON (python-logstash ``UDPLogstashHandler``, logback's UD
 appender) put exactly one message in each datagram, so there is no framing. The
 forward format uses UDP only for Fluentd's heartbeat, answered with one NUL byte.
 
-UDP has no backpressure and no acknowledgement: when the sink is ``Overloaded`` or the
-pending batch is full, datagrams are dropped and counted (``rejected_by_reason
-["overloaded"]``), never queued without bound.
+UDP has no backpressure and no acknowledgement. Bursts wait in the socket's receive
+buffer (``receive_buffer_bytes``) until the listener reads them; while its pending batch
+is full the listener stops reading, so the burst waits there rather than being thrown
+away. What the kernel drops when that buffer is full is its own counter
+(``kernel_drops``), published beside the rejects; when the sink is ``Overloaded``
+datagrams are dropped and counted (``rejected_by_reason["overloaded"]``). Nothing is
+queued without bound.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from tracelake.errors import Overloaded
 from tracelake.ingest.decoders.forward import heartbeat_reply
 from tracelake.ingest.decoders.jsonlines import decode_json_datagram
 from tracelake.ingest.decoders.syslog import SyslogDecoder
+from tracelake.ingest.receive_buffer import kernel_drops, raise_receive_buffer, socket_inode
 from tracelake.ingest.sink import LogSink
 from tracelake.ingest.tcp import ListenerConfig, ListenerStats, log
 from tracelake.model import LogObject
@@ -54,7 +59,10 @@ class UdpListener:
         *,
         now: Callable[[], float] = time.time,
         name: str | None = None,
+        receive_buffer_bytes: int = 0,
     ) -> None:
+        """``receive_buffer_bytes``: the socket's receive buffer to ask for (0: the
+        kernel's default)."""
         self.sink = sink
         self.format = fmt
         self.config = config or ListenerConfig()
@@ -65,6 +73,12 @@ class UdpListener:
         self._pending: list[LogObject] = []
         self._flusher: asyncio.Task[None] | None = None
         self._max_pending = self.config.batch_size * 8
+        self._want_buffer = receive_buffer_bytes
+        #: The receive buffer the kernel reports, and whether it capped the request.
+        self.receive_buffer = 0
+        self.buffer_capped = False
+        self._inode = 0
+        self._paused: asyncio.DatagramTransport | None = None
 
     @property
     def port(self) -> int:
@@ -78,6 +92,13 @@ class UdpListener:
             lambda: _Protocol(self), local_addr=(self.config.host, self.config.port)
         )
         self._transport = cast(asyncio.DatagramTransport, transport)
+        sock = self._transport.get_extra_info("socket")
+        self.receive_buffer, self.buffer_capped = raise_receive_buffer(sock, self._want_buffer)
+        self._inode = socket_inode(sock)
+
+    def kernel_drops(self) -> int | None:
+        """Datagrams the kernel dropped before this listener read them (None: unknown)."""
+        return kernel_drops(self._inode) if self._transport is not None else None
 
     async def stop(self) -> None:
         if self._transport is not None:
@@ -113,8 +134,22 @@ class UdpListener:
                 self._pending.append(self._syslog.decode(data))
         else:
             self._pending.extend(decode_json_datagram(data))
+        if len(self._pending) >= self._max_pending and transport is not None:
+            self._pause(transport)
         if self._pending and self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
+
+    def _pause(self, transport: asyncio.DatagramTransport) -> None:
+        """Stop reading until a flush makes room: the kernel's buffer holds the rest."""
+        pause = getattr(transport, "pause_reading", None)
+        if pause is not None:
+            pause()
+            self._paused = transport
+
+    def _resume(self) -> None:
+        paused, self._paused = self._paused, None
+        if paused is not None and not paused.is_closing():
+            paused.resume_reading()  # type: ignore[attr-defined]
 
     async def _flush_soon(self) -> None:
         try:
@@ -127,6 +162,8 @@ class UdpListener:
     async def _flush(self) -> None:
         batch = self._pending[: self.config.batch_size]
         del self._pending[: len(batch)]
+        if self._paused is not None:
+            self._resume()
         try:
             result = await self.sink(batch)
         except Overloaded:

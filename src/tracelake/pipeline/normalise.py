@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from tracelake.errors import ConfigError
 from tracelake.model import LogObject
 
 TIMESTAMP_KEYS = ("@timestamp", "timestamp", "ts", "time")
@@ -42,32 +43,70 @@ _LEVELS: dict[Any, str] = {
 _LEVEL_CACHE_MAX = 4096
 
 
-def normalise_level(value: Any) -> str | None:
+#: How a producer numbers its levels: the highest number of each level, in order; above
+#: the last, FATAL. Python's ``logging`` (10 DEBUG … 50 CRITICAL) and Node's pino and
+#: bunyan (10 trace … 60 fatal) disagree by one step, so a number means nothing without it.
+NUMBERINGS: dict[str, tuple[tuple[int, str], ...]] = {
+    "python": ((5, "TRACE"), (10, "DEBUG"), (20, "INFO"), (30, "WARN"), (40, "ERROR")),
+    "node": ((10, "TRACE"), (20, "DEBUG"), (30, "INFO"), (40, "WARN"), (50, "ERROR")),
+}
+#: What the ``level_numbering`` setting may name: ``auto`` tells pino/bunyan records
+#: (``NODE_RECORD_KEYS``) from the rest, which are read as Python's.
+LEVEL_NUMBERINGS = ("auto", *NUMBERINGS)
+#: A record with ``level`` and ``msg`` and any of these is pino's or bunyan's: both write
+#: ``msg``, ``pid``, ``hostname`` and ``time`` (bunyan also ``v``); Python's JSON
+#: formatters write ``message`` (or ``levelname``/``levelno``), never this layout.
+NODE_RECORD_KEYS = frozenset({"pid", "hostname", "time", "v"})
+#: Each numbering's cache: every spelling met so far (numbers included) → normal form.
+_CACHES: dict[str, dict[Any, str]] = {"python": _LEVELS, "node": dict(_LEVELS)}
+
+
+def declared_numberings(setting: dict[str, str]) -> dict[str, str]:
+    """The ``level_numbering`` setting, checked: ``{input: numbering}``."""
+    for source, numbering in setting.items():
+        if numbering not in NUMBERINGS:
+            raise ConfigError(
+                f"level_numbering.{source} is {numbering!r}: use one of {', '.join(NUMBERINGS)}"
+            )
+    return dict(setting)
+
+
+def normalise_level(value: Any, numbering: str = "python") -> str | None:
     """The normal level of any spelling, or None when the value names no level.
 
-    Numbers follow Python's logging levels (10 DEBUG, 20 INFO, 30 WARN, 40 ERROR,
-    50 CRITICAL); numeric strings are read the same way.
+    Numbers (and numeric strings) are read in ``numbering`` (``NUMBERINGS``); words are
+    the same in every numbering.
     """
-    level = _LEVELS.get(value)
+    cache = _CACHES[numbering]
+    level = cache.get(value)
     if level is not None:
         return level
     if isinstance(value, str):
         text = value.strip()
-        level = _LEVELS.get(text.lower())
+        level = cache.get(text.lower())
         if level is None and text.isdigit():
-            level = _level_of_number(int(text))
+            level = _level_of_number(int(text), numbering)
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        level = _level_of_number(int(value))
-    if level is not None and len(_LEVELS) < _LEVEL_CACHE_MAX:
-        _LEVELS[value] = level
+        level = _level_of_number(int(value), numbering)
+    if level is not None and len(cache) < _LEVEL_CACHE_MAX:
+        cache[value] = level
     return level
 
 
-def _level_of_number(n: int) -> str:
-    for bound, level in ((5, "TRACE"), (10, "DEBUG"), (20, "INFO"), (30, "WARN"), (40, "ERROR")):
+def _level_of_number(n: int, numbering: str) -> str:
+    for bound, level in NUMBERINGS[numbering]:
         if n <= bound:
             return level
     return "FATAL"
+
+
+def numbering_of(keys: Any) -> str:
+    """``node`` for a pino/bunyan record's keys (``NODE_RECORD_KEYS``), else ``python``."""
+    return (
+        "node"
+        if "level" in keys and "msg" in keys and not NODE_RECORD_KEYS.isdisjoint(keys)
+        else "python"
+    )
 
 
 @dataclass(slots=True)
@@ -107,19 +146,24 @@ FIELD_KEYS = (
     HOST_KEYS,
     LOGGER_KEYS,
 )
-_Plan = tuple[str | None, ...]
+#: Which key feeds each column of ``FIELD_KEYS`` (None: the column is empty), then the
+#: numbering the layout's levels are read in when the source declares none.
+_Plan = tuple[Any, ...]
 _PLANS: dict[tuple[str, ...], _Plan] = {}
 _PLANS_MAX = 4096
 
 
 def _plan(keys: tuple[str, ...]) -> _Plan:
-    """For one key layout, which key feeds each column (None: the column is empty).
+    """For one key layout, which key feeds each column and which numbering its levels use.
 
     Producers send the same layout line after line, so the plan is computed once per
     layout and the hot loop pops exactly the keys it needs.
     """
     present = set(keys)
-    plan = tuple(next((k for k in aliases if k in present), None) for aliases in FIELD_KEYS)
+    plan = (
+        *(next((k for k in aliases if k in present), None) for aliases in FIELD_KEYS),
+        numbering_of(present),
+    )
     if len(_PLANS) >= _PLANS_MAX:
         _PLANS.clear()
     _PLANS[keys] = plan
@@ -147,8 +191,13 @@ def _hex_id(value: Any, width: int) -> str | None:
     return text
 
 
-def normalise_logs(objects: list[LogObject], lines: list[int]) -> LogColumns:
+def normalise_logs(
+    objects: list[LogObject], lines: list[int], numbering: str = "auto"
+) -> LogColumns:
     """Map each log object onto the fixed columns; what is left becomes ``attributes``.
+
+    Numeric levels are read in ``numbering`` (``LEVEL_NUMBERINGS``): a source's declared
+    one, or ``auto``: each record's layout decides (``numbering_of``).
 
     The objects are consumed (keys are popped). This pass rejects nothing: records
     that are not objects were rejected by the decoders, bad timestamps are rejected by
@@ -165,18 +214,20 @@ def normalise_logs(objects: list[LogObject], lines: list[int]) -> LogColumns:
     logger_append = cols.logger.append
     attr_append = cols.attributes.append
     dumps = orjson.dumps
-    levels = _LEVELS
+    caches = _CACHES
+    fixed = None if numbering == "auto" else numbering
     plans = _PLANS
     for obj in objects:
         keys = tuple(obj)
         plan = plans.get(keys) or _plan(keys)
-        k_ts, k_level, k_service, k_message, k_trace, k_span, k_host, k_logger = plan
+        k_ts, k_level, k_service, k_message, k_trace, k_span, k_host, k_logger, layout = plan
         pop = obj.pop
         ts_append(pop(k_ts) if k_ts else None)
 
         if k_level:
             raw_level = pop(k_level)
-            level = levels.get(raw_level) or normalise_level(raw_level)
+            read_as = fixed or layout
+            level = caches[read_as].get(raw_level) or normalise_level(raw_level, read_as)
             if level is None:
                 obj["original_level"] = raw_level
                 level = "INFO"

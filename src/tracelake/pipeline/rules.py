@@ -24,7 +24,7 @@ import orjson
 
 from tracelake.errors import QueryError, QuerySyntaxError
 from tracelake.model import LEVELS, LogObject
-from tracelake.pipeline.normalise import FIELD_KEYS, as_text, normalise_level
+from tracelake.pipeline.normalise import FIELD_KEYS, as_text, normalise_level, numbering_of
 from tracelake.query import ast, parse
 
 Predicate = Callable[[LogObject], bool]
@@ -258,9 +258,10 @@ def _message(obj: LogObject) -> str | None:
 
 
 def _level(obj: LogObject) -> str:
+    """As ``normalise`` reads it without a declared numbering: pino's 30 is INFO here too."""
     for key in _ALIASES["level"]:
         if key in obj:
-            return normalise_level(obj[key]) or "INFO"
+            return normalise_level(obj[key], numbering_of(obj)) or "INFO"
     return "INFO"
 
 

@@ -162,3 +162,32 @@ def test_error_body_shape_the_clients_parse() -> None:
         },
         "status": 429,
     }
+
+
+@pytest.mark.parametrize("path", ["/_refresh", "/pino/_refresh", "/logs-a,logs-b/_flush"])
+def test_refresh_and_flush_succeed_on_every_shard(path: str) -> None:
+    """The bulk helpers refresh when they finish: a 404 there fails a run that stored all."""
+    answer = respond("POST", path)
+    assert answer is not None and answer.status == 200
+    assert _json(answer) == {"_shards": {"total": 1, "successful": 1, "failed": 0}}
+    assert respond("GET", path) == answer
+
+
+def test_cat_health_is_one_green_text_line() -> None:
+    """rsyslog's omelasticsearch checks ``_cat/health`` before it ships."""
+    answer = respond("GET", "/_cat/health")
+    assert answer is not None and answer.status == 200
+    assert ("Content-Type", "text/plain; charset=UTF-8") in answer.headers
+    fields = answer.body.decode().split()
+    assert fields[2:4] == ["tracelake", "green"] and fields[-1] == "100.0%"
+
+
+def test_aliases_are_missing_then_acknowledged() -> None:
+    """Logstash's ILM checks its rollover alias, then creates it with the first index."""
+    missing = respond("HEAD", "/_alias/logstash")
+    assert missing is not None and missing.status == 404 and missing.body == b""
+    assert _json(respond("GET", "/_alias/logstash")) == {
+        "error": "alias [logstash] missing",
+        "status": 404,
+    }
+    assert respond("PUT", "/_alias/logstash") == EsResponse(200, b'{"acknowledged":true}')

@@ -129,10 +129,23 @@ def test_rfc3164_with_year_network_gear() -> None:
     assert obj["host"] == "sw1"
 
 
-def test_rfc3164_host_without_tag() -> None:
-    obj = decode(b"<13>Nov 25 10:00:00 host just a message")
-    assert obj["host"] == "host" and obj["message"] == "just a message"
-    assert "service" not in obj
+def test_rfc3164_tag_without_colon_is_the_app_as_rsyslog_reads_it() -> None:
+    """rsyslog's pmrfc3164: the TAG runs to the first colon or space."""
+    obj = decode(b"<164>Dec  7 02:04:16 host app message")
+    assert (obj["host"], obj["service"], obj["message"]) == ("host", "app", "message")
+    assert obj["level"] == "WARN"
+    obj = decode(b"<13>Nov 25 10:00:00 host app[77] started")
+    assert (obj["service"], obj["procid"], obj["message"]) == ("app", "77", "started")
+    obj = decode(b"<13>Nov 25 10:00:00 host app:glued text")
+    assert (obj["service"], obj["message"]) == ("app", "glued text")
+
+
+def test_rfc3164_hostname_only_when_it_looks_like_one() -> None:
+    """A first word with characters no hostname has (``app[1]:``) is the tag, not a host."""
+    obj = decode(b"<13>Nov 25 10:00:00 cron[9]: ran")
+    assert "host" not in obj and (obj["service"], obj["message"]) == ("cron", "ran")
+    obj = decode(b"<13>Nov 25 10:00:00 sw1.example-net")
+    assert obj["host"] == "sw1.example-net" and obj["message"] == "" and "service" not in obj
 
 
 def test_python_sysloghandler_bare_pri_and_nul() -> None:

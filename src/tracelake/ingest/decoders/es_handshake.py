@@ -5,8 +5,12 @@ to ship unless the server looks like Elasticsearch: ``GET /`` must report a vers
 (``8.x`` is the sweet spot — it decides ``_type`` suppression, data streams and the
 product check), ``/_license`` must say ``"status":"active"``, ``/_cluster/health`` must
 answer 200, and every response must carry ``X-Elastic-Product: Elasticsearch``. Template,
-ILM, ingest-pipeline and data-stream set-up calls are acknowledged but not kept: the lake
-has no mappings, so existence checks answer 404 and the PUT that follows is acknowledged.
+ILM, ingest-pipeline, alias and data-stream set-up calls are acknowledged but not kept:
+the lake has no mappings, so existence checks answer 404 and the PUT that follows is
+acknowledged. ``_refresh`` and ``_flush`` (the official clients' bulk helpers call
+``_refresh`` when they finish) succeed on every shard: a stored row is already
+searchable. ``_cat/health`` (rsyslog's omelasticsearch checks it before shipping) is
+the green one-node cluster in the cat API's text.
 
 Everything here is pure: :func:`respond` maps a method and a path (relative to the
 ``/es`` mount point, query string removed) to an :class:`EsResponse`; the HTTP shell
@@ -15,6 +19,7 @@ writes it out.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,6 +167,19 @@ def nodes_info(
     }
 
 
+def shards_done() -> dict[str, Any]:
+    """``_refresh`` and ``_flush``: one shard, done (Elasticsearch 8's shape)."""
+    return {"_shards": {"total": 1, "successful": 1, "failed": 0}}
+
+
+def cat_health(now: float, *, cluster_name: str = CLUSTER_NAME) -> bytes:
+    """``GET /_cat/health``: the cat API's one text line (no ``?v`` header), as Elasticsearch
+    8 prints it: epoch, time, cluster, status, nodes, data nodes, shards, primaries,
+    relocating, initializing, unassigned, pending tasks, max task wait, active percent."""
+    clock = time.strftime("%H:%M:%S", time.gmtime(now))
+    return f"{int(now)} {clock} {cluster_name} green 1 1 0 0 0 0 0 0 - 100.0%\n".encode()
+
+
 def acknowledged(index: str | None = None) -> dict[str, Any]:
     """Any set-up ``PUT``/``POST``/``DELETE``; index creation also names the index."""
     if index is None:
@@ -177,6 +195,8 @@ def error_body(status: int, error_type: str, reason: str) -> dict[str, Any]:
 
 def not_found(kind: str, name: str) -> dict[str, Any]:
     """404 for a template, policy, pipeline or data stream we do not keep."""
+    if kind == "alias":  # Elasticsearch's own shape for a missing alias
+        return {"error": f"alias [{name}] missing", "status": 404}
     reasons = {
         "index": ("index_not_found_exception", f"no such index [{name}]"),
         "data_stream": ("index_not_found_exception", f"no such index [{name}]"),
@@ -199,6 +219,7 @@ _DEFINITIONS: dict[tuple[str, ...], str] = {
     ("_ilm", "policy"): "lifecycle policy",
     ("_ingest", "pipeline"): "pipeline",
     ("_data_stream",): "data_stream",
+    ("_alias",): "alias",
 }
 
 #: ``GET`` of a definition collection without a name: an empty listing.
@@ -209,7 +230,13 @@ _EMPTY_LISTINGS: dict[str, dict[str, Any]] = {
     "lifecycle policy": {},
     "pipeline": {},
     "data_stream": {"data_streams": []},
+    "alias": {},
 }
+#: Text answers carry the cat API's content type, and the product header like the rest.
+_TEXT_HEADERS: tuple[tuple[str, str], ...] = (
+    ("X-Elastic-Product", "Elasticsearch"),
+    ("Content-Type", "text/plain; charset=UTF-8"),
+)
 
 
 def respond(
@@ -234,7 +261,12 @@ def respond(
     head = parts[0]
     if head == "_bulk" or (len(parts) == 2 and parts[1] == "_bulk"):
         return None
+    if parts[-1] in ("_refresh", "_flush") and len(parts) <= 2 and method in ("GET", "POST"):
+        return _json(200, shards_done(), method)
     if method in ("GET", "HEAD"):
+        if parts == ("_cat", "health"):
+            body = b"" if method == "HEAD" else cat_health(time.time())
+            return EsResponse(200, body, _TEXT_HEADERS)
         if head == "_cluster" and parts[1:2] == ("health",):
             return _json(200, cluster_health(), method)
         if head == "_license":

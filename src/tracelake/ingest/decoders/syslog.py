@@ -99,6 +99,10 @@ _RFC5424_LINE = re.compile(
     r'((?: [^ \]"=]+="[^"]*")*)\])(?: |\Z)'
 )
 _SD_PLAIN_PARAM = re.compile(_SD_PLAIN)
+#: RFC 3164 HOSTNAME and TAG as rsyslog reads them (``SyslogDecoder._host_and_tag``).
+_HOST_PUNCT = str.maketrans("", "", "._-")
+#: Words already judged by ``_host_word``: senders repeat their hostname line after line.
+_HOST_WORDS: dict[str, bool] = {}
 _TRACE_NAMES = frozenset(_TRACE_KEYS)
 
 
@@ -264,16 +268,7 @@ class SyslogDecoder:
         else:
             stamped = False
         if stamped:
-            first, _, rest = body.partition(" ")
-            if first.endswith(":") or (first.endswith("]") and "[" in first):
-                body = self._tag(first, rest, obj)  # no hostname: "Mmm dd hh:mm:ss app: msg"
-            elif first:
-                obj["host"] = first
-                second, _, rest2 = rest.partition(" ")
-                if second.endswith(":") or (second.endswith("]") and "[" in second):
-                    body = self._tag(second, rest2, obj)
-                else:
-                    body = rest
+            body = self._host_and_tag(body, obj)
         else:
             # Python's SysLogHandler: "<14>message". Only "prog[pid]:" is taken as a tag,
             # so a message such as "ERROR: disk full" is not mistaken for one.
@@ -281,6 +276,29 @@ class SyslogDecoder:
             if first.endswith("]:") and "[" in first:
                 body = self._tag(first, rest, obj)
         obj["message"] = body
+
+    def _host_and_tag(self, body: str, obj: LogObject) -> str:
+        """HOSTNAME and TAG after a BSD timestamp, read as rsyslog's ``pmrfc3164`` does.
+
+        The first word is the host when it is made of letters, digits, ``.``, ``_`` and
+        ``-``, ends with a letter or digit and is followed by a space (or ends the
+        line); otherwise there is no host (``app: msg``, ``app[12]: msg``). The TAG runs
+        to the first colon or space, whichever comes first: a colon belongs to the tag,
+        a space to the message. So ``host app message`` is app ``app``, message
+        ``message``, as in ``host app: message``.
+        """
+        first, sp, rest = body.partition(" ")
+        is_host = _HOST_WORDS.get(first)
+        if is_host is None:
+            is_host = _host_word(first)
+        if is_host:
+            obj["host"] = first
+            first, sp, rest = rest.partition(" ")
+        colon = first.find(":")
+        if colon != -1 and colon < len(first) - 1:  # "app:text": the tag ends at its colon
+            rest = first[colon + 1 :] + sp + rest
+            first = first[: colon + 1]
+        return self._tag(first, rest, obj) if first else rest
 
     @staticmethod
     def _tag(tag: str, rest: str, obj: LogObject) -> str:
@@ -344,6 +362,15 @@ class SyslogDecoder:
 
     def _now_ns(self) -> int:
         return int(self._now() * _NS)
+
+
+def _host_word(word: str) -> bool:
+    """rsyslog's test of a HOSTNAME: letters, digits, ``.``, ``_``, ``-``, ending alnum."""
+    verdict = word[-1:].isalnum() and word.isascii() and word.translate(_HOST_PUNCT).isalnum()
+    if len(_HOST_WORDS) >= 4096:
+        _HOST_WORDS.clear()
+    _HOST_WORDS[word] = verdict
+    return verdict
 
 
 def _header_fields(obj: LogObject, host: str, app: str, procid: str, msgid: str) -> None:

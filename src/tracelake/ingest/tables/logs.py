@@ -45,18 +45,20 @@ def logs_batch(
     result: IngestResult,
     now_us: int,
     redactor: Redactor | None = None,
+    level_numbering: str = "auto",
 ) -> pa.RecordBatch:
     """Normalise ``objects`` into a batch; rejected records are reported in ``result``.
 
     ``lines`` numbers each object for error reports (1-based line or item number).
     ``redactor`` masks secrets in ``message`` and ``attributes`` before the batch exists.
+    ``level_numbering`` reads numeric levels (``pipeline.normalise.NUMBERINGS``).
     """
     wide = {
         i: f"record has {len(obj)} fields; at most {MAX_RECORD_FIELDS} are accepted"
         for i, obj in enumerate(objects)
         if len(obj) > MAX_RECORD_FIELDS
     }
-    cols = normalise_logs(objects, lines)
+    cols = normalise_logs(objects, lines, level_numbering)
     timestamps, bad = parse_timestamps(cols.raw_timestamps, now_us)
     bad.update(wide)
     message = pa.array(cols.message, pa.string())
@@ -106,7 +108,7 @@ def from_objects(
     if env.pipeline is not None:
         objects, lines, result.dropped = env.pipeline.run(objects, lines, result)
         redactor = env.pipeline.redactor
-    batch = logs_batch(objects, lines, result, env.now_us, redactor)
+    batch = logs_batch(objects, lines, result, env.now_us, redactor, env.level_numbering)
     result.accepted += result.dropped  # taken, on purpose not stored: not an error
     return Decoded.of(TABLE, batch, result)
 

@@ -138,6 +138,7 @@ class Server:
             self.store,
             promql=self.promql.vector,
             external_url=lambda: self.state.listeners.get("http", ""),
+            commit=lambda decoded: self.ingest.commit(decoded, "recording_rules"),
         )
         self.ctx = AppContext(
             settings=settings,

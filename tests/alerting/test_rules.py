@@ -106,8 +106,16 @@ def test_the_prometheus_example_is_a_valid_prometheus_rule_file_too(tmp_path: Pa
             "bad.yml: group 'g' rule #1: needs an alert name",
         ),
         (
-            "groups:\n  - name: g\n    rules:\n      - record: job:up\n        expr: up\n",
-            "bad.yml: group 'g' rule 'job:up': recording rules are not supported",
+            "groups:\n  - name: g\n    rules:\n      - record: job:up\n        expr: up\n        for: 1m\n",
+            "bad.yml: group 'g' rule 'job:up': unknown key 'for' for a recording rule",
+        ),
+        (
+            "groups:\n  - name: g\n    rules:\n      - record: job-up\n        expr: up\n",
+            "bad.yml: group 'g' rule 'job-up': record must be a metric name",
+        ),
+        (
+            "groups:\n  - name: g\n    rules:\n      - record: job:up\n        expr: sum(\n",
+            "bad.yml: group 'g' rule 'job:up': expr 'sum(': parse error",
         ),
         (
             "groups:\n  - name: g\n    rules:\n      - alert: A\n",

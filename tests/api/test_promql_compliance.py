@@ -495,3 +495,26 @@ def test_every_query_answers_as_a_real_prometheus(both: tuple[str, str, int]) ->
             f"MISMATCH {query} {params}\n  prometheus: {str(want)[:300]}\n  tracelake:  {str(got)[:300]}"
         )
     assert not mismatches, f"{len(mismatches)} of {len(cases)} answers differ"
+
+
+def test_functions_prometheus_2_42_lacks_are_refused_by_both_as_bad_data(
+    both: tuple[str, str, int],
+) -> None:
+    """``info``, ``integral`` and ``limit_ratio``: 2.42 has none of them (a parse error);
+    tracelake refuses them with its one message, as the same 400 ``bad_data``."""
+    theirs, ours, base_ms = both
+    at = f"{base_ms / 1000 + 30 * 60 + 0.123:.3f}"
+    for query, what in (
+        ('info(tl_temperature, {version=~".+"})', "function info()"),
+        ("integral(tl_temperature[5m])", "function integral()"),
+        ("limit_ratio(0.5, tl_temperature)", "aggregation limit_ratio()"),
+    ):
+        want = httpx.get(f"{theirs}/api/v1/query", params={"query": query, "time": at})
+        got = httpx.get(f"{ours}/api/v1/query", params={"query": query, "time": at})
+        assert want.status_code == got.status_code == 400, (query, want.text, got.text)
+        assert want.json()["errorType"] == got.json()["errorType"] == "bad_data"
+        assert "unknown function" in want.json()["error"]
+        assert (
+            got.json()["error"]
+            == f"{what} is not supported by tracelake's PromQL (see docs/promql.md)"
+        )

@@ -15,7 +15,14 @@ from typing import Any
 import promql_parser as pp
 
 from tracelake.alerting.breakers import CircuitTracker, statement
-from tracelake.alerting.rules import COUNT_COLUMN, BreakerQuery, LogQuery, PromQLQuery, Rule
+from tracelake.alerting.rules import (
+    COUNT_COLUMN,
+    BreakerQuery,
+    LogQuery,
+    PromQLQuery,
+    RecordingRule,
+    Rule,
+)
 from tracelake.alerting.state import Sample
 from tracelake.errors import ConfigError
 from tracelake.query import compile_query
@@ -64,9 +71,11 @@ class RuleEvaluator:
         self.settings = settings
         self.promql = promql
 
-    def check(self, rule: Rule, where: str) -> None:
+    def check(self, rule: Rule | RecordingRule, where: str) -> None:
         """Refuse at start a rule this server cannot evaluate."""
-        if isinstance(rule.query, PromQLQuery) and self.promql is None:
+        if self.promql is None and (
+            isinstance(rule, RecordingRule) or isinstance(rule.query, PromQLQuery)
+        ):
             raise ConfigError(
                 f"{where}: PromQL rules (expr) need the PromQL engine, missing here: use a log or breaker rule"
             )

@@ -1,10 +1,13 @@
-"""The alert manager: evaluates rule groups on their intervals, steps each rule's state
-machine, records history, queues notifications and keeps the state on disk.
+"""The alert manager: evaluates rule groups on their intervals, steps each alerting rule's
+state machine, writes each recording rule's series, records history, queues
+notifications and keeps the state on disk.
 
 A thin async shell around the sans-IO parts (``rules``, ``state``, ``breakers``,
 ``payloads``): one task per group evaluates its rules one after another in a thread
 (queries are synchronous DuckDB or PromQL calls), then applies the result on the event
-loop, so the state is only ever touched from the loop.
+loop, so the state is only ever touched from the loop. A group evaluates at the
+multiples of its interval since the epoch (``recording.next_evaluation_ms``); an
+evaluation that comes too late for its time is skipped, as Prometheus skips it.
 
 Notifications: a webhook gets one message per rule and evaluation when alerts fire or
 resolve (as an Alertmanager would send its receivers); an Alertmanager gets every
@@ -24,7 +27,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
@@ -34,19 +37,30 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from tracelake.alerting.breakers import CircuitTracker
 from tracelake.alerting.evaluate import PromQLEvaluator, RuleEvaluator
 from tracelake.alerting.notifier import ClientFactory, Notifier, RetryPolicy, default_client
-from tracelake.alerting.payloads import Outgoing, alertmanager_alerts, webhook_message
+from tracelake.alerting.payloads import Outgoing, alertmanager_alerts, iso, webhook_message
 from tracelake.alerting.persist import StateFile
+from tracelake.alerting.recording import (
+    FIRST_LOOKBACK_S,
+    LabelKey,
+    evaluation_batch,
+    last_written,
+    next_evaluation_ms,
+    recorded_series,
+)
 from tracelake.alerting.rules import (
     BreakerQuery,
     LogQuery,
     PromQLQuery,
+    RecordingRule,
     Rule,
     RuleGroup,
     load_rule_files,
 )
 from tracelake.alerting.silences import Silences
 from tracelake.alerting.state import Alert, RuleState, Transition, label_key
+from tracelake.checkpoints import CheckpointFile
 from tracelake.errors import TracelakeError
+from tracelake.ingest.jobs import Decoded, Limits
 from tracelake.settings import Settings
 from tracelake.store import Store
 
@@ -74,9 +88,23 @@ class RuleRuntime:
 
 
 @dataclass(slots=True)
+class RecordRuntime:
+    """A recording rule with the series it wrote last and its last evaluation's outcome."""
+
+    key: str
+    rule: RecordingRule
+    series: set[LabelKey] = field(default_factory=set)
+    health: str = "unknown"
+    last_error: str = ""
+    last_evaluation: float | None = None
+    evaluation_s: float = 0.0
+
+
+@dataclass(slots=True)
 class GroupRuntime:
     group: RuleGroup
-    rules: list[RuleRuntime] = field(default_factory=list)
+    #: The group's rules in file order, alerting and recording.
+    rules: list[RuleRuntime | RecordRuntime] = field(default_factory=list)
     last_evaluation: float | None = None
     evaluation_s: float = 0.0
 
@@ -94,9 +122,18 @@ def ui_link(rule: Rule) -> str:
     return f"#/metrics?q={quote(q.expr, safe='')}&from=-1h"
 
 
-def rule_key(group: RuleGroup, rule: Rule, nth: int) -> str:
+def rule_key(group: RuleGroup, rule: Rule | RecordingRule, nth: int) -> str:
     """Identity of a rule across restarts: file, group, name, and which one of that name."""
     return f"{group.file}::{group.name}::{rule.name}#{nth}"
+
+
+def group_key(group: RuleGroup) -> str:
+    """Identity of a group across restarts, for its recording checkpoint."""
+    return f"{group.file}::{group.name}"
+
+
+#: Makes an evaluation's recorded samples durable (``Ingest.commit`` in the server).
+Commit = Callable[[Decoded], Awaitable[None]]
 
 
 class AlertManager:
@@ -106,6 +143,7 @@ class AlertManager:
         settings: ``alert_*`` settings and the data directory.
         store: Where log and breaker rules query.
         promql: ``PromQLEngine.vector``; without it, PromQL rules are refused at start.
+        commit: Where recorded samples go; the store's append when not given.
         external_url: This server's base URL (for links in notifications), read late
             because the HTTP port is known only once bound.
         clock: Epoch seconds (tests move time by hand).
@@ -120,8 +158,12 @@ class AlertManager:
         external_url: Callable[[], str] = lambda: "",
         clock: Callable[[], float] = time.time,
         client_factory: ClientFactory = default_client,
+        commit: Commit | None = None,
     ) -> None:
         self.settings = settings
+        self.store = store
+        self.commit = commit or self._append
+        self.limits = Limits.of(settings).series
         self.evaluator = RuleEvaluator(store, settings, promql)
         self.external_url = external_url
         self.clock = clock
@@ -147,6 +189,12 @@ class AlertManager:
         self._tasks: list[asyncio.Task[None]] = []
         self._save_lock = asyncio.Lock()
         self._restore(self.file.load())
+        self.checkpoints = CheckpointFile(settings.data_path / "alerts" / "recorded.json", "groups")
+        self.checkpoints.load()
+
+    async def _append(self, decoded: Decoded) -> None:
+        if decoded.ipc is not None:
+            await self.store.append(decoded.table, decoded.ipc)
 
     def _build(self, groups: list[RuleGroup]) -> list[GroupRuntime]:
         out = []
@@ -156,6 +204,9 @@ class AlertManager:
             for rule in group.rules:
                 self.evaluator.check(rule, f"{group.file}: group {group.name!r} rule {rule.name!r}")
                 nth = seen[rule.name] = seen.get(rule.name, 0) + 1
+                if isinstance(rule, RecordingRule):
+                    runtime.rules.append(RecordRuntime(rule_key(group, rule, nth), rule))
+                    continue
                 tracker = (
                     CircuitTracker(rule.query) if isinstance(rule.query, BreakerQuery) else None
                 )
@@ -182,7 +233,8 @@ class AlertManager:
             rr.state = RuleState(rr.rule, alerts)
 
     def rule_runtimes(self) -> list[RuleRuntime]:
-        return [rr for g in self.groups for rr in g.rules]
+        """The alerting rules of every group."""
+        return [rr for g in self.groups for rr in g.rules if isinstance(rr, RuleRuntime)]
 
     # -- running -----------------------------------------------------------------------
 
@@ -193,29 +245,95 @@ class AlertManager:
             self._tasks.append(asyncio.create_task(self._loop(g), name=f"alerts:{g.group.name}"))
 
     async def _loop(self, g: GroupRuntime) -> None:
-        interval = g.group.interval_s
-        next_at = self.clock()
+        after_ms = await self._recover(g) if g.group.records else None
+        while True:
+            # past every evaluation already written, and skipping those missed meanwhile
+            at_ms = next_evaluation_ms(self.clock(), g.group.interval_s, after_ms)
+            while (delay := at_ms / 1000 - self.clock()) > 0:
+                await asyncio.sleep(delay)
+            try:
+                await self.evaluate_group(g, at_ms / 1000)
+            except Exception:
+                log.exception("evaluating rule group %s failed", g.group.name)
+            after_ms = at_ms
+
+    async def _recover(self, g: GroupRuntime) -> int | None:
+        """The last evaluation time (ms) the group wrote; finish it if a crash cut it short."""
+        file_us = self.checkpoints.get(group_key(g.group))
+        since_us = file_us if file_us is not None else int((self.clock() - FIRST_LOOKBACK_S) * 1e6)
         while True:
             try:
-                await self.evaluate_group(g)
-            except Exception:
-                log.exception("evaluating alert group %s failed", g.group.name)
-            next_at += interval
-            delay = next_at - self.clock()
-            if delay < 0:  # an evaluation ran past the interval: skip the missed ones
-                next_at, delay = self.clock(), 0.0
-            await asyncio.sleep(delay)
+                found = await asyncio.to_thread(last_written, self.store, g.group.records, since_us)
+                break
+            except Exception as e:  # never write an evaluation twice: wait for the lake
+                log.error(
+                    "rule group %s: cannot read its last recorded evaluation, retrying: %s",
+                    g.group.name,
+                    e,
+                )
+                await asyncio.sleep(g.group.interval_s)
+        if found is None:
+            return None if file_us is None else file_us // 1000
+        at_us, last = found
+        if file_us is not None and at_us <= file_us:
+            return file_us // 1000
+        done = g.rules.index(next(r for r in g.rules if r.rule is g.group.records[last]))
+        log.warning(
+            "rule group %s: finishing the evaluation at %s a stop cut short (%d of %d rules written)",
+            g.group.name,
+            iso(at_us / 1e6),
+            done + 1,
+            len(g.rules),
+        )
+        await self.evaluate_group(g, at_us / 1e6, first=done + 1)
+        return at_us // 1000
 
-    async def evaluate_group(self, g: GroupRuntime) -> None:
-        """Evaluate each rule of the group once, now; notify and save what changed."""
+    async def evaluate_group(
+        self, g: GroupRuntime, now: float | None = None, *, first: int = 0
+    ) -> None:
+        """Evaluate each rule of the group once (from position ``first``), at ``now``
+        (default: the clock); write what recording rules give, notify and save what
+        changed, and checkpoint the evaluation time of a group that records."""
         started = time.perf_counter()
-        now = self.clock()
+        now = self.clock() if now is None else now
         changed = False
-        for rr in g.rules:
-            changed |= await self._evaluate_rule(rr, now)
+        for rr in g.rules[first:]:
+            if isinstance(rr, RecordRuntime):
+                await self._evaluate_record(rr, now)
+            else:
+                changed |= await self._evaluate_rule(rr, now)
         g.last_evaluation, g.evaluation_s = now, time.perf_counter() - started
+        if g.group.records:
+            try:
+                await asyncio.to_thread(
+                    self.checkpoints.save, group_key(g.group), round(now * 1000) * 1000
+                )
+            except OSError as e:  # the lake still knows the evaluation (_recover)
+                log.error("rule group %s: checkpoint not saved: %s", g.group.name, e)
         if changed:
             await self.save()
+
+    async def _evaluate_record(self, rr: RecordRuntime, now: float) -> None:
+        """Write the rule's series at ``now``, and staleness markers for those gone."""
+        started = time.perf_counter()
+        assert self.evaluator.promql is not None  # check() refused the rule otherwise
+        try:
+            result = await asyncio.to_thread(self.evaluator.promql, rr.rule.expr, now)
+            series = recorded_series(rr.rule, result)
+            gone = rr.series - series.keys()
+            batch = evaluation_batch(series, gone, round(now * 1000) * 1000, self.limits)
+            await self.commit(batch)
+        except TracelakeError as e:
+            self._failed(rr, e.message)
+            return
+        except Exception as e:
+            log.exception("recording rule %s failed", rr.key)
+            self._failed(rr, f"internal error ({type(e).__name__}): the server log has the details")
+            return
+        finally:
+            rr.last_evaluation, rr.evaluation_s = now, time.perf_counter() - started
+        rr.series = set(series)
+        rr.health, rr.last_error = "ok", ""
 
     async def _evaluate_rule(self, rr: RuleRuntime, now: float) -> bool:
         started = time.perf_counter()
@@ -263,9 +381,9 @@ class AlertManager:
         for t in ended:
             t.alert.value = values.get(label_key(t.alert.labels), 0.0)
 
-    def _failed(self, rr: RuleRuntime, message: str) -> None:
+    def _failed(self, rr: RuleRuntime | RecordRuntime, message: str) -> None:
         if rr.last_error != message:
-            log.warning("alert rule %s cannot be evaluated: %s", rr.key, message)
+            log.warning("rule %s cannot be evaluated: %s", rr.key, message)
         rr.health, rr.last_error = "err", message
 
     def generator_url(self, rule: Rule) -> str:
@@ -375,8 +493,8 @@ class AlertManager:
         )
         yield GaugeMetricFamily(
             "tracelake_alert_rule_errors",
-            "Alert rules whose last evaluation failed",
-            value=sum(1 for rr in self.rule_runtimes() if rr.health == "err"),
+            "Rules (alerting and recording) whose last evaluation failed",
+            value=sum(1 for g in self.groups for rr in g.rules if rr.health == "err"),
         )
         yield CounterMetricFamily(
             "tracelake_alert_notifications_delivered",

@@ -1,9 +1,10 @@
-"""Alert rules: Prometheus rule files, plus log and breaker rules in the same files.
+"""Alert and recording rules: Prometheus rule files, plus log and breaker rules in the
+same files.
 
 A rule file is Prometheus's (``groups:`` → ``name``, ``interval``, ``rules:`` → ``alert``,
-``expr``, ``for``, ``keep_firing_for``, ``labels``, ``annotations``), so files move between Prometheus and
-tracelake unchanged. Two kinds of rule are tracelake's own and take the place of
-``expr``:
+``expr``, ``for``, ``keep_firing_for``, ``labels``, ``annotations``, or ``record``,
+``expr``, ``labels``), so files move between Prometheus and tracelake unchanged. Two
+kinds of alerting rule are tracelake's own and take the place of ``expr``:
 
 * a **log rule** counts the log records a search query matches over a sliding window
   (``log_query``, ``window``, ``threshold``, optional ``group_by``), active while the
@@ -20,6 +21,7 @@ format.
 from __future__ import annotations
 
 import glob
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +33,7 @@ from tracelake.durations import format_duration, parse_duration
 from tracelake.errors import ConfigError, QueryError
 from tracelake.query import compile_query
 from tracelake.query.lexer import FIELD_RE
+from tracelake.query.promql import parse as parse_promql
 
 #: Largest rule file read; a rule file is hand-written text, not data.
 MAX_FILE_BYTES = 1024 * 1024
@@ -45,9 +48,9 @@ _KIND_KEYS = {
     "log": {"log_query", "window", "threshold", "group_by"},
     "breaker": {"breaker", "service", "open_for", "lookback"},
 }
-_UNSUPPORTED = {
-    "record": "recording rules are not supported: keep them in Prometheus",
-}
+_RECORD_KEYS = {"record", "expr", "labels"}
+#: A metric name, as Prometheus checks a recording rule's ``record``.
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,13 +120,36 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordingRule:
+    """A recording rule: ``expr``'s series written to ``metrics`` as ``name`` with ``labels``.
+
+    Unlike an alerting rule's, the labels are not templates (as in Prometheus).
+    """
+
+    name: str
+    expr: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> Literal["promql"]:
+        return "promql"
+
+    def describe(self) -> str:
+        return self.expr
+
+
+@dataclass(frozen=True, slots=True)
 class RuleGroup:
     """Rules evaluated together, one after another, every ``interval_s``."""
 
     name: str
     file: str
     interval_s: float
-    rules: tuple[Rule, ...]
+    rules: tuple[Rule | RecordingRule, ...]
+
+    @property
+    def records(self) -> tuple[RecordingRule, ...]:
+        return tuple(r for r in self.rules if isinstance(r, RecordingRule))
 
 
 def load_rule_files(patterns: list[str], default_interval_s: float) -> list[RuleGroup]:
@@ -223,12 +249,11 @@ def _rule_name(raw: Any, index: int) -> str:
     return f"#{index + 1}"
 
 
-def _rule(raw: Any, where: str, group_labels: dict[str, str]) -> Rule:
+def _rule(raw: Any, where: str, group_labels: dict[str, str]) -> Rule | RecordingRule:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: a rule must be a mapping with alert and expr")
-    for key, problem in _UNSUPPORTED.items():
-        if key in raw:
-            raise ConfigError(f"{where}: {problem}")
+    if "record" in raw:
+        return _recording_rule(raw, where, group_labels)
     name = raw.get("alert")
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"{where}: needs an alert name (alert: NAME)")
@@ -259,6 +284,31 @@ def _rule(raw: Any, where: str, group_labels: dict[str, str]) -> Rule:
     else:
         query = _breaker_query(raw, where)
     return Rule(name, query, for_s, labels, annotations, keep_s)
+
+
+def _recording_rule(raw: dict[str, Any], where: str, group_labels: dict[str, str]) -> RecordingRule:
+    if "alert" in raw:
+        raise ConfigError(f"{where}: a rule has either alert or record, not both")
+    unknown = sorted(set(raw) - _RECORD_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key {unknown[0]!r} for a recording rule (known: expr, labels, record)"
+        )
+    name = raw["record"]
+    if not isinstance(name, str) or not _METRIC_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{where}: record must be a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*), got {name!r}"
+        )
+    expr = _text(raw.get("expr"), f"{where}: expr")
+    try:
+        parse_promql(expr)
+    except QueryError as e:
+        raise ConfigError(f"{where}: expr {expr!r}: {e.message}") from e
+    labels = {
+        **group_labels,
+        **_string_map(raw.get("labels"), f"{where}: labels", label_names=True),
+    }
+    return RecordingRule(name, expr, labels)
 
 
 def _log_query(raw: dict[str, Any], where: str) -> LogQuery:

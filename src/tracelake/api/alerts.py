@@ -3,7 +3,9 @@
 The alerts and rules answers have Prometheus's shapes exactly, and are served under
 ``/prometheus/api/v1/`` as well, so Grafana's Prometheus data source (its alert list
 and rules views) reads tracelake's alerts as it reads Prometheus's. Beyond Prometheus's
-fields, each rule carries ``kind`` (``promql``, ``log`` or ``breaker``).
+fields, each rule carries ``kind`` (``promql``, ``log`` or ``breaker``). A recording
+rule answers as Prometheus's: no ``lastError`` while healthy, no ``labels`` when it
+has none.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tracelake.alerting.manager import HISTORY_MAX, RuleRuntime, ui_link
+from tracelake.alerting.manager import HISTORY_MAX, RecordRuntime, RuleRuntime, ui_link
 from tracelake.alerting.numbers import go_exponent
 from tracelake.alerting.payloads import iso
 from tracelake.alerting.state import Alert
@@ -67,6 +69,23 @@ def rule_json(rr: RuleRuntime) -> dict[str, Any]:
     }
 
 
+def record_json(rr: RecordRuntime) -> dict[str, Any]:
+    rule = rr.rule
+    out: dict[str, Any] = {"name": rule.name, "query": rule.expr}
+    if rule.labels:
+        out["labels"] = rule.labels
+    out["health"] = rr.health
+    if rr.last_error:
+        out["lastError"] = rr.last_error
+    out.update(
+        evaluationTime=rr.evaluation_s,
+        lastEvaluation=iso(rr.last_evaluation) if rr.last_evaluation else None,
+        type="recording",
+        kind=rule.kind,
+    )
+    return out
+
+
 async def alerts(request: Request) -> Response:
     """Every pending and firing alert (Prometheus: ``GET /api/v1/alerts``)."""
     manager = context(request).alerts
@@ -84,8 +103,9 @@ async def alerts(request: Request) -> Response:
 async def rules(request: Request) -> Response:
     """Rule groups with their rules' state (Prometheus: ``GET /api/v1/rules``).
 
-    ``type=alert`` keeps alerting rules (all of them); ``type=record`` gives none, as
-    tracelake has no recording rules. ``rule_name[]`` and ``rule_group[]`` filter.
+    ``type=alert`` keeps alerting rules, ``type=record`` recording rules; as in
+    Prometheus 2.42 a group stays listed when the type leaves none of its rules.
+    ``rule_name[]`` and ``rule_group[]`` filter.
     """
     manager = context(request).alerts
     kind = request.query_params.get("type")
@@ -93,8 +113,6 @@ async def rules(request: Request) -> Response:
         raise BadRequest(f"type={kind!r} is not a rule type: use alert or record")
     names = set(request.query_params.getlist("rule_name[]"))
     group_names = set(request.query_params.getlist("rule_group[]"))
-    if kind == "record":  # tracelake has no recording rules
-        return _success({"groups": []})
     groups = []
     for g in manager.groups:
         if group_names and g.group.name not in group_names:
@@ -102,13 +120,19 @@ async def rules(request: Request) -> Response:
         selected = [rr for rr in g.rules if not names or rr.rule.name in names]
         if names and not selected:
             continue
+        if kind is not None:
+            wanted = RecordRuntime if kind == "record" else RuleRuntime
+            selected = [rr for rr in selected if isinstance(rr, wanted)]
         groups.append(
             {
                 "name": g.group.name,
                 "file": g.group.file,
                 "interval": g.group.interval_s,
                 "limit": 0,
-                "rules": [rule_json(rr) for rr in selected],
+                "rules": [
+                    record_json(rr) if isinstance(rr, RecordRuntime) else rule_json(rr)
+                    for rr in selected
+                ],
                 "lastEvaluation": iso(g.last_evaluation) if g.last_evaluation else None,
                 "evaluationTime": g.evaluation_s,
             }
@@ -161,7 +185,7 @@ endpoints = [
         READ,
         doc={
             "operationId": "rules",
-            "summary": "Alert rule groups and their state (Prometheus's shape)",
+            "summary": "Alerting and recording rule groups and their state (Prometheus's shape)",
             "tags": ["alerting"],
             "parameters": [
                 query_param("type", "alert or record", {"type": "string"}),

@@ -1,7 +1,8 @@
 """Prometheus's HTTP query API under ``/prometheus/api/v1/``, for Grafana and promtool.
 
 query, query_range, labels, label values, series, metadata, status/buildinfo,
-format_query and an empty query_exemplars; each answers GET and form-encoded POST
+status/runtimeinfo, format_query and an empty query_exemplars; each answers GET and
+form-encoded POST
 (Grafana's default) with Prometheus's envelope: ``{"status":"success","data":…}`` or
 ``{"status":"error","errorType":…,"error":…}`` — 400 ``bad_data`` for a bad parameter
 or query, 422 ``execution`` when evaluation fails on the data, 503 ``timeout``, and 503
@@ -12,8 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -47,6 +51,16 @@ MAX_TIME = LATEST_S
 PROMETHEUS_VERSION = "2.53.0"
 
 Handler = Callable[[Request, AppContext, Params], Awaitable[Any]]
+#: Prometheus's warning when ``limit`` cut a list short.
+TRUNCATED = "results truncated due to limit"
+
+
+@dataclass(frozen=True, slots=True)
+class Warned:
+    """An answer with Prometheus's ``warnings`` beside its ``data``."""
+
+    data: Any
+    warnings: list[str]
 
 
 def _one(params: Params, name: str) -> str | None:
@@ -76,6 +90,8 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         except TracelakeError as e:
             kind = "bad_data" if 400 <= e.status < 500 else "internal"
             return _error(kind, e.message, e.status)
+        if isinstance(data, Warned):
+            return JSON({"status": "success", "data": data.data, "warnings": data.warnings})
         return JSON({"status": "success", "data": data})
 
     return route
@@ -184,9 +200,13 @@ def _span(params: Params) -> tuple[float, float]:
     )
 
 
-def _limited(values: list[Any], params: Params) -> list[Any]:
+def _limited(values: list[Any], params: Params) -> list[Any] | Warned:
+    """The first ``limit`` values, with Prometheus's warning when that left some out
+    (Prometheus 2.51 on: 2.42 ignores ``limit`` on labels, values and series)."""
     limit = _limit(params)
-    return values if limit is None else values[:limit]
+    if limit is None or len(values) <= limit:
+        return values
+    return Warned(values[:limit], [TRUNCATED])
 
 
 async def labels(request: Request, ctx: AppContext, params: Params) -> Any:
@@ -227,15 +247,28 @@ def metric_type(name: str, names: set[str]) -> str:
     return "unknown"
 
 
+def _metadata_limit(params: Params) -> int | None:
+    """Prometheus's ``limit`` of metadata: any whole number, below 0 meaning none."""
+    text = _one(params, "limit")
+    if text is None or text == "":
+        return None
+    try:
+        limit = int(text)
+    except ValueError:
+        raise BadRequest("limit must be a number") from None
+    return None if limit < 0 else limit
+
+
 async def metadata(request: Request, ctx: AppContext, params: Params) -> Any:
+    """One entry per metric (``limit_per_metric`` never cuts one: there is one each)."""
+    limit = _metadata_limit(params)
     names = await asyncio.to_thread(ctx.promql.label_values, "__name__", [], MIN_TIME, MAX_TIME)
     wanted = _one(params, "metric")
     known = set(names)
     chosen = [n for n in names if wanted in (None, "", n)]
-    return {
-        n: [{"type": metric_type(n, known), "help": "", "unit": ""}]
-        for n in _limited(chosen, params)
-    }
+    if limit is not None:
+        chosen = chosen[:limit]
+    return {n: [{"type": metric_type(n, known), "help": "", "unit": ""}] for n in chosen}
 
 
 async def buildinfo(request: Request, ctx: AppContext, params: Params) -> Any:
@@ -246,6 +279,24 @@ async def buildinfo(request: Request, ctx: AppContext, params: Params) -> Any:
         "buildUser": "tracelake",
         "buildDate": "",
         "goVersion": "",
+    }
+
+
+async def runtimeinfo(request: Request, ctx: AppContext, params: Params) -> Any:
+    """Prometheus's runtime facts, with this server's where it has them."""
+    settings = ctx.settings
+    started = datetime.fromtimestamp(ctx.state.started_at or time.time(), UTC)
+    return {
+        "startTime": started.isoformat().replace("+00:00", "Z"),
+        "CWD": os.getcwd(),
+        "reloadConfigSuccess": True,
+        "lastConfigTime": started.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "corruptionCount": 0,
+        "goroutineCount": 0,
+        "GOMAXPROCS": os.cpu_count() or 1,
+        "GOGC": "",
+        "GODEBUG": "",
+        "storageRetention": f"{settings.retention_days}d" if settings.retention_days else "",
     }
 
 
@@ -270,6 +321,7 @@ endpoints = [
     Endpoint(f"{_PREFIX}/series", endpoint(series), _BOTH, READ),
     Endpoint(f"{_PREFIX}/metadata", endpoint(metadata), _GET, READ),
     Endpoint(f"{_PREFIX}/status/buildinfo", endpoint(buildinfo), _GET, READ),
+    Endpoint(f"{_PREFIX}/status/runtimeinfo", endpoint(runtimeinfo), _GET, READ),
     Endpoint(f"{_PREFIX}/format_query", endpoint(format_query), _BOTH, READ),
     Endpoint(f"{_PREFIX}/query_exemplars", endpoint(query_exemplars), _BOTH, READ),
 ]

@@ -58,6 +58,7 @@ def rule_json(rr: RuleRuntime) -> dict[str, Any]:
         "query": rule.describe(),
         "link": ui_link(rule),
         "duration": rule.for_s,
+        "keepFiringFor": rule.keep_firing_for_s,
         "labels": rule.labels,
         "annotations": rule.annotations,
         "state": rr.state.state,

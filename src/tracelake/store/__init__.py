@@ -163,6 +163,7 @@ class Store:
             fsync=self.settings.wal_fsync,
             apply=lambda table, ipc: self.memtable.add(table, from_ipc(ipc)),
             on_seal=self.memtable.freeze,
+            first_seq=last + 1,
         )
         self._recall_ids()
         return self.replay

@@ -54,17 +54,20 @@ class IngestResult:
     """What a batch came to: OTLP's and ``_bulk``'s partial-success shape.
 
     ``accepted`` counts every record taken; ``dropped`` those of them that drop or
-    sample rules discarded on purpose, so ``accepted - dropped`` were stored.
+    sample rules discarded on purpose, and ``duplicates`` those the store already held
+    (a client's retry of a record with an id), so ``accepted - dropped - duplicates``
+    were stored.
     """
 
     accepted: int = 0
     rejected: int = 0
     dropped: int = 0
     errors: list[RecordError] = field(default_factory=list)
+    duplicates: int = 0
 
     @property
     def stored(self) -> int:
-        return self.accepted - self.dropped
+        return self.accepted - self.dropped - self.duplicates
 
     def reject(self, line: int, error: str) -> None:
         self.rejected += 1

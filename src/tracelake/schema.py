@@ -12,9 +12,13 @@ from tracelake.model import LOG_COLUMNS
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
+#: The log columns, then ``_id``: the record's identity where its protocol names one
+#: (a ``_bulk`` item's ``_id``, a Loki entry, a forward chunk's record; docs/ingest.md),
+#: null otherwise. The store remembers recent ids so a retried record is stored once.
 LOGS = pa.schema(
     [pa.field("timestamp", TIMESTAMP, nullable=False)]
     + [pa.field(name, pa.string()) for name in LOG_COLUMNS[1:]]
+    + [pa.field("_id", pa.string())]
 )
 
 #: One row per span, from OTLP and Zipkin alike (docs/tracing.md). ``timestamp`` is the

@@ -123,6 +123,16 @@ SETTINGS: tuple[Setting, ...] = (
         "Longest time a record stays in the memtable before its segment is written",
     ),
     Setting("memtable_max_rows", 200_000, "Rows in the memtable that trigger a segment flush"),
+    Setting(
+        "dedup_window_hours",
+        24,
+        "Hours a record id (_bulk _id, Loki entry, forward chunk, event key) is remembered",
+    ),
+    Setting(
+        "dedup_max_ids",
+        1_000_000,
+        "Record ids remembered per table at most; the oldest are forgotten first",
+    ),
     Setting("compaction_interval_s", 60.0, "How often small segments of a partition are merged"),
     Setting("compaction_min_segments", 4, "Segments in a partition that make it worth compacting"),
     Setting(
@@ -256,6 +266,8 @@ class Settings:
     wal_fsync: bool
     flush_interval_s: float
     memtable_max_rows: int
+    dedup_window_hours: int
+    dedup_max_ids: int
     compaction_interval_s: float
     compaction_min_segments: int
     lake_vacuum_hours: int

@@ -25,7 +25,9 @@ class MemorySink:
         self.delay = delay
         self.returned_at: list[float] = []
 
-    async def __call__(self, objects: Sequence[LogObject]) -> IngestResult:
+    async def __call__(
+        self, objects: Sequence[LogObject], ids: Sequence[str | None] | None = None
+    ) -> IngestResult:
         if self.overloaded:
             self.overloaded -= 1
             raise Overloaded("store full", retry_after=0)

@@ -26,10 +26,11 @@ class RecordingSink:
         self.batches: list[tuple[str, bytes]] = []
         self.full = False
 
-    async def append(self, table: str, ipc: bytes) -> None:
+    async def append(self, table: str, ipc: bytes) -> list[int]:
         if self.full:
             raise Overloaded("sink full", retry_after=1)
         self.batches.append((table, ipc))
+        return []
 
 
 def _ingest(tmp_path: Path, workers: int) -> tuple[Ingest, RecordingSink, ServerMetrics]:
@@ -140,7 +141,7 @@ def test_a_job_bound_to_request_parameters_is_still_one_picklable_job(tmp_path: 
         )
     finally:
         ingest.close()
-    reply = orjson.loads(decoded.answer)  # built in the worker, but for the time taken
+    reply = orjson.loads(decoded.answer.body)  # built in the worker, but for the time taken
     assert [item["index"]["_index"] for item in reply["items"]] == ["orders"]
     assert reply["took"] == 0
     assert from_ipc(sink.batches[0][1]).column("service").to_pylist() == ["orders"]

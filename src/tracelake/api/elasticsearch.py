@@ -49,7 +49,8 @@ async def bulk(request: Request) -> Response:
             429, "es_rejected_execution_exception", e.message, **{"Retry-After": str(e.retry_after)}
         )
     took = int((time.perf_counter() - started) * 1000)
-    return Response(with_took(decoded.answer, took), headers=dict(RESPONSE_HEADERS))
+    body = decoded.answer.body_for(decoded.duplicates)
+    return Response(with_took(body, took), headers=dict(RESPONSE_HEADERS))
 
 
 async def handshake(request: Request) -> Response:

@@ -75,19 +75,31 @@ class Decoded:
     ``result`` says what became of every record (OTLP's and ``_bulk``'s partial-success
     shape); ``answer`` carries what a protocol's reply needs besides (the ``_bulk``
     items, a multiline joiner's state), never the records themselves.
+
+    When rows name their records (``store/dedup.py``), ``lines`` holds each row's record
+    number (the line or item number of error reports), and ``Ingest.commit`` sets
+    ``duplicates`` to the record numbers the store already held: a retry's answer
+    names them.
     """
 
     table: str
     ipc: bytes | None
     result: IngestResult = field(default_factory=IngestResult)
     answer: Any = None
+    lines: list[int] | None = None
+    duplicates: list[int] = field(default_factory=list)
 
     @classmethod
     def of(
-        cls, table: str, batch: pa.RecordBatch, result: IngestResult, answer: Any = None
+        cls,
+        table: str,
+        batch: pa.RecordBatch,
+        result: IngestResult,
+        answer: Any = None,
+        lines: list[int] | None = None,
     ) -> Decoded:
         """``batch`` encoded for the sink; no payload at all when it has no rows."""
-        return cls(table, to_ipc(batch) if batch.num_rows else None, result, answer)
+        return cls(table, to_ipc(batch) if batch.num_rows else None, result, answer, lines)
 
 
 class Job(Protocol):

@@ -137,8 +137,10 @@ class Listeners:
         """The ingest sink, counting this listener's records under its own name."""
         ingest = self.ingest
 
-        async def sink(objects: Sequence[LogObject]) -> IngestResult:
-            return await ingest.submit_objects(objects, source)
+        async def sink(
+            objects: Sequence[LogObject], ids: Sequence[str | None] | None = None
+        ) -> IngestResult:
+            return await ingest.submit_objects(objects, source, ids)
 
         return sink
 

@@ -18,10 +18,13 @@ from tracelake.model import IngestResult, LogObject
 class BatchSink(Protocol):
     """Where decoded batches go."""
 
-    async def append(self, table: str, ipc: bytes) -> None:
+    async def append(self, table: str, ipc: bytes) -> Sequence[int]:
         """Return once the batch is durable (acknowledged), not before.
 
-        Raises ``Overloaded`` (503 + ``Retry-After``) rather than queueing without bound.
+        Rows that name a record the table already holds (a client's retry) are not
+        stored again: the answer lists them by row number, so the protocol's reply can
+        say so. Raises ``Overloaded`` (503 + ``Retry-After``) rather than queueing
+        without bound.
         """
         ...
 
@@ -33,4 +36,9 @@ class LogSink(Protocol):
     a listener acknowledge to its client. Raises ``Overloaded`` when the store is full.
     """
 
-    async def __call__(self, objects: Sequence[LogObject]) -> IngestResult: ...
+    async def __call__(
+        self, objects: Sequence[LogObject], ids: Sequence[str | None] | None = None
+    ) -> IngestResult:
+        """``ids``: the record id of each object where its protocol names one (a forward
+        chunk's records), so a retried record is stored once."""
+        ...

@@ -65,12 +65,29 @@ class Ingest:
         """The second half: make ``decoded`` durable and count it; a refused append
         (``Overloaded``) may be retried with the same ``decoded``."""
         if decoded.ipc is not None and decoded.result.stored:
-            await self.sink.append(decoded.table, decoded.ipc)
+            rows = await self.sink.append(decoded.table, decoded.ipc)
+            if rows:
+                lines = decoded.lines
+                decoded.duplicates = [lines[r] if lines else r + 1 for r in rows]
+                decoded.result.duplicates = len(rows)
         self._count(source, decoded.result, nbytes)
 
-    async def submit_objects(self, objects: Sequence[LogObject], source: str) -> IngestResult:
-        """Log objects a listener decoded itself → pipeline (in a worker) → ``logs``."""
-        decoded = await self.decode(logs.from_objects, list(objects), self.env(source))
+    async def submit_objects(
+        self,
+        objects: Sequence[LogObject],
+        source: str,
+        ids: Sequence[str | None] | None = None,
+    ) -> IngestResult:
+        """Log objects a listener decoded itself → pipeline (in a worker) → ``logs``;
+        ``ids`` name the records where the protocol does (retries are stored once)."""
+        decoded = await self.decode(
+            logs.from_objects,
+            list(objects),
+            self.env(source),
+            (),
+            None,
+            None if ids is None else list(ids),
+        )
         await self.commit(decoded, source)
         return decoded.result
 
@@ -85,6 +102,8 @@ class Ingest:
             m.ingest_records.labels(source, "accepted").inc(result.stored)
         if result.dropped:
             m.ingest_records.labels(source, "dropped").inc(result.dropped)
+        if result.duplicates:
+            m.ingest_records.labels(source, "duplicate").inc(result.duplicates)
         if result.rejected:
             m.ingest_records.labels(source, "rejected").inc(result.rejected)
         if nbytes:

@@ -121,15 +121,24 @@ class ListenerStats:
 
 
 async def deliver(
-    sink: LogSink, objects: list[LogObject], stats: ListenerStats, max_backoff: float
+    sink: LogSink,
+    objects: list[LogObject],
+    stats: ListenerStats,
+    max_backoff: float,
+    ids: list[str | None] | None = None,
 ) -> None:
     """Await the sink until it takes ``objects``; back off while it is ``Overloaded``.
 
     Each try gets fresh copies: the sink consumes the objects it is given (the field
     mapping pops keys), so a retry of the same dicts would store records stripped of
-    their message and service.
+    their message and service. ``ids`` name the records (a forward chunk's).
     """
-    result = await _retrying(lambda: sink([dict(o) for o in objects]), stats, max_backoff)
+
+    def call() -> Awaitable[IngestResult]:
+        copies = [dict(o) for o in objects]
+        return sink(copies) if ids is None else sink(copies, ids)
+
+    result = await _retrying(call, stats, max_backoff)
     _counted(stats, len(objects), result.accepted, {"sink": result.rejected})
 
 
@@ -169,6 +178,8 @@ class _Session:
     def __init__(self) -> None:
         self.objects: list[LogObject] = []
         self.acks: list[bytes] = []
+        #: The record id of each of ``objects``, once a message named its records.
+        self.ids: list[str | None] | None = None
 
     def greeting(self) -> bytes | None:
         return None
@@ -263,6 +274,10 @@ class _ForwardSession(_Session):
                 replies.append(m.reply)
             if m.close:
                 raise _CloseAfter(b"".join(replies))
+            if m.ids is not None and self.ids is None:
+                self.ids = [None] * len(self.objects)
+            if self.ids is not None:
+                self.ids += m.ids if m.ids is not None else [None] * len(m.objects)
             self.objects += m.objects
             if m.ack is not None:
                 self.acks.append(m.ack)
@@ -434,11 +449,17 @@ class TcpListener:
     ) -> None:
         if isinstance(session, _FramedSession):
             await self._flush_frames(session, final)
-        objects, acks = session.objects, session.acks
-        session.objects, session.acks = [], []
+        objects, acks, ids = session.objects, session.acks, session.ids
+        session.objects, session.acks, session.ids = [], [], None
         size = self.config.batch_size
         for i in range(0, len(objects), size):
-            await deliver(self.sink, objects[i : i + size], self.stats, self.config.max_backoff)
+            await deliver(
+                self.sink,
+                objects[i : i + size],
+                self.stats,
+                self.config.max_backoff,
+                None if ids is None else ids[i : i + size],
+            )
         if acks and not writer.is_closing():
             writer.write(b"".join(acks))
             await writer.drain()

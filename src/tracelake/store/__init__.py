@@ -44,10 +44,11 @@ from tracelake.errors import BadRequest, NotFound, Overloaded, QueryError
 from tracelake.schema import SCHEMAS, schema_of
 from tracelake.settings import Settings
 from tracelake.store.compaction import plan_compactions
+from tracelake.store.dedup import IDENTITY, RecentIds
 from tracelake.store.delta import EMPTY, LakeTable, Segment, Snapshot
 from tracelake.store.diskfloor import DiskFloor, free_space
 from tracelake.store.duck import QueryEngine, Results, Source
-from tracelake.store.ipc import from_ipc
+from tracelake.store.ipc import from_ipc, to_ipc
 from tracelake.store.lock import exclusive
 from tracelake.store.memtable import Generation, Memtable
 from tracelake.store.migrate import migrate_manifest
@@ -92,6 +93,11 @@ class Store:
         hint = f"run `tracelake lake repair --data-dir {self.root}`"
         self.tables = {t: LakeTable(self.lake, t, hint) for t in SCHEMAS}
         self.memtable = Memtable()
+        #: Per table with an identity column, the record ids taken recently (retries).
+        self.recent = {
+            t: RecentIds(settings.dedup_window_hours * 3600.0, settings.dedup_max_ids)
+            for t in IDENTITY
+        }
         self.stats = StoreStats()
         self.replay = ReplayReport()
         self._lock = threading.Lock()  # snapshots + memtable generations, as queries see them
@@ -134,7 +140,7 @@ class Store:
             seq, applied = int(path.stem), 0
             for table, ipc in read_frames(path, self.replay, is_last=i == len(files) - 1):
                 if seq > self._committed.get(table, 0):
-                    self.memtable.add(table, from_ipc(bytes(ipc)))
+                    self.memtable.add(table, _conformed(table, from_ipc(bytes(ipc))))
                     applied += 1
             if applied:
                 replayed.append(seq)
@@ -157,8 +163,36 @@ class Store:
             fsync=self.settings.wal_fsync,
             apply=lambda table, ipc: self.memtable.add(table, from_ipc(ipc)),
             on_seal=self.memtable.freeze,
+            first_seq=last + 1,
         )
+        self._recall_ids()
         return self.replay
+
+    def _recall_ids(self) -> None:
+        """Rebuild the recent ids from what the store holds: the memtable (the WAL just
+        replayed) and the lake's rows of the window, newest first up to the cap."""
+        window_s = self.settings.dedup_window_hours * 3600.0
+        since_us = int((time.time() - window_s) * 1e6)
+        for table, identity in IDENTITY.items():
+            recent = self.recent[table]
+            found = self.query(
+                identity.recall_sql(table),
+                [since_us, recent.max_ids],
+                tables=[table],
+                start_us=since_us,
+                timeout_s=max(self.settings.query_timeout_s, 300.0),
+                max_rows=recent.max_ids,
+                arrow=True,
+            ).table
+            if found is None or not found.num_rows:
+                continue
+            found = found.take(pa.array(range(found.num_rows - 1, -1, -1)))  # oldest first
+            at = found.column("tl_at").to_pylist()
+            ids = identity.ids(found) or []
+            for when, record_id in zip(at, ids, strict=True):
+                if record_id is not None:
+                    recent.remember((record_id,), when / 1e6)
+            log.info("dedup: remembered %d %s ids from the store", len(recent), table)
 
     def _remove_own_temp_files(self) -> None:
         """A ``*.tmp`` of this writer is a segment write it began and never renamed:
@@ -178,12 +212,40 @@ class Store:
 
     # -- writing -------------------------------------------------------------------
 
-    async def append(self, table: str, ipc: bytes) -> None:
+    async def append(self, table: str, ipc: bytes) -> list[int]:
         """Make one Arrow IPC batch durable; returns once it is acknowledged.
 
+        Rows naming a record the table already holds (``store/dedup.py``) are left out:
+        the answer lists them (row numbers of the batch), empty when every row was stored.
         Raises Overloaded (503 + Retry-After) instead of queueing without bound when the
         WAL or the flusher is behind, and while the disk is under its free-space floor.
         """
+        recent = self.recent.get(table)
+        if recent is None:
+            await self._append(table, ipc)
+            return []
+        batch = from_ipc(ipc)
+        ids = IDENTITY[table].ids(batch)
+        if ids is None:
+            await self._append(table, ipc)
+            return []
+        while waiting := recent.busy(ids):
+            await asyncio.wait(waiting)
+        claim = recent.claim(ids)
+        if claim.duplicates:
+            retried = set(claim.duplicates)
+            batch = batch.filter(pa.array([i not in retried for i in range(batch.num_rows)]))
+            ipc = to_ipc(batch)
+        stored = False
+        try:
+            if batch.num_rows:
+                await self._append(table, ipc)
+            stored = True
+        finally:
+            recent.settle(claim, stored)
+        return claim.duplicates
+
+    async def _append(self, table: str, ipc: bytes) -> None:
         assert self.wal is not None, "store is not open"
         self.floor.check()
         size = len(ipc)
@@ -552,3 +614,16 @@ class Store:
         for name, documentation, value in counters:
             yield CounterMetricFamily(name, documentation, value=value)
         yield from self.floor.collect()
+
+
+def _conformed(table: str, batch: pa.RecordBatch) -> pa.RecordBatch:
+    """A batch written before a column of its table existed (a WAL frame from an older
+    version), with that column added as nulls."""
+    schema = schema_of(table)
+    if batch.schema.names == schema.names:
+        return batch
+    columns = [
+        batch.column(f.name) if f.name in batch.schema.names else pa.nulls(batch.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.record_batch(columns, schema=schema)

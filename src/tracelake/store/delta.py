@@ -233,6 +233,7 @@ class LakeTable:
             self.uri = str(self.root.resolve())
             try:
                 self._dt = DeltaTable(self.uri)
+                self._add_missing_columns(self._dt)
                 self._snapshot = self._read_snapshot(self._dt)
             except (DeltaError, TableNotFoundError, OSError, KeyError, ValueError) as e:
                 first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -240,6 +241,15 @@ class LakeTable:
                     f"the commit log of {self.root} is unreadable ({first}); nothing was "
                     f"changed: {self._repair_hint} to rebuild it from the files"
                 ) from None
+
+    def _add_missing_columns(self, dt: DeltaTable) -> None:
+        """Evolve a table created before a column of ``schema.py`` existed (``logs._id``)
+        by adding that column, nullable, in one commit; its older files stay as they are
+        and read the column as null (``store/duck.py``, the compactor)."""
+        have = {f.name for f in dt.schema().fields}
+        missing = [f for f in self.schema.fields if f.name not in have]
+        if missing:
+            dt.alter.add_columns(missing)
 
     # -- reading -------------------------------------------------------------------
 

@@ -185,7 +185,17 @@ class QueryEngine:
         con.register(mem_name, source.memory)
         relation = con.table(mem_name)
         if source.files:
-            relation = con.read_parquet(list(source.files), union_by_name=True).union(relation)
+            files = con.read_parquet(list(source.files), union_by_name=True)
+            if files.columns != relation.columns:
+                # files written before a column existed (``logs._id``) read it as null
+                have = set(files.columns)
+                files = files.project(
+                    ", ".join(
+                        _quoted(c) if c in have else f"CAST(NULL AS {t}) AS {_quoted(c)}"
+                        for c, t in zip(relation.columns, relation.types, strict=True)
+                    )
+                )
+            relation = files.union(relation)
         relation.create_view(name, replace=True)
 
 
@@ -222,6 +232,10 @@ def answer_bytes(rows: Sequence[tuple[Any, ...]]) -> int:
     """About the size of ``rows`` as the JSON of an answer (types orjson lacks, as text)."""
     option = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
     return len(orjson.dumps(rows, default=str, option=option))
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _first_line(error: Exception) -> str:

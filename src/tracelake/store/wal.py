@@ -198,7 +198,11 @@ class WAL:
         fsync: bool,
         apply: Callable[[str, bytes], None],
         on_seal: Callable[[int], None],
+        first_seq: int = 1,
     ) -> None:
+        """``first_seq``: the lowest number the next file may take — past every position
+        a commit already holds, or a replay after a crash would take the new file's
+        frames for committed ones."""
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self._fsync = fsync
@@ -206,7 +210,7 @@ class WAL:
         self._on_seal = on_seal
         self._queue: queue.SimpleQueue[_Append | _Seal | None] = queue.SimpleQueue()
         existing = self.files()
-        self.seq = (existing[-1][0] + 1) if existing else 1
+        self.seq = max((existing[-1][0] + 1) if existing else 1, first_seq)
         # Unbuffered: after a write refused for a full disk, a buffered file would keep the
         # refused bytes and write them with the next group (an unacknowledged batch that
         # replays), and could not truncate them off.

@@ -8,7 +8,11 @@ finding the literal ``"errors":false,"items":[`` and Vector to ``"errors":true``
 compact JSON and this key order.
 
 The lake is append-only: ``index`` and ``create`` store the source; ``update`` and
-``delete`` are answered per item as not supported, without failing the batch. A source
+``delete`` are answered per item as not supported, without failing the batch. An
+``_id`` the client gives is kept (the ``_id`` column), so a re-sent bulk stores each
+document once: the store leaves a known id out (``store/dedup.py``) and the answer is
+Elasticsearch's for a known id — ``index``: 200 ``"result":"updated"`` (the stored
+document is kept as it was), ``create``: 409 ``version_conflict_engine_exception``. A source
 line that is not a JSON object is a per-item 400, as in Elasticsearch; a malformed
 *action* line fails the request (the pairing of the lines after it is lost).
 
@@ -22,7 +26,7 @@ adds the time the request took.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +43,8 @@ ACTIONS = frozenset({"index", "create", "update", "delete"})
 MAX_ID_BYTES = 512
 #: The error type Elasticsearch 8 gives a source it cannot parse.
 PARSE_ERROR = "document_parsing_exception"
+#: The error type of a ``create`` whose ``_id`` the index already holds.
+VERSION_CONFLICT = "version_conflict_engine_exception"
 
 
 def random_id() -> str:
@@ -63,6 +69,8 @@ class BulkItem:
     status: int = 0
     error_type: str = ""
     reason: str = ""
+    #: The client named the document (an ``_id`` in the action), rather than us.
+    named: bool = False
 
     def fail(self, status: int, error_type: str, reason: str) -> None:
         self.status = status
@@ -76,6 +84,8 @@ class BulkRequest:
 
     objects: list[LogObject] = field(default_factory=list)
     items: list[BulkItem] = field(default_factory=list)
+    #: Each object's ``_id`` where the client named it, else None; None when no item did.
+    ids: list[str | None] | None = None
 
     @property
     def rejected(self) -> int:
@@ -156,28 +166,45 @@ def decode_bulk(
         request.objects.append(_log_object(doc, item, index_as_service))
     if not request.items:
         raise DecodeError("Validation Failed: 1: no requests added;")
+    if any(item.named and item.position >= 0 for item in request.items):
+        request.ids = [None] * len(request.objects)
+        for item in request.items:
+            if item.named and item.position >= 0:
+                request.ids[item.position] = item.id
     return request
 
 
 def bulk_response(
-    request: BulkRequest, stored: IngestResult | None = None, *, took_ms: int = 0
+    request: BulkRequest,
+    stored: IngestResult | None = None,
+    *,
+    took_ms: int = 0,
+    retried: Collection[int] = (),
 ) -> bytes:
     """The ``_bulk`` response body, answered with HTTP 200.
 
     ``stored`` is what the store said about ``request.objects``: its ``errors`` carry
     1-based positions in that list; those items fail with 400. ``None`` means every
-    object was stored.
+    object was stored. ``retried`` holds the 1-based positions of objects whose ``_id``
+    the store already held: ``index`` answers 200 ``updated``, ``create`` 409.
     """
     store_errors: dict[int, str] = {}
     if stored is not None:
         store_errors = {e.line - 1: e.error for e in stored.errors}
+    known = {line - 1 for line in retried}
     items: list[dict[str, Any]] = []
     errors = False
     for seq_no, item in enumerate(request.items):
         status, error_type, reason = item.status, item.error_type, item.reason
+        result = "created"
         if not status:
             if item.position in store_errors:
                 status, error_type, reason = 400, PARSE_ERROR, store_errors[item.position]
+            elif item.position in known and item.action == "create":
+                status, error_type = 409, VERSION_CONFLICT
+                reason = f"[{item.id}]: version conflict, document already exists"
+            elif item.position in known:
+                status, result = 200, "updated"
             else:
                 status = 201
         if status >= 300:
@@ -188,12 +215,14 @@ def bulk_response(
                 "status": status,
                 "error": {"type": error_type, "reason": reason},
             }
+            if status == 409:
+                body["error"]["index"] = item.index
         else:
             body = {
                 "_index": item.index,
                 "_id": item.id,
                 "_version": 1,
-                "result": "created",
+                "result": result,
                 "_shards": {"total": 1, "successful": 1, "failed": 0},
                 "_seq_no": seq_no,
                 "_primary_term": 1,
@@ -201,6 +230,23 @@ def bulk_response(
             }
         items.append({item.action: body})
     return orjson.dumps({"took": took_ms, "errors": errors, "items": items})
+
+
+@dataclass(slots=True)
+class BulkAnswer:
+    """What ``_bulk``'s reply needs after the append: the body built assuming every
+    document was stored and, when the client named documents (``_id``), the items and
+    outcomes to build it again for the retries the store found among them."""
+
+    body: bytes
+    items: list[BulkItem] | None = None
+    stored: IngestResult | None = None
+
+    def body_for(self, retried: Collection[int]) -> bytes:
+        """The reply when the objects at 1-based positions ``retried`` were known ids."""
+        if not retried or self.items is None:
+            return self.body
+        return bulk_response(BulkRequest(items=self.items), self.stored, retried=retried)
 
 
 def with_took(response: bytes, took_ms: int) -> bytes:
@@ -248,7 +294,9 @@ def _new_item(
     index = meta.get("_index", default_index)
     raw_id = meta.get("_id")
     doc_id = raw_id if type(raw_id) is str else str(raw_id) if type(raw_id) is int else None
-    item = BulkItem(action, index if type(index) is str else "", doc_id or new_id(), line)
+    item = BulkItem(
+        action, index if type(index) is str else "", doc_id or new_id(), line, named=bool(doc_id)
+    )
     if type(index) is not str or not index:
         item.fail(
             400, "action_request_validation_exception", "Validation Failed: 1: index is missing;"

@@ -129,6 +129,9 @@ class ForwardMessage:
     rejects: dict[str, int] = field(default_factory=dict)
     #: Close the connection after sending ``reply`` (failed authentication).
     close: bool = False
+    #: With a ``chunk`` option: each object's record id (``chunk_ids``), so a chunk sent
+    #: again after a lost ack is stored once.
+    ids: list[str | None] | None = None
 
     def reject(self, reason: str, count: int = 1) -> None:
         self.rejects[reason] = self.rejects.get(reason, 0) + count
@@ -148,6 +151,16 @@ def _ext_hook(code: int, data: bytes) -> Any:
         sec, nsec = _unpack_uint32x2(data)
         return EventTimeNs(sec * _NS + nsec)
     return msgpack.ExtType(code, data)
+
+
+def chunk_ids(chunk: Any, count: int) -> list[str | None]:
+    """The record ids of a chunk's ``count`` events: ``forward:<chunk>:<n>``.
+
+    The chunk id names the batch (Fluent Bit and fluent-logger send a random one per
+    chunk and the same one when they send it again); the position names the event.
+    """
+    name = chunk.hex() if isinstance(chunk, bytes) else str(chunk)
+    return [f"forward:{name}:{n}" for n in range(count)]
 
 
 def heartbeat_reply(datagram: bytes) -> bytes:
@@ -380,6 +393,8 @@ class ForwardDecoder:
             if chunk is not None and not unread:
                 # echoed byte for byte: a string of invalid UTF-8 goes back as it came
                 result.ack = msgpack.packb({"ack": chunk}, unicode_errors="surrogateescape")
+                if result.objects:
+                    result.ids = chunk_ids(chunk, len(result.objects))
         return result
 
     def _packed(self, tag: str, blob: bytes, option: Any, result: ForwardMessage) -> None:

@@ -19,12 +19,18 @@ Each entry becomes a log object: stream labels and structured metadata as fields
 ``job`` labels, and ``level`` from ``level`` or else ``detected_level``. An entry that
 breaks a rule (bad timestamp, label set over a limit ...) is reported and the rest kept;
 Loki itself stores the good entries and answers 400 naming the bad ones.
+
+Each entry is also named (``entry_id``: its stream's labels, timestamp and line), so an
+entry pushed again — a client's retry — is stored once: Loki's own rule, that an entry
+with the same labels, timestamp and line as a stored one is ignored.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -51,7 +57,36 @@ Span = tuple[int, int]
 _MAX_NS = (1 << 63) - 1
 
 
+@dataclass(frozen=True, slots=True)
+class Push:
+    """A decoded push: the entries as log objects, each one's ``entry_id``, the rejects."""
+
+    objects: list[LogObject]
+    ids: list[str | None]
+    errors: list[RecordError]
+
+
+def entry_id(labels: dict[str, str], ts: int, line: str) -> str:
+    """An entry's identity: ``loki:`` and a 128-bit digest of its stream's labels (in
+    name order), its timestamp and its line — what Loki compares to drop a repeat."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(orjson.dumps(sorted(labels.items())))
+    digest.update(b"\0%d\0" % ts)
+    digest.update(line.encode("utf-8", "surrogatepass"))
+    return "loki:" + digest.hexdigest()
+
+
 def decode_push(
+    body: bytes,
+    content_type: str | None,
+    **limits: Any,
+) -> tuple[list[LogObject], list[RecordError]]:
+    """``read_push`` without the entries' ids: the log objects and the rejected entries."""
+    push = read_push(body, content_type, **limits)
+    return push.objects, push.errors
+
+
+def read_push(
     body: bytes,
     content_type: str | None,
     *,
@@ -62,10 +97,10 @@ def decode_push(
     max_labels: int = 32,
     max_label_bytes: int = 16 << 10,
     max_metadata_pairs: int = 128,
-) -> tuple[list[LogObject], list[RecordError]]:
+) -> Push:
     """Decode a push body; JSON when ``content_type`` says so, else snappy protobuf.
 
-    Returns the log objects and the rejected entries; a :class:`RecordError`'s ``line`` is
+    Returns the log objects, their ids and the rejected entries; a :class:`RecordError`'s ``line`` is
     the entry's 1-based position in the request (streams in order, then their entries).
     Raises :class:`DecodeError` when the body as a whole cannot be read and
     :class:`PayloadTooLarge` over ``max_body_bytes`` (after decompression) or
@@ -84,7 +119,7 @@ def decode_push(
         decoder.json(body)
     else:
         decoder.protobuf(_unsnappy(body, max_body_bytes))
-    return decoder.objects, decoder.errors
+    return Push(decoder.objects, decoder.ids, decoder.errors)
 
 
 class _Decoder:
@@ -104,6 +139,7 @@ class _Decoder:
         self.max_label_bytes = max_label_bytes
         self.max_metadata_pairs = max_metadata_pairs
         self.objects: list[LogObject] = []
+        self.ids: list[str | None] = []
         self.errors: list[RecordError] = []
         self.entry = 0  # 1-based ordinal of the last entry seen
 
@@ -298,6 +334,7 @@ class _Decoder:
         obj["timestamp"] = ts
         obj["message"] = line
         self.objects.append(obj)
+        self.ids.append(entry_id(labels, ts, line))
 
 
 # -- label selector text ------------------------------------------------------------

@@ -22,9 +22,9 @@ import pyarrow as pa
 
 from tracelake.ingest.decoders import otlp_logs
 from tracelake.ingest.decoders.compression import inflate
-from tracelake.ingest.decoders.es_bulk import bulk_response, decode_bulk
+from tracelake.ingest.decoders.es_bulk import BulkAnswer, bulk_response, decode_bulk
 from tracelake.ingest.decoders.jsonlines import PARSE_FAILURE_TAG, decode_json_lines
-from tracelake.ingest.decoders.loki import decode_push
+from tracelake.ingest.decoders.loki import read_push
 from tracelake.ingest.decoders.ndjson import decode_ndjson
 from tracelake.ingest.decoders.syslog import SyslogDecoder
 from tracelake.ingest.jobs import Decoded, Headers, JobEnv
@@ -46,12 +46,14 @@ def logs_batch(
     now_us: int,
     redactor: Redactor | None = None,
     level_numbering: str = "auto",
+    ids: list[str | None] | None = None,
 ) -> pa.RecordBatch:
     """Normalise ``objects`` into a batch; rejected records are reported in ``result``.
 
     ``lines`` numbers each object for error reports (1-based line or item number).
     ``redactor`` masks secrets in ``message`` and ``attributes`` before the batch exists.
     ``level_numbering`` reads numeric levels (``pipeline.normalise.NUMBERINGS``).
+    ``ids`` is each object's record id (the ``_id`` column), when its protocol names one.
     """
     wide = {
         i: f"record has {len(obj)} fields; at most {MAX_RECORD_FIELDS} are accepted"
@@ -76,6 +78,7 @@ def logs_batch(
             pa.array(cols.host, pa.string()),
             pa.array(cols.logger, pa.string()),
             attributes,
+            pa.nulls(len(cols), pa.string()) if ids is None else pa.array(ids, pa.string()),
         ],
         schema=LOGS,
     )
@@ -93,24 +96,36 @@ def from_objects(
     env: JobEnv,
     rejected: Sequence[RecordError] = (),
     lines: list[int] | None = None,
+    ids: list[str | None] | None = None,
 ) -> Decoded:
     """Pipeline + field mapping: the rows to store and what became of each record.
 
     ``rejected`` are the records the decoder already refused; ``lines`` numbers the
     objects for error reports (1-based line or item number; positions by default).
+    ``ids`` names each object's record where its protocol does (``None``: none does);
+    then ``Decoded.lines`` says which record each row is, to answer retries.
     """
     result = IngestResult()
     for error in rejected:
         result.reject(error.line, error.error)
     if lines is None:
         lines = list(range(1, len(objects) + 1))
+    by_line = None if ids is None else dict(zip(lines, ids, strict=True))
+    decoder_errors = len(result.errors)
     redactor = None
     if env.pipeline is not None:
         objects, lines, result.dropped = env.pipeline.run(objects, lines, result)
         redactor = env.pipeline.redactor
-    batch = logs_batch(objects, lines, result, env.now_us, redactor, env.level_numbering)
+    kept_ids = None if by_line is None else [by_line.get(line) for line in lines]
+    batch = logs_batch(
+        objects, lines, result, env.now_us, redactor, env.level_numbering, ids=kept_ids
+    )
     result.accepted += result.dropped  # taken, on purpose not stored: not an error
-    return Decoded.of(TABLE, batch, result)
+    row_lines = None
+    if by_line is not None:
+        refused = {e.line for e in result.errors[decoder_errors:]}
+        row_lines = [line for line in lines if line not in refused]
+    return Decoded.of(TABLE, batch, result, lines=row_lines)
 
 
 def ndjson_job(body: bytes, headers: Headers, env: JobEnv) -> Decoded:
@@ -135,21 +150,22 @@ def otlp_job(body: bytes, headers: Headers, env: JobEnv) -> Decoded:
 
 def loki_job(body: bytes, headers: Headers, env: JobEnv) -> Decoded:
     """``POST /loki/api/v1/push``: JSON or snappy-compressed protobuf streams."""
-    objects, rejected = decode_push(
+    push = read_push(
         body,
         headers.get("content-type"),
         content_encoding=headers.get("content-encoding"),
         max_body_bytes=env.limits.max_body_bytes,
         max_line_bytes=env.limits.max_line_bytes,
     )
-    return from_objects(objects, env, rejected)
+    return from_objects(push.objects, env, push.errors, ids=push.ids)
 
 
 def bulk_job(
     body: bytes, headers: Headers, env: JobEnv, default_index: str | None = None
 ) -> Decoded:
-    """``_bulk``: the documents to store; ``answer`` is the reply's body, built here
-    (``bulk_response``) but for the time the request took (``with_took``).
+    """``_bulk``: the documents to store; ``answer`` is the reply (``BulkAnswer``), built
+    here (``bulk_response``) but for the time the request took (``with_took``) and the
+    retries of named documents the store finds (``BulkAnswer.body_for``).
 
     It holds every item's outcome, those the pipeline decided included, assuming the
     batch is stored: when the sink refuses it the whole request answers 429 instead.
@@ -161,8 +177,12 @@ def bulk_job(
         max_body_bytes=env.limits.max_body_bytes,
         max_doc_bytes=env.limits.max_line_bytes,
     )
-    decoded = from_objects(request.objects, env)
-    decoded.answer = bulk_response(request, decoded.result)
+    decoded = from_objects(request.objects, env, ids=request.ids)
+    body = bulk_response(request, decoded.result)
+    if request.ids is None:
+        decoded.answer = BulkAnswer(body)
+    else:  # named documents: a retry among them is answered after the append
+        decoded.answer = BulkAnswer(body, request.items, decoded.result)
     return decoded
 
 

@@ -45,10 +45,11 @@ def on_a_terminal(columns: int) -> list[str]:
     return [line for line in plain.splitlines() if line.strip()]
 
 
-def test_at_120_columns_the_time_is_whole_and_first_and_the_message_cut_last() -> None:
-    lines = on_a_terminal(120)
+@pytest.mark.parametrize("width", [80, 120])
+def test_on_a_terminal_the_time_is_whole_and_first_and_the_message_cut_last(width: int) -> None:
+    lines = on_a_terminal(width)
     row = next(line for line in lines if "payments" in line)
-    assert len(row) <= 120
+    assert len(row) <= width
     assert row.index(STAMP) < row.index("payments") < row.index("payment declined")
     assert row.rstrip(" │|").endswith("…"), "the long message is cut with an ellipsis"
     assert not any(line.lstrip("│| ").startswith("0123456789") for line in lines), "not wrapped"

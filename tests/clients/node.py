@@ -40,3 +40,15 @@ def run_node(
     )
     assert done.returncode == 0, f"node exited with {done.returncode}: {done.stderr[-2000:]}"
     return done
+
+
+def start_node(script: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start ``script`` as a long-running Node.js process (a service a test talks to)."""
+    return subprocess.Popen(
+        [require_node(), "-e", script],
+        cwd=NODE_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )

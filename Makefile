@@ -6,7 +6,7 @@ PYTHON ?= python3
 RUN_STAMP  := $(VENV)/.installed-server
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install run test bench lint system-deps node-deps clean
+.PHONY: install run test bench lint screenshots system-deps node-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ run: install
 ## test: lint, install (incl. system packages the tests drive) and run the whole suite
 test: lint system-deps node-deps
 	$(PY) -m pytest -q
+
+## screenshots: the README's and docs/ui.md's screenshots, from a running demo's data
+screenshots: $(TEST_STAMP)
+	TRACELAKE_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/ui/test_demo_pages.py
 
 ## bench: the performance figures of docs/performance.md
 bench: $(TEST_STAMP)

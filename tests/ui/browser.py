@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 import orjson
@@ -36,7 +36,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 VIEWPORT = {"width": 1440, "height": 900}
 
 
@@ -55,12 +54,19 @@ def require_chromium() -> None:
         pytest.skip(f"browser tests need chromium at {CHROMIUM}", allow_module_level=True)
 
 
+class Served(Protocol):
+    """What a tab needs of a server: where its UI is (a test server, or the demo's)."""
+
+    @property
+    def url(self) -> str: ...
+
+
 @dataclass
 class UI:
     """A browser tab on the UI of one server, with everything it complained about."""
 
     page: Page
-    server: ServerProcess
+    server: Served
     errors: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
@@ -74,9 +80,9 @@ class UI:
         answer = httpx.post(f"{self.server.url}/api/v1/logs", content=body).json()
         assert answer["accepted"] == len(records), answer
 
-    def screenshot(self, name: str, **kwargs: Any) -> None:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), **kwargs)
+    def screenshot(self, directory: Path, name: str, **kwargs: Any) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(directory / f"{name}.png"), **kwargs)
 
 
 SERVICES = ["checkout", "payments", "auth", "inventory", "gateway"]

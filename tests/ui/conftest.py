@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ServerProcess
-from tests.ui.browser import CHROMIUM, CHROMIUM_ARGS, UI, VIEWPORT
+from tests.ui.browser import CHROMIUM, CHROMIUM_ARGS, UI, VIEWPORT, Served
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def chromium() -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def browser_tab(chromium: Any, server: ServerProcess) -> Iterator[UI]:
+def browser_tab(chromium: Any, server: Served) -> Iterator[UI]:
     """A fresh browser context and tab on ``server``'s UI, recording what went wrong."""
     context = chromium.new_context(
         viewport=VIEWPORT, accept_downloads=True, locale="en-US", timezone_id="UTC"

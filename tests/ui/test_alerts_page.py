@@ -103,7 +103,6 @@ def test_failures_make_an_alert_pending_then_firing_with_its_history(tab: UI) ->
     history = page.get_by_test_id("history-row").filter(has_text="service=checkout")
     expect(history.first).to_have_attribute("data-to", "firing")
     assert [r.get_attribute("data-to") for r in history.all()] == ["firing", "pending"]
-    tab.screenshot("alerts")
     page.wait_for_timeout(300)
     assert page.evaluate("() => document.querySelectorAll('#page :is(script, img)').length") == 0
     assert tab.dialogs == []

@@ -167,7 +167,6 @@ def test_failures_open_the_circuit_on_one_host_then_on_both_live(
 
     work(instances[0], ok=5)  # still open: these are short-circuited too
     expect(payments.get_by_test_id("count-short")).to_have_text("65")
-    tab.screenshot("circuits")
     assert [e for e in tab.errors if e.startswith("pageerror")] == []
 
 

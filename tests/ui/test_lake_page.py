@@ -33,7 +33,6 @@ def test_the_lake_page_runs_sql_and_offers_the_result_as_csv(ui: UI) -> None:
     rows = table.locator("tbody tr").count()
     assert rows > 5
     expect(page).to_have_url(re.compile(r"#/lake\?sql=SELECT"))
-    ui.screenshot("lake")
     with page.expect_download() as download_info:
         page.get_by_test_id("csv").click()
     download = download_info.value

@@ -86,7 +86,6 @@ def test_the_histogram_stacks_levels_and_counts_every_line(ui: UI) -> None:
     for level in ("ERROR", "WARN", "INFO", "DEBUG"):
         expect(legend).to_contain_text(level)
     expect(legend.locator(".hist-caption")).to_have_text("401 logs · 1m buckets")
-    ui.screenshot("logs")
     box = histogram.locator(".u-over").bounding_box()
     assert box is not None
     page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] / 2)
@@ -162,7 +161,6 @@ def test_expanding_a_record_shows_all_its_fields_and_attributes(ui: UI) -> None:
     record.locator("details.raw summary").click()
     raw = record.locator("details.raw pre").inner_text()
     assert '"customer": {\n      "id": 4711,' in raw  # pretty-printed, inside attributes
-    ui.screenshot("logs-expanded")
     record.locator('tr[data-field="customer.tier"] button', has_text="+").click()
     expect(page.get_by_test_id("query")).to_have_value("declined customer.tier:gold")
     row.click()

@@ -137,8 +137,6 @@ def test_a_bigger_map_is_laid_out_by_call_direction(ui: UI) -> None:
     expect(
         page.locator('text.map-edge-label[data-parent="orders"][data-child="payments"]')
     ).to_have_text("24 calls · 21% err")
-    page.mouse.move(5, 600)
-    ui.screenshot("map")
     assert ui.errors == []
 
 

@@ -164,7 +164,6 @@ def test_a_promql_query_draws_its_series_over_the_range(tab: UI) -> None:
     assert "q=sum" in page.url  # the query is in the URL, to share
     page.goto(f"{page.url}&service=checkout")
     expect(page.get_by_test_id("red-status")).to_contain_text("buckets")
-    tab.screenshot("metrics")
     assert page.evaluate("() => document.querySelectorAll('#page :is(script, img)').length") == 0
     assert tab.dialogs == []
 

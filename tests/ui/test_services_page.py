@@ -99,7 +99,6 @@ def test_each_service_and_instance_shows_status_heartbeat_and_endpoints(tab: UI)
     expect(payments.locator(".endpoints")).to_contain_text("health /health")
     expect(payments.get_by_role("link", name="circuits")).to_have_count(0)
     expect(page.get_by_test_id("summary")).to_have_text("2 services · 3 of 3 instances up")
-    tab.screenshot("services")
 
     orders.get_by_role("link", name="orders").click()  # one service
     expect(page).to_have_url(re.compile(r"#/services\?service=orders$"))

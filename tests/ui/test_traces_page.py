@@ -143,7 +143,6 @@ def test_the_list_finds_the_trace_and_opens_its_waterfall(ui: UI) -> None:
     expect(row.locator(".dur-text")).to_have_text("120 ms")
     expect(row.get_by_test_id("error-mark")).to_have_text("1 error")
     expect(page.locator(f'tr.trace-row[data-trace-id="{OTHER}"] .error-mark')).to_have_count(0)
-    ui.screenshot("traces")
 
     row.get_by_test_id("trace-link").click()
     expect(page).to_have_url(re.compile(f"#/traces/{TRACE}$"))
@@ -225,7 +224,6 @@ def test_the_trace_logs_are_beside_the_waterfall(ui: UI) -> None:
     lines.nth(1).locator(".span-ref").click()
     expect(page.get_by_test_id("span-detail")).to_contain_text("card declined")
     page.get_by_test_id("span-detail").locator('tr[data-field="span id"]').hover()
-    ui.screenshot("trace")
 
     page.get_by_test_id("trace-logs").click()
     expect(page.get_by_test_id("query")).to_have_value(f"trace_id:{TRACE}")

@@ -10,6 +10,10 @@ it refuses are named in a 400 text while the good spans of the request are kept.
 Every answer made of traces goes through ``merge_trace`` (Zipkin's ``Trace.merge``):
 a span a reporter sent twice is stored twice and answered once, and a trace is its id's
 low 64 bits, so a 128-bit client and a 64-bit server read back as one trace.
+
+``keepCase=true`` (a parameter no Zipkin client sends) answers names and service names
+as the spans carry them instead of lower-cased: tracelake's UI reads traces here and
+shows operations as the Metrics page and the spans do (``POST /charge``).
 """
 
 from __future__ import annotations
@@ -87,12 +91,17 @@ async def _rows(ctx: AppContext, query: Compiled, table: str, **window: int) -> 
     return results.rows
 
 
-def _traces(rows: list[Any]) -> list[list[dict[str, Any]]]:
+def _keep_case(params: Mapping[str, str]) -> bool:
+    """``keepCase=true``: names as stored, not lower-cased as Zipkin answers them."""
+    return params.get("keepCase") == "true"
+
+
+def _traces(rows: list[Any], keep_case: bool) -> list[list[dict[str, Any]]]:
     """Rows as merged traces (by the low 64 bits of their id), in the order the traces
     first appear."""
     grouped: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        grouped.setdefault(row[0][16:], []).append(zipkin_span(row))
+        grouped.setdefault(row[0][16:], []).append(zipkin_span(row, keep_case=keep_case))
     return [merge_trace(spans) for spans in grouped.values()]
 
 
@@ -136,23 +145,23 @@ async def post_spans(request: Request) -> Response:
 
 async def services(request: Request) -> Response:
     win = _window(request.query_params, _now_ms(), NAMES_LOOKBACK_MS)
-    rows = await _rows(context(request), names_sql("service", None, win), "spans",
-                       start_us=win.start_us, end_us=win.end_us)  # fmt: skip
+    query = names_sql("service", None, win, keep_case=_keep_case(request.query_params))
+    rows = await _rows(context(request), query, "spans", start_us=win.start_us, end_us=win.end_us)
     return JSON([r[0] for r in rows])
 
 
 async def span_names(request: Request) -> Response:
     service = required_name(request.query_params, "serviceName")
     win = _window(request.query_params, _now_ms(), NAMES_LOOKBACK_MS)
-    rows = await _rows(context(request), names_sql("name", service, win), "spans",
-                       start_us=win.start_us, end_us=win.end_us)  # fmt: skip
+    query = names_sql("name", service, win, keep_case=_keep_case(request.query_params))
+    rows = await _rows(context(request), query, "spans", start_us=win.start_us, end_us=win.end_us)
     return JSON([r[0] for r in rows])
 
 
 async def remote_services(request: Request) -> Response:
     service = required_name(request.query_params, "serviceName")
     win = _window(request.query_params, _now_ms(), NAMES_LOOKBACK_MS)
-    query = names_sql("remote_service", service, win)
+    query = names_sql("remote_service", service, win, keep_case=_keep_case(request.query_params))
     rows = await _rows(context(request), query, "spans", start_us=win.start_us, end_us=win.end_us)
     return JSON([r[0] for r in rows])
 
@@ -168,7 +177,7 @@ async def traces(request: Request) -> Response:
     assert limit is not None
     query = traces_sql(params, win, min(limit, ctx.settings.query_max_rows))
     rows = await _rows(ctx, query, "spans")
-    return JSON(_traces(rows))
+    return JSON(_traces(rows, _keep_case(params)))
 
 
 async def trace(request: Request) -> Response:
@@ -177,13 +186,13 @@ async def trace(request: Request) -> Response:
     rows = await _trace_rows(context(request), [trace_id])
     if not rows:
         raise NotFound(f"{raw.lower()} not found")
-    return JSON(_traces(rows)[0])
+    return JSON(_traces(rows, _keep_case(request.query_params))[0])
 
 
 async def trace_many(request: Request) -> Response:
     ids = trace_ids_param(request.query_params.get("traceIds"))
     rows = await _trace_rows(context(request), ids)
-    return JSON(_traces(rows))
+    return JSON(_traces(rows, _keep_case(request.query_params)))
 
 
 # -- dependencies and autocomplete ----------------------------------------------------

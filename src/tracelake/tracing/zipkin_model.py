@@ -5,7 +5,8 @@ OTLP span's attributes, status and events become Zipkin tags and annotations) is
 contract of the Zipkin API, and tests exercise it on its own.
 
 The field order is Zipkin's writer order; names and service names are lower-cased as
-Zipkin's builder does; a 128-bit trace id whose high half is zero is written as 16 hex
+Zipkin's builder does (``keep_case``: as stored, for tracelake's own UI, which shows names
+as the spans carry them on every page); a 128-bit trace id whose high half is zero is written as 16 hex
 digits; an OTLP span's status becomes the ``otel.status_code`` and ``error`` tags, as
 OpenTelemetry's Zipkin exporter writes them. Tags come back sorted by key, as Zipkin
 keeps them (a ``TreeMap``). A span stored without a timestamp (``details.no_timestamp``:
@@ -44,11 +45,13 @@ def tag_value(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def zipkin_span(row: tuple[Any, ...]) -> dict[str, Any]:
-    """One row selected with :data:`COLUMNS_SQL` as a Zipkin v2 span object."""
+def zipkin_span(row: tuple[Any, ...], *, keep_case: bool = False) -> dict[str, Any]:
+    """One row selected with :data:`COLUMNS_SQL` as a Zipkin v2 span object; names and
+    service names lower-cased as Zipkin answers them unless ``keep_case``."""
     (trace_id, parent_id, span_id, kind, name, ts_us, duration_us, service, remote_service,
      attributes, events, details, status, status_message) = row  # fmt: skip
     extra: dict[str, Any] = orjson.loads(details) if details else {}
+    case = _as_stored if keep_case else str.lower
     span: dict[str, Any] = {"traceId": zipkin_trace_id(trace_id)}
     if parent_id:
         span["parentId"] = parent_id
@@ -56,16 +59,16 @@ def zipkin_span(row: tuple[Any, ...]) -> dict[str, Any]:
     if kind in _ZIPKIN_KINDS:
         span["kind"] = kind
     if name:
-        span["name"] = name.lower()
+        span["name"] = case(name)
     if ts_us and not extra.get("no_timestamp"):
         span["timestamp"] = ts_us
     if duration_us:
         span["duration"] = duration_us
-    local = {"serviceName": service.lower()} if service else {}
+    local = {"serviceName": case(service)} if service else {}
     local.update(extra.get("local") or {})
     if local:
         span["localEndpoint"] = local
-    remote = {"serviceName": remote_service.lower()} if remote_service else {}
+    remote = {"serviceName": case(remote_service)} if remote_service else {}
     remote.update(extra.get("remote") or {})
     if remote:
         span["remoteEndpoint"] = remote
@@ -87,6 +90,10 @@ def zipkin_span(row: tuple[Any, ...]) -> dict[str, Any]:
     if extra.get("shared"):
         span["shared"] = True
     return span
+
+
+def _as_stored(name: str) -> str:
+    return name
 
 
 def _annotation(event: dict[str, Any]) -> dict[str, Any]:

@@ -86,8 +86,11 @@ def trace_ids_param(raw: str | None) -> list[str]:
     return ids
 
 
-def names_sql(column: str, service: str | None, win: Window) -> Compiled:
-    """Distinct lower-cased values of ``service``, ``name`` or ``remote_service``."""
+def names_sql(
+    column: str, service: str | None, win: Window, *, keep_case: bool = False
+) -> Compiled:
+    """Distinct lower-cased values of ``service``, ``name`` or ``remote_service`` (as
+    stored with ``keep_case``)."""
     assert column in ("service", "name", "remote_service")
     where = ["timestamp >= epoch_us_to_ts(?)", "timestamp <= epoch_us_to_ts(?)",
              f"{column} IS NOT NULL", f"{column} <> ''"]  # fmt: skip
@@ -95,7 +98,8 @@ def names_sql(column: str, service: str | None, win: Window) -> Compiled:
     if service is not None:
         where.append("lower(service) = ?")
         params.append(service)
-    sql = f"SELECT DISTINCT lower({column}) AS v FROM spans WHERE {' AND '.join(where)} ORDER BY v"  # noqa: S608 - fixed column names
+    value = column if keep_case else f"lower({column})"
+    sql = f"SELECT DISTINCT {value} AS v FROM spans WHERE {' AND '.join(where)} ORDER BY v"  # noqa: S608 - fixed column names
     return Compiled(_ts(sql), params)
 
 

@@ -120,7 +120,9 @@ export function timeSeriesChart(container, { height = 220, unit = "", testid = "
         return;
       }
       const data = align(series);
-      plot = new globalThis.uPlot(options(series, width(), height, format, [fromS, toS], (idx) => showValues(idx)), data, chartEl);
+      // the y-axis labels as drawn, for the reader of the page's markup (the axis is canvas)
+      const onTicks = (labels) => { container.dataset.yAxis = labels.join(" | "); };
+      plot = new globalThis.uPlot(options(series, width(), height, format, [fromS, toS], (idx) => showValues(idx), onTicks), data, chartEl);
       replace(legend, series.map((s, i) => {
         const swatch = h("span", { class: "swatch", attrs: { "aria-hidden": "true" } });
         swatch.style.background = seriesColor(i);
@@ -137,6 +139,7 @@ export function timeSeriesChart(container, { height = 220, unit = "", testid = "
       current = [];
       replace(legend);
       delete container.dataset.series;
+      delete container.dataset.yAxis;
       message.textContent = text;
       message.className = `ts-message ${isError ? "error-text" : "muted"}`;
       message.hidden = false;
@@ -149,7 +152,7 @@ export function timeSeriesChart(container, { height = 220, unit = "", testid = "
   };
 }
 
-function options(series, width, height, format, xRange, onHover) {
+function options(series, width, height, format, xRange, onHover, onTicks) {
   const axisFont = "11px system-ui, -apple-system, 'Segoe UI', sans-serif";
   const grid = { stroke: "#eceff3", width: 1 };
   return {
@@ -161,7 +164,11 @@ function options(series, width, height, format, xRange, onHover) {
     scales: { x: { time: true, range: () => xRange }, y: { range: (_u, min, max) => yRange(min, max) } },
     axes: [
       { stroke: "#5b6472", grid, ticks: { show: false }, font: axisFont, size: 34 },
-      { stroke: "#5b6472", grid, ticks: { show: false }, font: axisFont, size: 64, values: (_u, splits) => splits.map((v) => format(v)) },
+      { stroke: "#5b6472", grid, ticks: { show: false }, font: axisFont, size: 64, values: (_u, splits) => {
+        const labels = splits.map((v) => format(v));
+        onTicks(labels);
+        return labels;
+      } },
     ],
     series: [
       { value: (_u, v) => (v === null ? "" : formatTime(v * 1000)) },

@@ -81,6 +81,31 @@ export const spanService = (span) => (span.localEndpoint && span.localEndpoint.s
 export const isError = (span) => Boolean(span.tags && Object.prototype.hasOwnProperty.call(span.tags, "error"));
 
 /**
+ * The service each outgoing span (CLIENT or PRODUCER) called: the remote endpoint's
+ * service (Zipkin `remoteEndpoint.serviceName`, OpenTelemetry `peer.service`), or else the
+ * service of the span that answered it (a SERVER or CONSUMER child, or the shared server
+ * half with the same id), as a user's services seldom name whom they call.
+ * @param {any[]} spans
+ * @returns {Map<any, string>} span → called service (outgoing spans that name or reach one)
+ */
+export function calledServices(spans) {
+  const answers = new Map();
+  for (const s of spans) {
+    if (s.kind !== "SERVER" && s.kind !== "CONSUMER") continue;
+    for (const id of [s.parentId, s.shared ? s.id : null]) {
+      if (id && !answers.has(id)) answers.set(id, spanService(s));
+    }
+  }
+  const out = new Map();
+  for (const s of spans) {
+    if (s.kind !== "CLIENT" && s.kind !== "PRODUCER") continue;
+    const called = (s.remoteEndpoint && s.remoteEndpoint.serviceName) || answers.get(s.id);
+    if (called) out.set(s, called);
+  }
+  return out;
+}
+
+/**
  * Summary of one trace (a list of Zipkin v2 spans).
  * @param {any[]} spans
  * `root` is the span with no parent; when that span has not arrived (a trace still in

@@ -10,7 +10,7 @@ import { resolveRange, timeRangePicker } from "../timerange.js";
 import { zoneLabel, zoneTitle } from "../timezone.js";
 import { failure, serviceCounts } from "../trace-facts.js";
 import {
-  formatDuration, isError, parseDuration, serviceColor, spanService, spanTree, summarize, zipkin,
+  calledServices, formatDuration, isError, parseDuration, serviceColor, spanService, spanTree, summarize, zipkin,
 } from "../tracing.js";
 
 const LIMITS = [20, 50, 100, 200];
@@ -116,9 +116,9 @@ function showSearch(root, state, signal) {
     errorBox.hidden = false;
   };
 
-  zipkin("services", win, signal).then((names) => setOptions(serviceSelect, names, state.service, "All services")).catch(fail);
+  zipkin("services", { ...win, keepCase: true }, signal).then((names) => setOptions(serviceSelect, names, state.service, "All services")).catch(fail);
   if (state.service) {
-    zipkin("spans", { serviceName: state.service, ...win }, signal)
+    zipkin("spans", { serviceName: state.service, ...win, keepCase: true }, signal)
       .then((names) => setOptions(operationSelect, names, state.operation, "All operations")).catch(fail);
   } else operationSelect.disabled = !state.operation;
 
@@ -134,7 +134,7 @@ function showSearch(root, state, signal) {
   }
   const params = {
     serviceName: state.service, spanName: state.operation, annotationQuery: state.tags,
-    minDuration: minUs ?? (maxUs !== null ? 1 : null), maxDuration: maxUs, limit, ...win,
+    minDuration: minUs ?? (maxUs !== null ? 1 : null), maxDuration: maxUs, limit, ...win, keepCase: true,
   };
   const started = performance.now();
   zipkin("traces", params, signal).then((traces) => {
@@ -238,7 +238,7 @@ function showTrace(root, traceId, lastSearch, spanId, signal) {
   let selectSpan = () => {};
   const facts = head.querySelector(".trace-facts");
 
-  zipkin(`trace/${encodeURIComponent(traceId)}`, {}, signal).then((spans) => {
+  zipkin(`trace/${encodeURIComponent(traceId)}`, { keepCase: true }, signal).then((spans) => {
     const s = summarize(spans);
     if (s.missingRoot) head.insertBefore(missingRootMark(s.root), facts);
     facts.textContent = `${s.root ? `${s.missingRoot ? "earliest span " : ""}${spanService(s.root)}: ${s.root.name || ""} · ` : ""}${formatDuration(s.duration)} · ${formatCount(s.spans)} spans · ${s.services.length} service${s.services.length === 1 ? "" : "s"}${s.errors ? ` · ${s.errors} error${s.errors === 1 ? "" : "s"}` : ""} · ${formatTime(s.start / 1000)}`;
@@ -295,6 +295,7 @@ function logLine(row, onSpan) {
 function waterfall(spans, s) {
   const total = Math.max(1, s.duration);
   const tree = spanTree(spans);
+  const called = calledServices(spans);
   const pct = (us) => `${Math.min(100, Math.max(0, (us / total) * 100))}%`;
 
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => {
@@ -320,7 +321,7 @@ function waterfall(spans, s) {
       open = null;
       if (same) return;
     }
-    entry.detail = spanDetail(entry.span, s);
+    entry.detail = spanDetail(entry.span, s, called.get(entry.span) || "");
     entry.row.after(entry.detail);
     entry.row.setAttribute("aria-expanded", "true");
     open = entry;
@@ -339,8 +340,10 @@ function waterfall(spans, s) {
       label.classList.add("left");
       label.style.right = `calc(100% - ${pct(start)} + 4px)`;
     } else label.style.left = `calc(${pct(start + (span.duration || 0))} + 4px)`;
+    const remote = called.get(span) || "";
     const name = h("div", { class: "wf-name" },
-      error && span.localEndpoint?.serviceName ? circuitLink(span, service) : h("span", { class: "wf-service", text: service }),
+      error && span.localEndpoint?.serviceName ? circuitLink(service, remote) : h("span", { class: "wf-service", text: service }),
+      remote ? h("span", { class: "wf-remote", text: `→ ${remote}`, title: `${service} calls ${remote}` }) : null,
       h("span", { class: "wf-op", text: span.name || "(no name)" }),
       error ? h("span", { class: "error-mark", text: "error" }) : null,
       orphan ? h("span", { class: "muted wf-orphan", text: "parent missing", title: `parent ${span.parentId} is not in this trace` }) : null);
@@ -388,12 +391,11 @@ function waterfall(spans, s) {
  * service it called picked out. A registered service's instances are the cluster of its
  * name, and breakers are named after the dependency they guard (as the demo's are), so
  * an error in `orders` calling `payments` leads to the `payments` circuit of `orders`.
- * @param {any} span
  * @param {string} service
+ * @param {string} remote the service the span called ("" for none; see calledServices)
  * @returns {HTMLElement}
  */
-function circuitLink(span, service) {
-  const remote = (span.remoteEndpoint && span.remoteEndpoint.serviceName) || "";
+function circuitLink(service, remote) {
   return h("a", {
     class: "wf-service circuit-link", text: service,
     href: hrefFor("circuits", { cluster: service, circuit: remote }),
@@ -407,15 +409,15 @@ function circuitLink(span, service) {
  * The details of one span.
  * @param {any} span
  * @param {ReturnType<typeof summarize>} s
+ * @param {string} remote the service it called ("" for none)
  * @returns {HTMLElement}
  */
-function spanDetail(span, s) {
+function spanDetail(span, s, remote) {
   const kv = (rows) => h("table", { class: "kv" }, h("tbody", {}, rows.filter(Boolean).map(([k, v, cls]) =>
     h("tr", { dataset: { field: k } }, h("th", { class: cls || "", text: k, title: k }), h("td", { class: "kv-value mono" }, v instanceof Node ? v : String(v ?? ""))))));
   const offset = (ts) => `+${formatDuration((ts || s.start) - s.start)}`;
   const tags = Object.entries(span.tags || {}).sort(([a], [b]) => a.localeCompare(b));
   const annotations = (span.annotations || []).slice().sort((a, b) => a.timestamp - b.timestamp);
-  const remote = span.remoteEndpoint && span.remoteEndpoint.serviceName;
   const endpoint = (e) => e ? [e.ipv4 || e.ipv6, e.port].filter(Boolean).join(":") : "";
   return h("div", { class: "wf-detail", dataset: { testid: "span-detail" } },
     h("div", { class: "detail-cols" },

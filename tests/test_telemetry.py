@@ -14,9 +14,10 @@ from tests.conftest import ServerProcess
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 NAME = re.compile(r"tracelake_[a-z0-9_]+")
 #: ``tracelake_…`` words of the docs that are not the server's metrics: continuous
-#: queries' and the SDK's metrics, registry labels and the UI's session cookie.
+#: queries' and the SDK's metrics (its breakers' included, which services expose),
+#: registry labels and the UI's session cookie.
 NOT_THE_SERVERS = re.compile(
-    r"tracelake_(cq_|sdk_|metadata_).*|tracelake_(service|source|instance_id|session)"
+    r"tracelake_(cq_|sdk_|metadata_|breaker_).*|tracelake_(service|source|instance_id|session)"
 )
 
 

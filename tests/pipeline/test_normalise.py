@@ -149,3 +149,14 @@ def test_an_unknown_declared_numbering_is_refused_with_the_choices() -> None:
         ConfigError, match=r"level_numbering.http is .java.: use one of python, node"
     ):
         declared_numberings({"http": "java"})
+
+
+def test_a_level_sent_as_an_object_or_a_list_is_kept_and_read_as_info() -> None:
+    """Any JSON value can sit under ``level``: one that names no level is kept whole."""
+    objects: list[dict[str, object]] = [
+        {"message": "a", "level": {"x": 1}},
+        {"message": "b", "level": [1]},
+    ]
+    cols = normalise_logs(objects, [1, 2])
+    assert cols.level == ["INFO", "INFO"]
+    assert [orjson.loads(a)["original_level"] for a in cols.attributes] == [{"x": 1}, [1]]

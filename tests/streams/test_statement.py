@@ -111,6 +111,7 @@ def test_log_percentiles_and_error_ratio_per_service(engine: QueryEngine) -> Non
             "host": [None] * len(rows),
             "logger": [None] * len(rows),
             "attributes": [orjson.dumps({"latency_ms": r[3]}).decode() for r in rows],
+            "_id": [None] * len(rows),
         },
         schema=LOGS,
     )

@@ -141,5 +141,22 @@ async def overview_stream(request: Request) -> Response:
 
 endpoints = [
     Endpoint("/turbine.stream", turbine_stream, ("GET", "POST"), READ),
-    Endpoint("/api/v1/turbine/overview", overview_stream, ("GET",), READ),
+    Endpoint(
+        "/api/v1/turbine/overview",
+        overview_stream,
+        ("GET",),
+        READ,
+        doc={
+            "operationId": "turbineOverview",
+            "summary": "Every cluster's Hystrix events in one event stream: first"
+            ' {"clusters": [...]}, then {"cluster": NAME, "events": [...]} per cluster tick',
+            "tags": ["turbine"],
+            "responses": {
+                "200": {
+                    "description": "an endless text/event-stream",
+                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                }
+            },
+        },
+    ),
 ]

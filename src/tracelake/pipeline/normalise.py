@@ -58,6 +58,8 @@ LEVEL_NUMBERINGS = ("auto", *NUMBERINGS)
 #: formatters write ``message`` (or ``levelname``/``levelno``), never this layout.
 NODE_RECORD_KEYS = frozenset({"pid", "hostname", "time", "v"})
 #: Each numbering's cache: every spelling met so far (numbers included) → normal form.
+#: Level values the per-numbering caches take (hashable JSON scalars).
+_SCALARS = frozenset({str, int, float, bool})
 _CACHES: dict[str, dict[Any, str]] = {"python": _LEVELS, "node": dict(_LEVELS)}
 
 
@@ -77,6 +79,8 @@ def normalise_level(value: Any, numbering: str = "python") -> str | None:
     Numbers (and numeric strings) are read in ``numbering`` (``NUMBERINGS``); words are
     the same in every numbering.
     """
+    if type(value) not in _SCALARS:  # an object or a list names no level
+        return None
     cache = _CACHES[numbering]
     level = cache.get(value)
     if level is not None:
@@ -227,7 +231,9 @@ def normalise_logs(
         if k_level:
             raw_level = pop(k_level)
             read_as = fixed or layout
-            level = caches[read_as].get(raw_level) or normalise_level(raw_level, read_as)
+            # only scalars are cached: a level sent as an object or a list is not hashable
+            cached = caches[read_as].get(raw_level) if type(raw_level) in _SCALARS else None
+            level = cached or normalise_level(raw_level, read_as)
             if level is None:
                 obj["original_level"] = raw_level
                 level = "INFO"

@@ -8,32 +8,16 @@ import { getJSON } from "../api.js";
 import { coveredText, formatCount, h, replace } from "../dom.js";
 import { autoRefresh } from "../refresh.js";
 import { navigate } from "../router.js";
+import { svg } from "../svg.js";
 import { resolveRange, timeRangePicker } from "../timerange.js";
 import { formatValue } from "../timeseries.js";
 import { formatDuration, serviceColor, zipkin } from "../tracing.js";
 
-// The SVG namespace: a name, not a resource (nothing is fetched from it). Written as the
-// xmlns attribute it is, the one form the "no external URL" check of the UI allows.
-const SVG = 'xmlns="http://www.w3.org/2000/svg"'.split('"')[1];
 const NODE_W = 190;
 const NODE_H = 66;
 const COL_GAP = 170;
 const ROW_GAP = 34;
 const PAD = 24;
-
-/**
- * An SVG element; attributes set with setAttribute, text only as textContent.
- * @param {string} tag
- * @param {Record<string, string|number>} [attrs]
- * @param {string} [text]
- * @returns {SVGElement}
- */
-function svg(tag, attrs = {}, text) {
-  const el = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  if (text !== undefined) el.textContent = text;
-  return el;
-}
 
 /**
  * Mount the Service map page.

@@ -14,8 +14,6 @@ sample lies on a window's edge (where Prometheus 2 and 3 differ, docs/promql.md)
 from __future__ import annotations
 
 import math
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +23,8 @@ import httpx
 import pytest
 
 from tests.api.test_prometheus_write import HEADERS, body
-from tests.api.test_promql_compliance import ready
-from tests.conftest import ServerProcess, free_port
+from tests.conftest import ServerProcess
+from tests.prometheus import real_prometheus
 
 pytestmark = pytest.mark.e2e
 
@@ -65,44 +63,22 @@ def series(now_ms: int) -> list[tuple[dict[str, str], list[tuple[int, float]]]]:
 @pytest.fixture
 def both(tmp_path: Path) -> Iterator[tuple[str, ServerProcess]]:
     """A real Prometheus and tracelake with the same rule file and the same samples."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("prometheus is not installed: run scripts/system-deps.sh")
     rules = tmp_path / "rules.yml"
     rules.write_text(RULES)
-    (tmp_path / "prometheus.yml").write_text(
-        f"global:\n  scrape_interval: 15s\nrule_files: [{str(rules)!r}]\n"
-    )
-    port = free_port()
-    log = open(tmp_path / "prometheus.log", "wb")  # noqa: SIM115
-    prometheus = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={tmp_path / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--web.enable-remote-write-receiver",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    config = f"global:\n  scrape_interval: 15s\nrule_files: [{str(rules)!r}]\n"
     ours = ServerProcess(
         tmp_path / "data",
         env={"TRACELAKE_SCRAPE_INTERVAL_S": "0", "TRACELAKE_ALERT_RULE_FILES": str(rules)},
     )
-    theirs = f"http://127.0.0.1:{port}"
     try:
-        ours.start()
-        ready(theirs)
-        payload = body(*series(int(time.time() * 1000)))
-        for url, path in ((theirs, "/api/v1/write"), (ours.url, "/prometheus/api/v1/write")):
-            r = httpx.post(f"{url}{path}", content=payload, headers=HEADERS, timeout=30)
-            assert r.status_code in (200, 204), (url, r.status_code, r.text)
-        yield theirs, ours
+        with real_prometheus(tmp_path / "prometheus", config, receive_writes=True) as theirs:
+            ours.start()
+            payload = body(*series(int(time.time() * 1000)))
+            for url, path in ((theirs, "/api/v1/write"), (ours.url, "/prometheus/api/v1/write")):
+                r = httpx.post(f"{url}{path}", content=payload, headers=HEADERS, timeout=30)
+                assert r.status_code in (200, 204), (url, r.status_code, r.text)
+            yield theirs, ours
     finally:
-        prometheus.terminate()
-        prometheus.wait(20)
-        log.close()
         if ours.proc is not None and ours.proc.poll() is None:
             ours.stop()
 

@@ -25,6 +25,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from tests.conftest import ServerProcess, free_port
+from tests.prometheus import real_prometheus
 from tracelake.schema import METRICS
 from tracelake.sdk import register
 from tracelake.settings import Settings
@@ -305,16 +306,11 @@ def forwarding(
     registry (found through its HTTP service discovery) every second and forwarding every
     sample to tracelake by remote_write; tracelake's own scraper is off, so every sample
     in the lake is one Prometheus has too."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("prometheus is not installed: run scripts/system-deps.sh")
     ours = server_factory(tmp_path / "data", env={"TRACELAKE_SCRAPE_INTERVAL_S": "0"}).start()
     target, stop = exporter()
     # the SDK heartbeats, so the instance outlives the registry's lease
     registration = register("app", target, host="127.0.0.1", endpoint=ours.url)
-    port = free_port()
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
+    config = (
         "global:\n  scrape_interval: 1s\n"
         "scrape_configs:\n"
         "  - job_name: app\n"
@@ -325,25 +321,12 @@ def forwarding(
         f"  - url: {ours.url}/prometheus/api/v1/write\n"
         "    queue_config:\n      batch_send_deadline: 1s\n"
     )
-    log = open(tmp_path / "prometheus.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'prom-data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     try:
-        yield f"http://127.0.0.1:{port}", ours
+        with real_prometheus(tmp_path / "prometheus", config) as theirs:
+            yield theirs, ours
     finally:
         registration.close()
         stop.set()
-        proc.terminate()
-        proc.wait(10)
-        log.close()
 
 
 Samples = set[tuple[str, frozenset[tuple[str, str]], int, float]]

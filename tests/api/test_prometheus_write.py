@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,8 @@ import orjson
 import pytest
 import snappy
 
-from tests.conftest import ServerProcess, free_port
+from tests.conftest import ServerProcess
+from tests.prometheus import real_prometheus
 from tracelake.ingest.decoders.prompb import WriteRequest
 from tracelake.ingest.decoders.sample_rows import STALE_NAN
 
@@ -69,11 +69,8 @@ def test_a_real_prometheus_scrapes_and_forwards_samples_by_remote_write(
     lake: ServerProcess, tmp_path: Path
 ) -> None:
     """Prometheus scrapes tracelake's own /metrics and remote-writes what it got back to it."""
-    port = free_port()
     target = lake.url.removeprefix("http://")
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        f"""
+    config = f"""
 global:
   scrape_interval: 1s
   external_labels: {{replica: r1}}
@@ -84,19 +81,7 @@ remote_write:
   - url: {lake.url}{WRITE}
     queue_config: {{batch_send_deadline: 1s, max_samples_per_send: 500}}
 """
-    )
-    log = (tmp_path / "prometheus.log").open("wb")
-    prometheus = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    with real_prometheus(tmp_path / "prometheus", config):
         rows = wait_rows(
             lake,
             "SELECT labels, value, service FROM metrics WHERE name = ? LIMIT 1",
@@ -123,11 +108,7 @@ remote_write:
             ["tracelake_ingest_records_total", '%"input":"remote_write"%'],
         )
         assert accepted[0][0] > 0  # what tracelake counted of Prometheus's own writes
-    finally:
-        prometheus.terminate()
-        prometheus.wait(20)
-        log.close()
-    assert "Failed to send batch" not in (tmp_path / "prometheus.log").read_text()
+    assert "Failed to send batch" not in (tmp_path / "prometheus" / "prometheus.log").read_text()
 
 
 def test_nan_infinity_and_stale_markers_are_stored(lake: ServerProcess) -> None:

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import math
 import random
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +31,8 @@ import httpx
 import pytest
 
 from tests.api.test_prometheus_write import HEADERS, body
-from tests.conftest import ServerProcess, free_port
+from tests.conftest import ServerProcess
+from tests.prometheus import real_prometheus
 from tracelake.ingest.decoders.sample_rows import STALE_NAN
 
 pytestmark = pytest.mark.e2e
@@ -352,53 +351,21 @@ def queries(at_s: str) -> list[str]:
     return q
 
 
-def ready(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} not ready in {timeout} s")
-
-
 @pytest.fixture(scope="module")
 def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, int]]:
     """A real Prometheus and tracelake holding the same samples; and their first time."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("prometheus is not installed: run scripts/system-deps.sh")
     root = Path(tmp_path_factory.mktemp("compliance"))
     ours = ServerProcess(root / "data", env={"TRACELAKE_SCRAPE_INTERVAL_S": "0"}).start()
-    port = free_port()
-    (root / "prometheus.yml").write_text("global:\n  scrape_interval: 15s\n")
-    log = open(root / "prometheus.log", "wb")  # noqa: SIM115
-    prometheus = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={root / 'prometheus.yml'}",
-            f"--storage.tsdb.path={root / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--web.enable-remote-write-receiver",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    theirs = f"http://127.0.0.1:{port}"
+    config = "global:\n  scrape_interval: 15s\n"
     try:
-        ready(theirs)
-        base_ms = (int(time.time()) - 45 * 60) * 1000
-        payload = body(*generate(base_ms))
-        for url, path in ((theirs, "/api/v1/write"), (ours.url, "/prometheus/api/v1/write")):
-            r = httpx.post(f"{url}{path}", content=payload, headers=HEADERS, timeout=30)
-            assert r.status_code in (200, 204), (url, r.status_code, r.text)
-        yield theirs, f"{ours.url}/prometheus", base_ms
+        with real_prometheus(root / "prometheus", config, receive_writes=True) as theirs:
+            base_ms = (int(time.time()) - 45 * 60) * 1000
+            payload = body(*generate(base_ms))
+            for url, path in ((theirs, "/api/v1/write"), (ours.url, "/prometheus/api/v1/write")):
+                r = httpx.post(f"{url}{path}", content=payload, headers=HEADERS, timeout=30)
+                assert r.status_code in (200, 204), (url, r.status_code, r.text)
+            yield theirs, f"{ours.url}/prometheus", base_ms
     finally:
-        prometheus.terminate()
-        prometheus.wait(20)
-        log.close()
         ours.stop()
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import ServerProcess, free_port
+from tests.prometheus import real_prometheus
 
 pytestmark = pytest.mark.e2e
 
@@ -212,54 +212,20 @@ def test_prometheus_sd_lists_up_instances_and_static_targets(
 @pytest.fixture
 def prometheus(tmp_path: Path) -> Iterator[Callable[[str], str]]:
     """Start a real Prometheus whose only scrape job discovers targets at an SD URL."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("prometheus is not installed: run scripts/system-deps.sh")
-    procs: list[subprocess.Popen[bytes]] = []
+    with contextlib.ExitStack() as running:
 
-    def start(sd_url: str) -> str:
-        port = free_port()
-        config = tmp_path / "prometheus.yml"
-        config.write_text(
-            "global:\n  scrape_interval: 1s\n"
-            "scrape_configs:\n"
-            "  - job_name: tracelake-sd\n"
-            "    http_sd_configs:\n"
-            f"      - url: {sd_url}\n"
-            "        refresh_interval: 1s\n"
-        )
-        log = open(tmp_path / "prometheus.log", "wb")  # noqa: SIM115
-        procs.append(
-            subprocess.Popen(
-                [
-                    binary,
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={tmp_path / 'prom-data'}",
-                    f"--web.listen-address=127.0.0.1:{port}",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
+        def start(sd_url: str) -> str:
+            config = (
+                "global:\n  scrape_interval: 1s\n"
+                "scrape_configs:\n"
+                "  - job_name: tracelake-sd\n"
+                "    http_sd_configs:\n"
+                f"      - url: {sd_url}\n"
+                "        refresh_interval: 1s\n"
             )
-        )
-        url = f"http://127.0.0.1:{port}"
+            return running.enter_context(real_prometheus(tmp_path / "prometheus", config))
 
-        def ready() -> bool:
-            try:
-                return httpx.get(f"{url}/-/ready", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_for(ready, timeout=30, what="prometheus ready")
-        return url
-
-    yield start
-    for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        yield start
 
 
 def test_a_real_prometheus_discovers_registered_and_static_targets(

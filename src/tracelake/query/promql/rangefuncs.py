@@ -85,6 +85,26 @@ def _segment_sum(g: Gathered, values: Floats) -> Floats:
     return np.add.reduceat(values, g.starts)
 
 
+def _kahan_segment_sum(g: Gathered, values: Floats) -> Floats:
+    """Per window, the sum in sample order with Neumaier's compensation, as Prometheus's
+    ``kahanSumInc`` adds them (the compensation added at the end): sums whose terms
+    nearly cancel, as a regression's do, then round as Prometheus's do."""
+    n = len(g.counts)
+    if n == 0:
+        return np.zeros(0)
+    total, comp = np.zeros(n), np.zeros(n)
+    for k in range(int(g.counts.max())):
+        live = np.flatnonzero(g.counts > k)
+        inc, before = values[g.starts[live] + k], total[live]
+        after = before + inc
+        step = np.where(
+            np.abs(before) >= np.abs(inc), (before - after) + inc, (inc - after) + before
+        )
+        comp[live] = np.where(np.isinf(after), 0.0, comp[live] + step)
+        total[live] = after
+    return total + comp
+
+
 def _scatter(g: Gathered, shape: tuple[int, ...], values: Floats) -> Floats:
     out = np.zeros(shape)
     out[g.ok] = values  # row-major, the order gather() flattened the windows in
@@ -270,9 +290,9 @@ def regression(w: Windows, *, at_eval: bool) -> tuple[Floats, Floats, Mask]:
     x = (t - ref[g.window]) / 1000.0
     n = g.counts.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        sum_x, sum_y = _segment_sum(g, x), _segment_sum(g, v)
-        cov = _segment_sum(g, x * v) - sum_x * sum_y / n
-        var = _segment_sum(g, x * x) - sum_x * sum_x / n
+        sum_x, sum_y = _kahan_segment_sum(g, x), _kahan_segment_sum(g, v)
+        cov = _kahan_segment_sum(g, x * v) - sum_x * sum_y / n
+        var = _kahan_segment_sum(g, x * x) - sum_x * sum_x / n
         slope = cov / var
         intercept = sum_y / n - slope * sum_x / n
     init = w.values[first]

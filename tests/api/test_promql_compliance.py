@@ -3,7 +3,8 @@
 A generator makes series of every kind a dashboard meets — counters with resets, a
 counter that starts late, gauges, ``le`` bucket histograms with ``_sum``/``_count``, a
 series that ends with a staleness marker — for two jobs and three instances over the
-last 45 minutes. The same remote_write request goes to a real Prometheus (started with
+42.5 minutes starting 45 to 75 minutes ago (at a fixed phase on the queries' grids,
+see ``pinned_base``). The same remote_write request goes to a real Prometheus (started with
 ``--web.enable-remote-write-receiver``) and to the real tracelake server; then every
 query of the list below, which covers the functions, operators, aggregations, modifiers
 and subquery forms both understand, is asked of both as instant queries at two times
@@ -351,6 +352,18 @@ def queries(at_s: str) -> list[str]:
     return q
 
 
+#: Every grid of the queries (15 s samples, 45 s range steps, 50 s and 120 s subquery
+#: steps) repeats every 30 minutes, so the data's phase on them is fixed: the one where
+#: a nested subquery's deriv is all rounding, which must round as Prometheus's.
+PHASE_S, PHASE_OF_S = 1122, 1800
+
+
+def pinned_base(now: float) -> int:
+    """The latest time 45 minutes or more ago at the fixed phase (seconds)."""
+    latest = int(now) - 45 * 60
+    return latest - (latest - PHASE_S) % PHASE_OF_S
+
+
 @pytest.fixture(scope="module")
 def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, int]]:
     """A real Prometheus and tracelake holding the same samples; and their first time."""
@@ -359,7 +372,7 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, i
     config = "global:\n  scrape_interval: 15s\n"
     try:
         with real_prometheus(root / "prometheus", config, receive_writes=True) as theirs:
-            base_ms = (int(time.time()) - 45 * 60) * 1000
+            base_ms = pinned_base(time.time()) * 1000
             payload = body(*generate(base_ms))
             for url, path in ((theirs, "/api/v1/write"), (ours.url, "/prometheus/api/v1/write")):
                 r = httpx.post(f"{url}{path}", content=payload, headers=HEADERS, timeout=30)
